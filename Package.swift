@@ -1,0 +1,94 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// One list of settings for every target (STYLE.md rule 1).
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "troupe",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Messaging", targets: ["Messaging"]),
+        .executable(name: "nats-ceiling", targets: ["NATSCeiling"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        // The event contract: the only module services share about each other.
+        .target(
+            name: "Contracts",
+            path: "Contracts/Sources/Contracts",
+            swiftSettings: swiftSettings
+        ),
+        // nats.c from Debian's libnats-dev; imported by Messaging only.
+        .systemLibrary(
+            name: "CNATS",
+            path: "Shared/CNATS",
+            pkgConfig: "libnats",
+            providers: [.apt(["libnats-dev"])]
+        ),
+        // The JetStream layer: the only code that touches nats.c.
+        .target(
+            name: "Messaging",
+            dependencies: [
+                "CNATS",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            path: "Shared/Sources/Messaging",
+            swiftSettings: swiftSettings
+        ),
+        // A JSON Schema (draft 2020-12) validator for the published schemas (tests, `troupe check`).
+        .target(
+            name: "SchemaValidation",
+            path: "Shared/Sources/SchemaValidation",
+            swiftSettings: swiftSettings
+        ),
+        // Ceiling benchmark of the JetStream layer (`make bench-nats`).
+        .executableTarget(
+            name: "NATSCeiling",
+            dependencies: [
+                "Messaging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/nats-ceiling",
+            swiftSettings: swiftSettings
+        ),
+        // Drives the consumer path in the exact situation of nats.c issue 749, for valgrind.
+        .executableTarget(
+            name: "FetchSafetyProbe",
+            dependencies: ["Messaging"],
+            path: "Tools/fetch-safety-probe",
+            swiftSettings: swiftSettings
+        ),
+        // Helpers shared by test targets: a real nats-server on a free port, temporary folders.
+        .target(
+            name: "TestSupport",
+            dependencies: ["Messaging"],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ContractsTests",
+            dependencies: ["Contracts", "SchemaValidation"],
+            path: "Tests/ContractsTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MessagingTests",
+            dependencies: ["Messaging", "TestSupport"],
+            path: "Tests/MessagingTests",
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

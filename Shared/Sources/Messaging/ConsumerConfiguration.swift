@@ -1,0 +1,60 @@
+/// The configuration of a durable pull consumer with explicit acknowledgement.
+public struct ConsumerConfiguration: Sendable, Hashable {
+    public enum DeliverPolicy: String, Sendable, Hashable { case all, new }
+
+    /// The durable name, shared by every instance of a service (for example `inventory-orders`).
+    public var durable: String
+    /// Only messages on this subject (wildcards allowed); nil for the whole stream. Server 2.9
+    /// allows one filter per consumer, and it cannot be changed once the consumer exists.
+    public var filterSubject: String?
+    public var deliverPolicy: DeliverPolicy
+    /// How long the server waits for an acknowledgement before it delivers the message again.
+    /// Ignored when `backoff` is set: the first back-off step is then the wait.
+    public var ackWait: Duration
+    /// Deliveries of one message at most; nil for no limit. Must exceed the number of back-off steps.
+    public var maxDeliver: Int?
+    /// Successive redelivery delays after unacknowledged deliveries (the last one repeats).
+    public var backoff: [Duration]
+    /// Messages delivered but not yet acknowledged, across all instances, at most.
+    public var maxAckPending: Int
+    public var description: String?
+
+    public init(
+        durable: String, filterSubject: String? = nil, deliverPolicy: DeliverPolicy = .all,
+        ackWait: Duration = .seconds(30), maxDeliver: Int? = nil, backoff: [Duration] = [],
+        maxAckPending: Int = 10_000, description: String? = nil
+    ) {
+        self.durable = durable
+        self.filterSubject = filterSubject
+        self.deliverPolicy = deliverPolicy
+        self.ackWait = ackWait
+        self.maxDeliver = maxDeliver
+        self.backoff = backoff
+        self.maxAckPending = maxAckPending
+        self.description = description
+    }
+
+    /// The acknowledgement wait the server applies: the first back-off step when there is one.
+    var effectiveAckWait: Duration { backoff.first ?? ackWait }
+}
+
+/// What `ensureConsumer` did.
+public enum ConsumerEnsureOutcome: Sendable, Hashable {
+    case created
+    case unchanged
+    case updated(fields: [String])
+}
+
+/// A consumer's counters.
+public struct ConsumerState: Sendable, Hashable {
+    /// Messages in the stream not yet delivered to this consumer.
+    public var pending: UInt64
+    /// Delivered, not yet acknowledged.
+    public var ackPending: Int64
+    /// Messages delivered more than once.
+    public var redelivered: Int64
+    /// Pull requests waiting on the server.
+    public var waiting: Int64
+    /// The highest stream sequence acknowledged with everything below it.
+    public var ackFloorStreamSequence: UInt64
+}

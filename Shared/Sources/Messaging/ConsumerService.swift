@@ -1,0 +1,135 @@
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// How a handler wants a message settled.
+public enum MessageDisposition: Sendable, Hashable {
+    /// Done; never deliver it again.
+    case ack
+    /// Deliver it again, after `delay` (at once when nil): what it needs has not arrived yet, or a
+    /// transient failure.
+    case nak(delay: Duration?)
+    /// Never deliver it again: it was dead-lettered, or can never be processed.
+    case term
+}
+
+/// A durable consumer run as a `Service`: makes sure the consumer exists, pulls, runs the handler
+/// on up to `concurrency` messages at once, and settles each with the handler's answer.
+///
+/// Graceful shutdown: stops pulling, naks what is buffered but not started (another instance takes
+/// it at once), lets the handlers in flight finish and settles them, then flushes the connection so
+/// that the acknowledgements reach the server. Nothing handled is lost or delivered again.
+/// While NATS is unreachable at start it keeps trying; `isBound` tells readiness when it is up.
+public struct ConsumerService: Service {
+    public typealias Handler = @Sendable (JetStreamMessage) async -> MessageDisposition
+
+    let connection: NATSConnection
+    let stream: String
+    let configuration: ConsumerConfiguration
+    let pullOptions: PullOptions
+    let concurrency: Int
+    let logger: Logger
+    let handler: Handler
+    private let boundBox: BoundFlag
+
+    public init(
+        connection: NATSConnection, stream: String, consumer: ConsumerConfiguration,
+        pull: PullOptions = PullOptions(), concurrency: Int = 1, logger: Logger, handler: @escaping Handler
+    ) {
+        self.connection = connection
+        self.stream = stream
+        self.configuration = consumer
+        self.pullOptions = pull
+        self.concurrency = max(1, concurrency)
+        self.logger = logger
+        self.handler = handler
+        self.boundBox = BoundFlag()
+    }
+
+    /// True once the consumer exists on the server and this instance is pulling from it.
+    public var isBound: Bool { boundBox.value }
+
+    public func run() async throws {
+        guard let consumer = await bindWhenPossible() else { return }
+        boundBox.set(true)
+        defer { boundBox.set(false) }
+        let stopOnce: @Sendable () -> Void = {
+            for message in consumer.stop() { try? message.nak() }
+        }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await dispatch(from: consumer)
+            } onGracefulShutdown: {
+                stopOnce()
+            }
+        } onCancel: {
+            stopOnce()
+        }
+        try? await connection.flush(timeout: .seconds(2))
+    }
+
+    private func dispatch(from consumer: PullConsumer) async {
+        let handler = self.handler
+        let logger = self.logger
+        await withDiscardingTaskGroup { group in
+            group.addTask { await consumer.maintain() }
+            let slots = AsyncSemaphore(permits: concurrency)
+            while true {
+                await slots.acquire()
+                guard let message = await consumer.next() else {
+                    slots.release()
+                    break
+                }
+                group.addTask {
+                    let disposition = await handler(message)
+                    settle(message, disposition, logger)
+                    slots.release()
+                }
+            }
+        }
+    }
+
+    /// Ensures the consumer and binds to it, retrying while NATS is unreachable; nil on shutdown.
+    private func bindWhenPossible() async -> PullConsumer? {
+        var delay = Duration.milliseconds(200)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await connection.ensureConsumer(stream: stream, configuration)
+                return try PullConsumer.bind(
+                    connection: connection, stream: stream, durable: configuration.durable, options: pullOptions,
+                    logger: logger)
+            } catch {
+                logger.warning(
+                    "consumer not ready; retrying",
+                    metadata: [
+                        "nats.stream": "\(stream)", "nats.consumer": "\(configuration.durable)",
+                        "error": "\(error)",
+                    ])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        return nil
+    }
+}
+
+private func settle(_ message: JetStreamMessage, _ disposition: MessageDisposition, _ logger: Logger) {
+    do {
+        switch disposition {
+        case .ack: try message.ack()
+        case .nak(let delay): try message.nak(delay: delay)
+        case .term: try message.term()
+        }
+    } catch {
+        // The server delivers it again after the ack wait: nothing is lost.
+        logger.warning(
+            "could not settle a message", metadata: ["nats.subject": "\(message.subject)", "error": "\(error)"])
+    }
+}
+
+/// A flag shared between a service value and its readers.
+final class BoundFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var value: Bool { flag.load(ordering: .acquiring) }
+    func set(_ value: Bool) { flag.store(value, ordering: .releasing) }
+}

@@ -1,0 +1,121 @@
+internal import CNATS
+
+extension NATSConnection {
+    /// Makes sure the durable consumer exists on `stream` as configured: creates it when missing,
+    /// updates what can change in place (ack wait, max deliver, back-off, max ack pending,
+    /// description), and throws `configurationConflict` naming the field otherwise (filter subject,
+    /// deliver policy, acknowledgement policy).
+    @discardableResult
+    public func ensureConsumer(stream: String, _ wanted: ConsumerConfiguration) async throws(NATSError)
+        -> ConsumerEnsureOutcome
+    {
+        if let maxDeliver = wanted.maxDeliver, maxDeliver <= wanted.backoff.count {
+            throw NATSError(
+                code: .invalidConfiguration,
+                message: "consumer \(wanted.durable): maxDeliver (\(maxDeliver)) must exceed the back-off steps (\(wanted.backoff.count))")
+        }
+        return try await BlockingCalls.run { () throws(NATSError) -> ConsumerEnsureOutcome in
+            let js = self.js
+            var info: UnsafeMutablePointer<jsConsumerInfo>?
+            var apiError = jsErrCode(rawValue: 0)
+            let status = js_GetConsumerInfo(&info, js, stream, wanted.durable, nil, &apiError)
+            defer { if let info { jsConsumerInfo_Destroy(info) } }
+            if status == NATS_NOT_FOUND {
+                try withConsumerConfig(wanted) { (config) throws(NATSError) in
+                    var created: UnsafeMutablePointer<jsConsumerInfo>?
+                    try check(
+                        js_AddConsumer(&created, js, stream, config, nil, &apiError), apiError,
+                        "creating consumer \(wanted.durable) on \(stream)")
+                    jsConsumerInfo_Destroy(created)
+                }
+                return .created
+            }
+            try check(status, apiError, "reading consumer \(wanted.durable) on \(stream)")
+            guard let existing = info?.pointee.Config?.pointee else {
+                throw NATSError(code: .status, message: "consumer \(wanted.durable) has no configuration")
+            }
+            let changed = try differences(existing: existing, wanted: wanted)
+            guard !changed.isEmpty else { return .unchanged }
+            try withConsumerConfig(wanted) { (config) throws(NATSError) in
+                var updated: UnsafeMutablePointer<jsConsumerInfo>?
+                try check(
+                    js_UpdateConsumer(&updated, js, stream, config, nil, &apiError), apiError,
+                    "updating consumer \(wanted.durable) on \(stream) (\(changed.joined(separator: ", ")))")
+                jsConsumerInfo_Destroy(updated)
+            }
+            return .updated(fields: changed)
+        }
+    }
+
+    /// The consumer's counters.
+    public func consumerState(stream: String, durable: String) async throws(NATSError) -> ConsumerState {
+        return try await BlockingCalls.run { () throws(NATSError) -> ConsumerState in
+            let js = self.js
+            var info: UnsafeMutablePointer<jsConsumerInfo>?
+            var apiError = jsErrCode(rawValue: 0)
+            try check(
+                js_GetConsumerInfo(&info, js, stream, durable, nil, &apiError), apiError,
+                "reading consumer \(durable) on \(stream)")
+            defer { jsConsumerInfo_Destroy(info) }
+            let ci = info!.pointee
+            return ConsumerState(
+                pending: ci.NumPending, ackPending: ci.NumAckPending, redelivered: ci.NumRedelivered,
+                waiting: ci.NumWaiting, ackFloorStreamSequence: ci.AckFloor.Stream)
+        }
+    }
+}
+
+private func differences(existing: jsConsumerConfig, wanted: ConsumerConfiguration) throws(NATSError) -> [String] {
+    func conflict(_ field: String, _ server: String, _ asked: String) -> NATSError {
+        NATSError(
+            code: .configurationConflict,
+            message:
+                "consumer \(wanted.durable): \(field) is \(server) on the server but \(asked) is wanted; it cannot be changed in place")
+    }
+    let filter = existing.FilterSubject.map { String(cString: $0) } ?? ""
+    if filter != (wanted.filterSubject ?? "") {
+        throw conflict("filterSubject", "'\(filter)'", "'\(wanted.filterSubject ?? "")'")
+    }
+    if existing.AckPolicy != js_AckExplicit { throw conflict("ackPolicy", "not explicit", "explicit") }
+    let deliver: ConsumerConfiguration.DeliverPolicy = existing.DeliverPolicy == js_DeliverNew ? .new : .all
+    if deliver != wanted.deliverPolicy {
+        throw conflict("deliverPolicy", deliver.rawValue, wanted.deliverPolicy.rawValue)
+    }
+    var changed: [String] = []
+    if existing.AckWait != wanted.effectiveAckWait.nanoseconds { changed.append("ackWait") }
+    if existing.MaxDeliver != Int64(wanted.maxDeliver ?? -1) { changed.append("maxDeliver") }
+    let backoff = (0..<Int(existing.BackOffLen)).map { existing.BackOff[$0] }
+    if backoff != wanted.backoff.map(\.nanoseconds) { changed.append("backoff") }
+    if existing.MaxAckPending != Int64(wanted.maxAckPending) { changed.append("maxAckPending") }
+    let description = existing.Description.map { String(cString: $0) } ?? ""
+    if description != (wanted.description ?? "") { changed.append("description") }
+    return changed
+}
+
+private func withConsumerConfig<R>(
+    _ wanted: ConsumerConfiguration, _ body: (UnsafeMutablePointer<jsConsumerConfig>) throws(NATSError) -> R
+) throws(NATSError) -> R {
+    var config = jsConsumerConfig()
+    try check(jsConsumerConfig_Init(&config), "jsConsumerConfig_Init")
+    config.AckPolicy = js_AckExplicit
+    config.DeliverPolicy = wanted.deliverPolicy == .new ? js_DeliverNew : js_DeliverAll
+    config.AckWait = wanted.effectiveAckWait.nanoseconds
+    config.MaxDeliver = Int64(wanted.maxDeliver ?? -1)
+    config.MaxAckPending = Int64(wanted.maxAckPending)
+    var backoff = wanted.backoff.map(\.nanoseconds)
+    return try natsErrors { try backoff.withUnsafeMutableBufferPointer { (steps) throws -> R in
+        config.BackOff = steps.isEmpty ? nil : steps.baseAddress
+        config.BackOffLen = Int32(steps.count)
+        return try wanted.durable.withCString { (durable) throws -> R in
+            config.Durable = durable
+            return try (wanted.filterSubject ?? "").withCString { (filter) throws -> R in
+                config.FilterSubject = wanted.filterSubject == nil ? nil : filter
+                return try (wanted.description ?? "").withCString { (description) throws -> R in
+                    config.Description = wanted.description == nil ? nil : description
+                    return try body(&config)
+                }
+            }
+        }
+    }
+    }
+}

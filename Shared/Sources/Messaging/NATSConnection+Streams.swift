@@ -1,0 +1,147 @@
+internal import CNATS
+
+extension NATSConnection {
+    /// Makes sure the stream exists as configured: creates it when missing; when it exists with a
+    /// different configuration, updates it if every difference is safe to change in place (limits,
+    /// duplicate window, replicas, description, added subjects), else throws
+    /// `configurationConflict` naming the first field that cannot change (storage, retention,
+    /// removed subjects).
+    @discardableResult
+    public func ensureStream(_ wanted: StreamConfiguration) async throws(NATSError) -> StreamEnsureOutcome {
+        return try await BlockingCalls.run { () throws(NATSError) -> StreamEnsureOutcome in
+            let js = self.js
+            var info: UnsafeMutablePointer<jsStreamInfo>?
+            var apiError = jsErrCode(rawValue: 0)
+            let status = js_GetStreamInfo(&info, js, wanted.name, nil, &apiError)
+            defer { if let info { jsStreamInfo_Destroy(info) } }
+            if status == NATS_NOT_FOUND {
+                try withStreamConfig(wanted) { (config) throws(NATSError) in
+                    var created: UnsafeMutablePointer<jsStreamInfo>?
+                    try check(js_AddStream(&created, js, config, nil, &apiError), apiError, "creating stream \(wanted.name)")
+                    jsStreamInfo_Destroy(created)
+                }
+                return .created
+            }
+            try check(status, apiError, "reading stream \(wanted.name)")
+            guard let existing = info?.pointee.Config?.pointee else {
+                throw NATSError(code: .status, message: "stream \(wanted.name) has no configuration")
+            }
+            let changed = try differences(existing: existing, wanted: wanted)
+            guard !changed.isEmpty else { return .unchanged }
+            try withStreamConfig(wanted) { (config) throws(NATSError) in
+                var updated: UnsafeMutablePointer<jsStreamInfo>?
+                try check(
+                    js_UpdateStream(&updated, js, config, nil, &apiError), apiError,
+                    "updating stream \(wanted.name) (\(changed.joined(separator: ", ")))")
+                jsStreamInfo_Destroy(updated)
+            }
+            return .updated(fields: changed)
+        }
+    }
+
+    /// The stream's counters; throws a `status` error with `NATS_NOT_FOUND` when there is no such stream.
+    public func streamState(_ name: String) async throws(NATSError) -> StreamState {
+        return try await BlockingCalls.run { () throws(NATSError) -> StreamState in
+            let js = self.js
+            var info: UnsafeMutablePointer<jsStreamInfo>?
+            var apiError = jsErrCode(rawValue: 0)
+            try check(js_GetStreamInfo(&info, js, name, nil, &apiError), apiError, "reading stream \(name)")
+            defer { jsStreamInfo_Destroy(info) }
+            let state = info!.pointee.State
+            return StreamState(
+                messages: state.Msgs, bytes: state.Bytes, firstSequence: state.FirstSeq, lastSequence: state.LastSeq,
+                consumers: Int(state.Consumers))
+        }
+    }
+
+    /// The sequence of the last message stored on `subject` in `stream`, or nil when there is none.
+    public func lastSequence(stream: String, subject: String) async throws(NATSError) -> UInt64? {
+        return try await BlockingCalls.run { () throws(NATSError) -> UInt64? in
+            let js = self.js
+            var msg: OpaquePointer?
+            var apiError = jsErrCode(rawValue: 0)
+            let status = js_GetLastMsg(&msg, js, stream, subject, nil, &apiError)
+            defer { if let msg { natsMsg_Destroy(msg) } }
+            if status == NATS_NOT_FOUND { return nil }
+            try check(status, apiError, "reading the last message of \(subject) in \(stream)")
+            return natsMsg_GetSequence(msg)
+        }
+    }
+
+    /// Deletes a stream and its consumers (tests and tools).
+    public func deleteStream(_ name: String) async throws(NATSError) {
+        try await BlockingCalls.run { () throws(NATSError) in
+            let js = self.js
+            var apiError = jsErrCode(rawValue: 0)
+            try check(js_DeleteStream(js, name, nil, &apiError), apiError, "deleting stream \(name)")
+        }
+    }
+}
+
+/// Compares the server's configuration with the wanted one: the safe differences, or a conflict.
+private func differences(existing: jsStreamConfig, wanted: StreamConfiguration) throws(NATSError) -> [String] {
+    func conflict(_ field: String, _ server: String, _ asked: String) -> NATSError {
+        NATSError(
+            code: .configurationConflict,
+            message:
+                "stream \(wanted.name): \(field) is \(server) on the server but \(asked) is wanted; it cannot be changed in place")
+    }
+    let storage: StreamConfiguration.Storage = existing.Storage == js_MemoryStorage ? .memory : .file
+    if storage != wanted.storage { throw conflict("storage", storage.rawValue, wanted.storage.rawValue) }
+    let retention = retentionOf(existing.Retention)
+    if retention != wanted.retention { throw conflict("retention", retention.rawValue, wanted.retention.rawValue) }
+    let subjects = (0..<Int(existing.SubjectsLen)).compactMap { existing.Subjects[$0].map { String(cString: $0) } }
+    if let removed = subjects.first(where: { !wanted.subjects.contains($0) }) {
+        throw conflict("subjects", "[\(subjects.joined(separator: ", "))]", "no '\(removed)'")
+    }
+    var changed: [String] = []
+    if Set(subjects) != Set(wanted.subjects) { changed.append("subjects") }
+    if existing.MaxAge != (wanted.maxAge?.nanoseconds ?? 0) { changed.append("maxAge") }
+    if existing.Duplicates != wanted.duplicateWindow.nanoseconds { changed.append("duplicateWindow") }
+    if existing.Replicas != Int64(wanted.replicas) { changed.append("replicas") }
+    if existing.MaxMsgs != (wanted.maxMessages ?? -1) { changed.append("maxMessages") }
+    if existing.MaxBytes != (wanted.maxBytes ?? -1) { changed.append("maxBytes") }
+    let description = existing.Description.map { String(cString: $0) }
+    if (description ?? "") != (wanted.description ?? "") { changed.append("description") }
+    return changed
+}
+
+private func retentionOf(_ policy: jsRetentionPolicy) -> StreamConfiguration.Retention {
+    switch policy {
+    case js_InterestPolicy: .interest
+    case js_WorkQueuePolicy: .workQueue
+    default: .limits
+    }
+}
+
+/// Calls `body` with a nats.c stream configuration whose strings live for the duration of the call.
+private func withStreamConfig<R>(
+    _ wanted: StreamConfiguration, _ body: (UnsafeMutablePointer<jsStreamConfig>) throws(NATSError) -> R
+) throws(NATSError) -> R {
+    var config = jsStreamConfig()
+    try check(jsStreamConfig_Init(&config), "jsStreamConfig_Init")
+    config.Storage = wanted.storage == .memory ? js_MemoryStorage : js_FileStorage
+    config.Retention =
+        switch wanted.retention {
+        case .limits: js_LimitsPolicy
+        case .interest: js_InterestPolicy
+        case .workQueue: js_WorkQueuePolicy
+        }
+    config.MaxAge = wanted.maxAge?.nanoseconds ?? 0
+    config.Duplicates = wanted.duplicateWindow.nanoseconds
+    config.Replicas = Int64(wanted.replicas)
+    config.MaxMsgs = wanted.maxMessages ?? -1
+    config.MaxBytes = wanted.maxBytes ?? -1
+    return try natsErrors { try wanted.name.withCString { (name) throws -> R in
+        config.Name = name
+        return try (wanted.description ?? "").withCString { (description) throws -> R in
+            config.Description = wanted.description == nil ? nil : description
+            return try withCStrings(wanted.subjects) { (subjects, count) throws(NATSError) -> R in
+                config.Subjects = subjects
+                config.SubjectsLen = count
+                return try body(&config)
+            }
+        }
+    }
+    }
+}

@@ -1,0 +1,277 @@
+internal import CNATS
+import DequeModule
+public import Logging
+import Synchronization
+
+/// Settings of the pull loop.
+public struct PullOptions: Sendable, Hashable {
+    /// Messages asked for in one pull request at most.
+    public var batch: Int
+    /// Messages held in memory, delivered but not yet handed out, at most: the backpressure bound.
+    public var bufferCapacity: Int
+    /// How long one pull request waits on the server for messages.
+    public var expires: Duration
+
+    public init(batch: Int = 256, bufferCapacity: Int? = nil, expires: Duration = .seconds(5)) {
+        self.batch = max(1, batch)
+        self.bufferCapacity = max(self.batch, bufferCapacity ?? 2 * self.batch)
+        self.expires = expires
+    }
+}
+
+/// A durable pull consumer's message source: keeps pull requests going and buffers what arrives.
+///
+/// It never calls nats.c's `natsSubscription_Fetch` (whose 3.4.1 version overflows the heap when
+/// more than half a batch is left over from an earlier fetch, nats.c issue 749). Instead it sends
+/// the JetStream pull requests itself and receives on a plain subscription of its own inbox: every
+/// message that arrives, however late, goes into one growable buffer, so there is no fixed-size
+/// array to overflow. Credits bound the buffer: a new request asks only for the room left.
+///
+/// One task reads with `next()` or `nextBatch(max:)`; `maintain()` must run beside it to re-issue
+/// lost requests (after a server restart, for example). nats.c delivers on its own thread, which
+/// only appends to the buffer and never waits.
+public final class PullConsumer: Sendable {
+    public let stream: String
+    public let durable: String
+    let options: PullOptions
+    let connection: NATSConnection
+    let logger: Logger
+    private let inbox: String
+    private let nextSubject: String
+    private let state: Mutex<State>
+    // Written once by `bind`, then only read; nats.c subscriptions are thread-safe.
+    nonisolated(unsafe) private var subscription: OpaquePointer?
+
+    private struct State {
+        var buffer: Deque<JetStreamMessage> = []
+        /// Messages the open request may still bring.
+        var outstanding = 0
+        var requestOpen = false
+        var requestDeadline = ContinuousClock.now
+        var retryAfter = ContinuousClock.now
+        var waiter: CheckedContinuation<Void, Never>?
+        var stopped = false
+    }
+
+    private init(connection: NATSConnection, stream: String, durable: String, options: PullOptions, logger: Logger) {
+        self.connection = connection
+        self.stream = stream
+        self.durable = durable
+        self.options = options
+        self.logger = logger
+        self.inbox = "_INBOX.\(newInboxToken())"
+        self.nextSubject = "$JS.API.CONSUMER.MSG.NEXT.\(stream).\(durable)"
+        self.state = Mutex(State())
+    }
+
+    /// Subscribes to a fresh inbox for the consumer `durable` on `stream` (which must exist) and
+    /// sends the first pull request.
+    public static func bind(
+        connection: NATSConnection, stream: String, durable: String, options: PullOptions = PullOptions(),
+        logger: Logger
+    ) throws(NATSError) -> PullConsumer {
+        let consumer = PullConsumer(
+            connection: connection, stream: stream, durable: durable, options: options, logger: logger)
+        let box = Unmanaged.passRetained(consumer).toOpaque()
+        var sub: OpaquePointer?
+        let status = natsConnection_Subscribe(&sub, connection.nc, consumer.inbox, pullMessageHandler, box)
+        guard status == NATS_OK, let sub else {
+            Unmanaged<PullConsumer>.fromOpaque(box).release()
+            throw NATSError.from(status: status, context: "subscribing consumer \(durable) on \(stream)")
+        }
+        // The retain taken for nats.c's callbacks is given back once the subscription has delivered its last message.
+        natsSubscription_SetOnCompleteCB(sub, pullCompleteHandler, box)
+        _ = natsSubscription_SetPendingLimits(sub, -1, -1)
+        consumer.subscription = sub
+        connection.onReconnect { [weak consumer] in consumer?.requestLost() }
+        consumer.pullIfRoom()
+        return consumer
+    }
+
+    /// The next message; suspends while none is buffered. Nil once `stop()` was called.
+    public func next() async -> JetStreamMessage? {
+        await nextBatch(max: 1).first
+    }
+
+    /// Up to `max` buffered messages, at least one; suspends while none is buffered. Empty once
+    /// `stop()` was called.
+    public func nextBatch(max: Int) async -> [JetStreamMessage] {
+        while true {
+            let batch = state.withLock { state -> [JetStreamMessage]? in
+                if state.stopped { return [] }
+                guard !state.buffer.isEmpty else { return nil }
+                let count = min(max, state.buffer.count)
+                let batch = Array(state.buffer.prefix(count))
+                state.buffer.removeFirst(count)
+                return batch
+            }
+            if let batch {
+                pullIfRoom()
+                return batch
+            }
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.stopped || !state.buffer.isEmpty { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        }
+    }
+
+    /// Re-issues pull requests that the server lost or refused, until `stop()`. Run it beside the reader.
+    public func maintain() async {
+        while !Task.isCancelled {
+            let stopped = state.withLock { state -> Bool in
+                if state.requestOpen, ContinuousClock.now > state.requestDeadline {
+                    state.requestOpen = false
+                    state.outstanding = 0
+                }
+                return state.stopped
+            }
+            if stopped { return }
+            pullIfRoom()
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    /// Stops pulling and unsubscribes, and returns the messages buffered but not handed out (the
+    /// caller naks them, so that another instance takes them at once). Messages still on their way
+    /// are dropped unacknowledged, and the server delivers them again after the ack wait.
+    @discardableResult
+    public func stop() -> [JetStreamMessage] {
+        let (leftover, waiter, wasStopped) = state.withLock { state in
+            let result = (Array(state.buffer), state.waiter, state.stopped)
+            state.stopped = true
+            state.buffer.removeAll()
+            state.waiter = nil
+            return result
+        }
+        if !wasStopped, let subscription { natsSubscription_Unsubscribe(subscription) }
+        waiter?.resume()
+        return leftover
+    }
+
+    /// Messages buffered right now.
+    public var bufferedCount: Int { state.withLock { $0.buffer.count } }
+
+    deinit {
+        if let subscription { natsSubscription_Destroy(subscription) }
+    }
+
+    // MARK: - Pull requests
+
+    /// Sends a pull request for the room left in the buffer when none is open.
+    private func pullIfRoom() {
+        let now = ContinuousClock.now
+        let want = state.withLock { state -> Int in
+            guard !state.stopped, !state.requestOpen, now >= state.retryAfter else { return 0 }
+            let room = options.bufferCapacity - state.buffer.count
+            // Ask again once half the buffer is free, so that requests stay few and large.
+            guard room >= min(options.batch, (options.bufferCapacity + 1) / 2) else { return 0 }
+            let want = min(room, options.batch)
+            state.requestOpen = true
+            state.outstanding = want
+            state.requestDeadline = now + options.expires + .seconds(2)
+            return want
+        }
+        guard want > 0 else { return }
+        let request = "{\"batch\":\(want),\"expires\":\(options.expires.nanoseconds)}"
+        let status = natsConnection_PublishRequestString(connection.nc, nextSubject, inbox, request)
+        if status != NATS_OK {
+            state.withLock { state in
+                state.requestOpen = false
+                state.outstanding = 0
+                state.retryAfter = now + .milliseconds(500)
+            }
+        }
+    }
+
+    /// The server will not answer the open request any more (reconnected, or a status said so).
+    fileprivate func requestLost(retryAfter delay: Duration = .zero) {
+        state.withLock { state in
+            state.requestOpen = false
+            state.outstanding = 0
+            state.retryAfter = ContinuousClock.now + delay
+        }
+        pullIfRoom()
+    }
+
+    /// Called by nats.c, on its delivery thread, for everything that arrives on the inbox.
+    fileprivate func receive(_ msg: OpaquePointer) {
+        if natsMsg_GetDataLength(msg) == 0, let status = statusCode(of: msg) {
+            handleStatus(status, msg)
+            natsMsg_Destroy(msg)
+            return
+        }
+        guard let message = JetStreamMessage(taking: msg, connection: connection) else {
+            logger.warning(
+                "ignoring a message without JetStream metadata on a consumer inbox",
+                metadata: ["nats.stream": "\(stream)", "nats.consumer": "\(durable)"])
+            return
+        }
+        let (waiter, requestDone) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
+            guard !state.stopped else { return (nil, false) }
+            state.buffer.append(message)
+            var done = false
+            if state.requestOpen {
+                state.outstanding -= 1
+                if state.outstanding <= 0 {
+                    state.requestOpen = false
+                    done = true
+                }
+            }
+            let waiter = state.waiter
+            state.waiter = nil
+            return (waiter, done)
+        }
+        waiter?.resume()
+        if requestDone { pullIfRoom() }
+    }
+
+    private func handleStatus(_ code: Int, _ msg: OpaquePointer) {
+        switch code {
+        case 100:
+            return  // idle heartbeat
+        case 404, 408:
+            requestLost()  // no messages / request expired: ask again
+        default:
+            var description: UnsafePointer<CChar>?
+            _ = natsMsgHeader_Get(msg, "Description", &description)
+            logger.warning(
+                "pull request refused",
+                metadata: [
+                    "nats.stream": "\(stream)", "nats.consumer": "\(durable)", "nats.status": "\(code)",
+                    "nats.description": "\(description.map { String(cString: $0) } ?? "")",
+                ])
+            requestLost(retryAfter: .seconds(1))
+        }
+    }
+}
+
+private func statusCode(of msg: OpaquePointer) -> Int? {
+    var value: UnsafePointer<CChar>?
+    guard natsMsgHeader_Get(msg, "Status", &value) == NATS_OK, let value else { return nil }
+    return Int(String(cString: value).prefix(3))
+}
+
+private func newInboxToken() -> String {
+    var inbox: UnsafeMutablePointer<CChar>?
+    guard natsInbox_Create(&inbox) == NATS_OK, let inbox else {
+        return UInt64.random(in: 0...UInt64.max).description
+    }
+    defer { natsInbox_Destroy(inbox) }
+    // natsInbox_Create answers "_INBOX.<nuid>"; keep the unique part.
+    return String(String(cString: inbox).dropFirst("_INBOX.".count))
+}
+
+private let pullMessageHandler: natsMsgHandler = { _, _, msg, closure in
+    guard let msg, let closure else { return }
+    Unmanaged<PullConsumer>.fromOpaque(closure).takeUnretainedValue().receive(msg)
+}
+
+private let pullCompleteHandler: natsOnCompleteCB = { closure in
+    guard let closure else { return }
+    Unmanaged<PullConsumer>.fromOpaque(closure).release()
+}

@@ -1,0 +1,53 @@
+/// The configuration of a JetStream stream, as the layer creates and checks it.
+public struct StreamConfiguration: Sendable, Hashable {
+    public enum Storage: String, Sendable, Hashable { case file, memory }
+    public enum Retention: String, Sendable, Hashable { case limits, interest, workQueue }
+
+    public var name: String
+    public var subjects: [String]
+    public var storage: Storage
+    public var retention: Retention
+    /// How long messages are kept; `nil` keeps them until another limit applies.
+    public var maxAge: Duration?
+    /// The window in which a repeated `Nats-Msg-Id` is recognised as a duplicate.
+    public var duplicateWindow: Duration
+    public var replicas: Int
+    /// Message and byte limits; `nil` for none.
+    public var maxMessages: Int64?
+    public var maxBytes: Int64?
+    public var description: String?
+
+    public init(
+        name: String, subjects: [String], storage: Storage = .file, retention: Retention = .limits,
+        maxAge: Duration? = .seconds(7 * 24 * 3600), duplicateWindow: Duration = .seconds(120), replicas: Int = 1,
+        maxMessages: Int64? = nil, maxBytes: Int64? = nil, description: String? = nil
+    ) {
+        self.name = name
+        self.subjects = subjects
+        self.storage = storage
+        self.retention = retention
+        self.maxAge = maxAge
+        self.duplicateWindow = duplicateWindow
+        self.replicas = replicas
+        self.maxMessages = maxMessages
+        self.maxBytes = maxBytes
+        self.description = description
+    }
+}
+
+/// What `ensureStream` did.
+public enum StreamEnsureOutcome: Sendable, Hashable {
+    case created
+    case unchanged
+    /// The stream existed and these fields were changed, all of them safe to change in place.
+    case updated(fields: [String])
+}
+
+/// A stream's counters, as `streamState` reports them.
+public struct StreamState: Sendable, Hashable {
+    public var messages: UInt64
+    public var bytes: UInt64
+    public var firstSequence: UInt64
+    public var lastSequence: UInt64
+    public var consumers: Int
+}

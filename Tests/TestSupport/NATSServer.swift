@@ -1,0 +1,128 @@
+public import Foundation
+import Logging
+public import Messaging
+
+/// A real `nats-server -js` on a free loopback port, with its store in a temporary folder.
+///
+/// Always stop it: `withNATSServer` does, also when the body throws. `stop()` sends SIGTERM to the
+/// process by its PID, waits, then SIGKILL; `restart()` keeps the port and the store (JetStream
+/// state survives, like a real restart), and `kill()` is the hard crash. The temporary folder is
+/// removed on `stop()`.
+public final class NATSServer: @unchecked Sendable {
+    // @unchecked: the mutable process handle is only touched by the owning test, one call at a time.
+    public let port: Int
+    public let directory: URL
+    public var url: String { "nats://127.0.0.1:\(port)" }
+    private var process: Process?
+    private let logFile: URL
+
+    /// Starts a server and waits until it accepts connections.
+    public init(extraArguments: [String] = []) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "troupe-nats-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        logFile = directory.appendingPathComponent("nats-server.log")
+        port = try FreePort.find()
+        self.extraArguments = extraArguments
+        try launch()
+    }
+
+    private let extraArguments: [String]
+
+    /// The PID of the running server, if any.
+    public var pid: Int32? { process?.processIdentifier }
+
+    private func launch() throws {
+        let process = Process()
+        process.executableURL = try Executables.find("nats-server")
+        process.arguments =
+            [
+                "-js", "-a", "127.0.0.1", "-p", "\(port)", "-sd", directory.appendingPathComponent("store").path,
+                "-l", logFile.path, "--http_port", "0",
+            ] + extraArguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        try waitUntilListening()
+    }
+
+    private func waitUntilListening() throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if FreePort.isListening(port) { return }
+            guard process?.isRunning == true else {
+                throw TestSupportError("nats-server exited at start; log: \(log())")
+            }
+            usleep(20_000)
+        }
+        throw TestSupportError("nats-server did not listen on \(port) within 10 s; log: \(log())")
+    }
+
+    /// The server's log, for failure messages.
+    public func log() -> String {
+        (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+    }
+
+    /// Stops the server gracefully and starts it again on the same port with the same store.
+    public func restart() throws {
+        terminate(signal: SIGTERM)
+        try launch()
+    }
+
+    /// Kills the server hard (SIGKILL), as a crash would; `start()` brings it back.
+    public func kill() {
+        terminate(signal: SIGKILL)
+    }
+
+    /// Starts the server again after `kill()` or `terminate`, on the same port with the same store.
+    public func start() throws {
+        guard process?.isRunning != true else { return }
+        try launch()
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 5 s) and removes its folder. Idempotent.
+    public func stop() {
+        terminate(signal: SIGTERM)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func terminate(signal: Int32) {
+        guard let process, process.isRunning else {
+            self.process = nil
+            return
+        }
+        Foundation.kill(process.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    deinit { stop() }
+
+    /// A connection to this server for tests.
+    public func connect(name: String = "test", waitForServer: Bool = false) async throws -> NATSConnection {
+        var logger = Logger(label: "test.nats")
+        logger.logLevel = .warning
+        let connection = try await NATSConnection.connect(
+            NATSConfiguration(urls: [url], name: name, reconnectWait: .milliseconds(100), waitForServer: waitForServer),
+            logger: logger)
+        if waitForServer { try await connection.waitUntilConnected(timeout: .seconds(10)) }
+        return connection
+    }
+}
+
+/// Runs `body` with a fresh server and always stops it afterwards.
+public func withNATSServer<R>(_ body: (NATSServer) async throws -> R) async throws -> R {
+    let server = try NATSServer()
+    defer { server.stop() }
+    return try await body(server)
+}
+
+/// A failure of the test harness itself.
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
