@@ -126,3 +126,18 @@ public struct TestSupportError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension NATSServer {
+    /// Runs `body` with a connection to this server and closes the connection afterwards, also on failure.
+    public func withConnection<R>(name: String = "test", _ body: (NATSConnection) async throws -> R) async throws -> R {
+        let connection = try await connect(name: name)
+        do {
+            let result = try await body(connection)
+            await connection.close()
+            return result
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+}

@@ -6,6 +6,7 @@ extension NATSConnection {
     ///
     /// Suspends (never blocks a thread) while the acknowledgement is on its way. A duplicate
     /// `messageId` inside the stream's window is acknowledged with `duplicate == true`.
+    @discardableResult
     public func publish(_ message: OutgoingMessage, timeout: Duration = .seconds(5)) async throws(NATSError)
         -> PublishAck
     {

@@ -202,7 +202,9 @@ private func events(_ closure: UnsafeMutableRawPointer?) -> ConnectionEvents? {
     closure.map { Unmanaged<ConnectionEvents>.fromOpaque($0).takeUnretainedValue() }
 }
 
-private let disconnectedHandler: natsConnectionHandler = { _, closure in
+private let disconnectedHandler: natsConnectionHandler = { nc, closure in
+    // nats.c also reports the disconnection that closing causes; that one is no news.
+    guard let nc, !natsConnection_IsClosed(nc) else { return }
     events(closure)?.logger.warning("NATS disconnected; reconnecting")
 }
 

@@ -94,7 +94,7 @@ public final class PullConsumer: Sendable {
     }
 
     /// Up to `max` buffered messages, at least one; suspends while none is buffered. Empty once
-    /// `stop()` was called.
+    /// `stop()` was called or the calling task is cancelled.
     public func nextBatch(max: Int) async -> [JetStreamMessage] {
         while true {
             let batch = state.withLock { state -> [JetStreamMessage]? in
@@ -109,13 +109,22 @@ public final class PullConsumer: Sendable {
                 pullIfRoom()
                 return batch
             }
-            await withCheckedContinuation { continuation in
-                let resumeNow = state.withLock { state -> Bool in
-                    if state.stopped || !state.buffer.isEmpty { return true }
-                    state.waiter = continuation
-                    return false
+            if Task.isCancelled { return [] }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let resumeNow = state.withLock { state -> Bool in
+                        if state.stopped || !state.buffer.isEmpty || Task.isCancelled { return true }
+                        state.waiter = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
                 }
-                if resumeNow { continuation.resume() }
+            } onCancel: {
+                let waiter = state.withLock { state in
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }
+                waiter?.resume()
             }
         }
     }
