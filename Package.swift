@@ -74,7 +74,7 @@ let package = Package(
         // Helpers shared by test targets: a real nats-server on a free port, temporary folders.
         .target(
             name: "TestSupport",
-            dependencies: ["Messaging"],
+            dependencies: ["Messaging", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
@@ -86,7 +86,11 @@ let package = Package(
         ),
         .testTarget(
             name: "MessagingTests",
-            dependencies: ["Messaging", "TestSupport"],
+            dependencies: [
+                "Messaging", "TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/MessagingTests",
             swiftSettings: swiftSettings
         ),

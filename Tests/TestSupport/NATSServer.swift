@@ -103,13 +103,18 @@ public final class NATSServer: @unchecked Sendable {
     deinit { stop() }
 
     /// A connection to this server for tests.
-    public func connect(name: String = "test", waitForServer: Bool = false) async throws -> NATSConnection {
+    ///
+    /// With `retryInBackground`, it returns at once even if the server is down, and connects when it comes.
+    public func connect(name: String = "test", waitForServer: Bool = true, retryInBackground: Bool = false)
+        async throws -> NATSConnection
+    {
         var logger = Logger(label: "test.nats")
-        logger.logLevel = .warning
+        logger.logLevel = .error
         let connection = try await NATSConnection.connect(
-            NATSConfiguration(urls: [url], name: name, reconnectWait: .milliseconds(100), waitForServer: waitForServer),
+            NATSConfiguration(
+                urls: [url], name: name, reconnectWait: .milliseconds(100), waitForServer: retryInBackground),
             logger: logger)
-        if waitForServer { try await connection.waitUntilConnected(timeout: .seconds(10)) }
+        if waitForServer && !retryInBackground { try await connection.waitUntilConnected(timeout: .seconds(10)) }
         return connection
     }
 }

@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import Messaging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import TestSupport
+
+@Suite("Consumer service, reconnection and graceful stop", .serialized, .timeLimit(.minutes(1)))
+struct ConsumerServiceTests {
+    @Test func gracefulStopFinishesInFlightWorkAndLosesNothing() async throws {
+        try await withNATSServer { (server) async throws in
+            let total = 300
+            try await server.withConnection { (nats) async throws in
+                try await nats.ensureStream(testStream())
+                _ = await nats.publish((1...total).map { message("test.placed.o\($0)", "\($0)", id: "e\($0)") })
+            }
+            let handled = Handled()
+            // Messages on their way when the first instance unsubscribes come back after the ack wait.
+            let config = ConsumerConfiguration(durable: "worker", ackWait: .seconds(2))
+
+            // First run: slow handlers, four at a time; shut down gracefully in the middle of the work.
+            try await server.withConnection(name: "first") { (nats) async throws in
+                let service = ConsumerService(
+                    connection: nats, stream: "TEST", consumer: config, pull: PullOptions(batch: 20), concurrency: 4,
+                    logger: quietLogger()
+                ) { message in
+                    try? await Task.sleep(for: .milliseconds(20))
+                    handled.record(message)
+                    return .ack
+                }
+                let group = ServiceGroup(services: [service], gracefulShutdownSignals: [], logger: quietLogger())
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask { try await group.run() }
+                    #expect(await eventually { handled.count >= 40 })
+                    await group.triggerGracefulShutdown()
+                    try await tasks.waitForAll()
+                }
+            }
+            let handledBeforeStop = handled.count
+            #expect(handledBeforeStop > 0 && handledBeforeStop < total)
+
+            // Everything handled before the stop was acknowledged: what is not yet delivered, plus what
+            // was delivered and not acknowledged (handed back, or on its way), is exactly the rest.
+            try await server.withConnection { (nats) async throws in
+                let state = try await nats.consumerState(stream: "TEST", durable: "worker")
+                #expect(state.pending + UInt64(state.ackPending) == UInt64(total - handledBeforeStop))
+            }
+
+            // Second run: takes the rest, each message once, none of the first run's again.
+            try await server.withConnection(name: "second") { (nats) async throws in
+                let service = ConsumerService(
+                    connection: nats, stream: "TEST", consumer: config, concurrency: 4, logger: quietLogger()
+                ) { message in
+                    handled.record(message)
+                    return .ack
+                }
+                let group = ServiceGroup(services: [service], gracefulShutdownSignals: [], logger: quietLogger())
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask { try await group.run() }
+                    #expect(await eventually(timeout: .seconds(15)) { handled.count >= total })
+                    await group.triggerGracefulShutdown()
+                    try await tasks.waitForAll()
+                }
+            }
+            #expect(handled.values.sorted() == (1...total).map(String.init).sorted())
+            #expect(handled.duplicates == 0)
+        }
+    }
+
+    @Test func aServiceStartedWhileNATSIsDownConnectsWhenItComes() async throws {
+        let server = try NATSServer()
+        defer { server.stop() }
+        server.kill()
+        let nats = try await server.connect(name: "early", waitForServer: false, retryInBackground: true)
+        #expect(nats.state != .connected)
+        let handled = Handled()
+        let service = ConsumerService(
+            connection: nats, stream: "TEST", consumer: ConsumerConfiguration(durable: "late"), logger: quietLogger()
+        ) { message in
+            handled.record(message)
+            return .ack
+        }
+        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [], logger: quietLogger())
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(!service.isBound)
+            try server.start()
+            try await nats.waitUntilConnected(timeout: .seconds(10))
+            try await nats.ensureStream(testStream())
+            #expect(await eventually { service.isBound })
+            try await nats.publish(message("test.placed.o1", "hello", id: "e1"))
+            #expect(await eventually { handled.count == 1 })
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        await nats.close()
+    }
+
+    @Test func consumingResumesAfterTheServerRestarts() async throws {
+        try await withNATSServer { (server) async throws in
+            let nats = try await server.connect(name: "survivor")
+            try await nats.ensureStream(testStream())
+            let handled = Handled()
+            let service = ConsumerService(
+                connection: nats, stream: "TEST", consumer: ConsumerConfiguration(durable: "survivor"),
+                pull: PullOptions(expires: .seconds(30)), logger: quietLogger()
+            ) { message in
+                handled.record(message)
+                return .ack
+            }
+            let group = ServiceGroup(services: [service], gracefulShutdownSignals: [], logger: quietLogger())
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                try await nats.publish(message("test.placed.o1", "before", id: "e1"))
+                #expect(await eventually { handled.count == 1 })
+                try server.restart()
+                try await nats.waitUntilConnected(timeout: .seconds(10))
+                // The pull request open before the restart is gone with the old server process;
+                // the consumer must notice and ask again, long before its 30 s expiry.
+                try await nats.publish(message("test.placed.o2", "after", id: "e2"))
+                #expect(await eventually(timeout: .seconds(8)) { handled.count == 2 })
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+            #expect(handled.values == ["before", "after"])
+            await nats.close()
+        }
+    }
+}
+
+/// What handlers saw, across runs.
+final class Handled: Sendable {
+    private let state = Mutex<(values: [String], ids: Set<UInt64>, duplicates: Int)>(([], [], 0))
+
+    func record(_ message: JetStreamMessage) {
+        state.withLock { state in
+            state.values.append(message.text)
+            if !state.ids.insert(message.metadata.streamSequence).inserted { state.duplicates += 1 }
+        }
+    }
+
+    var count: Int { state.withLock { $0.values.count } }
+    var values: [String] { state.withLock { $0.values } }
+    var duplicates: Int { state.withLock { $0.duplicates } }
+}
