@@ -92,6 +92,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/MessagingTests",
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -27,6 +27,15 @@ extension NATSConnection {
         return await batch.results()
     }
 
+    /// Publishes a plain NATS message, without JetStream's acknowledgement (diagnostics and tests;
+    /// events always go through `publish`).
+    public func publishCore(subject: String, payload: [UInt8]) throws(NATSError) {
+        let status = payload.withUnsafeBufferPointer {
+            natsConnection_Publish(nc, subject, $0.baseAddress, Int32($0.count))
+        }
+        try check(status, "publishing to \(subject)")
+    }
+
     /// Hands one message to nats.c's asynchronous publisher; `completion` runs exactly once.
     func submit(
         _ message: OutgoingMessage, timeout: Duration, completion: @escaping PublishTracker.Completion

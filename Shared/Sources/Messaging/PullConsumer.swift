@@ -36,7 +36,8 @@ public final class PullConsumer: Sendable {
     let options: PullOptions
     let connection: NATSConnection
     let logger: Logger
-    private let inbox: String
+    /// The inbox this instance receives its deliveries on (for diagnostics and tests).
+    public let inbox: String
     private let nextSubject: String
     private let state: Mutex<State>
     // Written once by `bind`, then only read; nats.c subscriptions are thread-safe.
