@@ -1,0 +1,45 @@
+# Troupe — the two commands first: `make up` and `make test`. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+SWIFT      ?= swift
+SWIFTFLAGS ?= -Xswiftc -warnings-as-errors
+APT_PACKAGES := nats-server libnats-dev pkg-config valgrind openssl
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help deps build test lint format up down status logs clean bench bench-nats
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+deps: ## Install nats-server, libnats-dev (nats.c), pkg-config and valgrind from Debian when missing
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps ## Build everything (debug), warnings are errors
+	$(SWIFT) build $(SWIFTFLAGS)
+
+test: deps ## Unit, contract, integration (real nats-server) and end-to-end tests
+	$(SWIFT) build --build-tests $(SWIFTFLAGS)
+	$(SWIFT) test --skip-build
+
+lint: ## Check formatting (.swift-format)
+	$(SWIFT) format lint --strict --recursive --parallel Package.swift Contracts Shared Tests Tools
+
+format: ## Reformat the sources in place
+	$(SWIFT) format format --in-place --recursive --parallel Package.swift Contracts Shared Tests Tools
+
+up: ## Start NATS and the five services in the background
+	@echo "make up: the five services arrive with issue 3 (services and choreography); nothing to start yet."
+	@echo "Today: 'make test' runs the foundation's tests, 'make bench-nats' the JetStream layer's ceiling benchmark."
+
+down status logs: ## (with the services)
+	@echo "make $@: arrives with the services (issue 3)."
+
+bench: bench-nats ## The benchmarks (today: the JetStream layer's ceiling)
+
+clean: ## Remove runtime state (.troupe/) and build output
+	rm -rf .troupe .build

@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+import Messaging
+import Testing
+import TestSupport
+
+@Suite("Credentials, TLS and backpressure", .serialized, .timeLimit(.minutes(1)))
+struct ConnectionSecurityTests {
+    @Test func connectsWithCredentialsAndRefusesWrongOnes() async throws {
+        let server = try NATSServer(extraArguments: ["--user", "inventory", "--pass", "s3cret"])
+        defer { server.stop() }
+        let good = try await NATSConnection.connect(
+            NATSConfiguration(
+                urls: [server.url], credentials: NATSCredentials(user: "inventory", password: "s3cret"),
+                waitForServer: false),
+            logger: quietLogger())
+        #expect(good.state == .connected)
+        try await good.ensureStream(testStream())
+        await good.close()
+        #expect(good.state == .closed)
+
+        let error = try await #require(throws: NATSError.self) {
+            _ = try await NATSConnection.connect(
+                NATSConfiguration(
+                    urls: [server.url], credentials: NATSCredentials(user: "inventory", password: "wrong"),
+                    waitForServer: false),
+                logger: quietLogger())
+        }
+        #expect(error.message.lowercased().contains("authorization"))
+    }
+
+    @Test func connectsOverTLSVerifyingTheServerAgainstTheCA() async throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        let server = try NATSServer(extraArguments: ["--tls", "--tlscert", pki.serverCert, "--tlskey", pki.serverKey])
+        defer { server.stop() }
+        let secure = try await NATSConnection.connect(
+            NATSConfiguration(urls: ["tls://127.0.0.1:\(server.port)"], tlsCAFile: pki.caCert, waitForServer: false),
+            logger: quietLogger())
+        try await secure.ensureStream(testStream())
+        let ack = try await secure.publish(message("test.placed.o1", "over TLS", id: "e1"))
+        #expect(ack.sequence == 1)
+        await secure.close()
+
+        // Without the CA the server's certificate is not trusted.
+        let otherCA = try TestPKI()
+        defer { otherCA.remove() }
+        await #expect(throws: NATSError.self) {
+            _ = try await NATSConnection.connect(
+                NATSConfiguration(
+                    urls: ["tls://127.0.0.1:\(server.port)"], tlsCAFile: otherCA.caCert, waitForServer: false),
+                logger: quietLogger())
+        }
+    }
+
+    @Test func theBufferNeverHoldsMoreThanItsCapacity() async throws {
+        try await withNATSServer { (server) async throws in
+            try await server.withConnection { (nats) async throws in
+                try await nats.ensureStream(testStream())
+                try await nats.ensureConsumer(stream: "TEST", ConsumerConfiguration(durable: "slow"))
+                _ = await nats.publish((1...500).map { message("test.placed.o\($0)", "\($0)", id: "e\($0)") })
+                let consumer = try PullConsumer.bind(
+                    connection: nats, stream: "TEST", durable: "slow",
+                    options: PullOptions(batch: 20, bufferCapacity: 40, expires: .milliseconds(200)),
+                    logger: quietLogger())
+                defer { consumer.stop() }
+                // Nobody reads: pulls stop once the buffer is full, whatever the number of expiries.
+                let maintainer = Task { await consumer.maintain() }
+                try await Task.sleep(for: .seconds(1))
+                #expect(consumer.bufferedCount <= 40)
+                #expect(consumer.bufferedCount >= 20)
+                let state = try await nats.consumerState(stream: "TEST", durable: "slow")
+                #expect(state.pending >= 460)
+                // Reading frees room, and the rest flows.
+                let all = await receive(500, from: consumer)
+                #expect(all.count == 500)
+                maintainer.cancel()
+            }
+        }
+    }
+}
+
+/// A throw-away certificate authority and a server certificate for 127.0.0.1, made with openssl.
+struct TestPKI {
+    let directory: URL
+    var caCert: String { directory.appendingPathComponent("ca.pem").path }
+    var serverCert: String { directory.appendingPathComponent("server.pem").path }
+    var serverKey: String { directory.appendingPathComponent("server-key.pem").path }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("troupe-pki-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let openssl = try Executables.find("openssl")
+        let d = directory.path
+        let extFile = directory.appendingPathComponent("san.ext")
+        try Data("subjectAltName=IP:127.0.0.1,DNS:localhost\n".utf8).write(to: extFile)
+        let steps: [[String]] = [
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=troupe-test-ca",
+             "-keyout", "\(d)/ca-key.pem", "-out", "\(d)/ca.pem"],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+             "-keyout", "\(d)/server-key.pem", "-out", "\(d)/server.csr"],
+            ["x509", "-req", "-in", "\(d)/server.csr", "-CA", "\(d)/ca.pem", "-CAkey", "\(d)/ca-key.pem",
+             "-CAcreateserial", "-days", "1", "-extfile", extFile.path, "-out", "\(d)/server.pem"],
+        ]
+        for step in steps {
+            let output = try ProcessRunner.run(openssl, step, timeout: .seconds(60))
+            guard output.status == 0 else { throw TestSupportError("openssl \(step[0]) failed: \(output.standardError)") }
+        }
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+}
