@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // The event contract: the only module services share about each other.
@@ -46,6 +47,18 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
             path: "Shared/Sources/Messaging",
+            swiftSettings: swiftSettings
+        ),
+        // What every service is built from: store, outbox and relay, inbox, configuration, HTTP, health.
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                "Messaging",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/Sources/ServiceKit",
             swiftSettings: swiftSettings
         ),
         // A JSON Schema (draft 2020-12) validator for the published schemas (tests, `troupe check`).
@@ -82,6 +95,17 @@ let package = Package(
             name: "ContractsTests",
             dependencies: ["Contracts", "SchemaValidation"],
             path: "Tests/ContractsTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ServiceKitTests",
+            dependencies: [
+                "ServiceKit", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/ServiceKitTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,77 @@
+public import Foundation
+public import GRDB
+
+/// An event waiting in the outbox to be published.
+public struct OutboxEntry: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "outbox"
+
+    public var seq: Int64?
+    /// The CloudEvents id, also the JetStream `Nats-Msg-Id`.
+    public var eventId: String
+    public var subject: String
+    public var payload: Data
+    /// NATS headers as a JSON object.
+    public var headers: String
+    /// True for event types that occur at most once per order subject: the relay then publishes
+    /// with `Nats-Expected-Last-Subject-Sequence: 0`, which stops a second copy even long after the
+    /// broker's de-duplication window.
+    public var oncePerSubject: Bool
+    public var createdAt: Date
+
+    public init(
+        eventId: String, subject: String, payload: Data, headers: [String: String], oncePerSubject: Bool,
+        createdAt: Date = Date()
+    ) {
+        self.eventId = eventId
+        self.subject = subject
+        self.payload = payload
+        let encoded = (try? JSONEncoder().encode(headers)) ?? Data("{}".utf8)
+        self.headers = String(decoding: encoded, as: UTF8.self)
+        self.oncePerSubject = oncePerSubject
+        self.createdAt = createdAt
+    }
+
+    public var headerValues: [String: String] {
+        (try? JSONDecoder().decode([String: String].self, from: Data(headers.utf8))) ?? [:]
+    }
+
+}
+
+/// The transactional outbox: events are written in the same transaction as the state change that
+/// causes them, and the `OutboxRelay` publishes them afterwards.
+public enum Outbox {
+    /// Adds an event to the outbox inside the caller's transaction. The same event id twice is a no-op.
+    public static func append(_ entry: OutboxEntry, in db: Database) throws {
+        try entry.insert(db, onConflict: .ignore)
+    }
+
+    /// Events not yet published, oldest first.
+    public static func pending(limit: Int, in db: Database) throws -> [OutboxEntry] {
+        try OutboxEntry.order(Column("seq")).limit(limit).fetchAll(db)
+    }
+
+    /// How many events wait, and the creation time of the oldest.
+    public static func backlog(in db: Database) throws -> (count: Int, oldest: Date?) {
+        let count = try OutboxEntry.fetchCount(db)
+        let oldest = try Date.fetchOne(db, sql: "SELECT MIN(createdAt) FROM outbox")
+        return (count, oldest)
+    }
+}
+
+/// The idempotent inbox: ids of consumed events, recorded in the same transaction as their effect.
+public enum Inbox {
+    /// Records that `consumer` has processed `eventId`; false when it already had (the caller then
+    /// applies nothing, so a redelivery has no second effect).
+    public static func markProcessed(_ eventId: String, consumer: String, in db: Database) throws -> Bool {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO inbox (consumer, eventId, processedAt) VALUES (?, ?, ?)",
+            arguments: [consumer, eventId, Date()])
+        return db.changesCount == 1
+    }
+
+    /// Whether `consumer` has processed `eventId`.
+    public static func hasProcessed(_ eventId: String, consumer: String, in db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db, sql: "SELECT 1 FROM inbox WHERE consumer = ? AND eventId = ?", arguments: [consumer, eventId]) ?? false
+    }
+}

@@ -1,0 +1,63 @@
+public import Foundation
+public import GRDB
+
+/// A service's own SQLite store (WAL mode), with the kit's tables (outbox, inbox) migrated first and
+/// the service's own migrations after them.
+///
+/// GRDB runs database work on its own queues, so `write` and `read` suspend the calling task
+/// without blocking Swift concurrency's threads.
+public struct ServiceStore: Sendable {
+    public let writer: any DatabaseWriter
+
+    /// Opens (creating when missing) `<directory>/<name>.sqlite` and migrates it.
+    public static func open(
+        directory: String, name: String, migrations: (inout DatabaseMigrator) -> Void = { _ in }
+    ) throws -> ServiceStore {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError("cannot create the data directory \(directory): \(error.localizedDescription)")
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.label = name
+        let pool = try DatabasePool(path: "\(directory)/\(name).sqlite", configuration: configuration)
+        return try ServiceStore(writer: pool, migrations: migrations)
+    }
+
+    /// An in-memory store, for unit tests of adapters.
+    public static func inMemory(migrations: (inout DatabaseMigrator) -> Void = { _ in }) throws -> ServiceStore {
+        try ServiceStore(writer: DatabaseQueue(), migrations: migrations)
+    }
+
+    private init(writer: any DatabaseWriter, migrations: (inout DatabaseMigrator) -> Void) throws {
+        self.writer = writer
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("kit-v1-outbox-inbox") { db in
+            try db.create(table: "outbox") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("eventId", .text).notNull().unique()
+                t.column("subject", .text).notNull()
+                t.column("payload", .blob).notNull()
+                t.column("headers", .text).notNull()
+                t.column("oncePerSubject", .boolean).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(table: "inbox") { t in
+                t.primaryKey {
+                    t.column("consumer", .text)
+                    t.column("eventId", .text)
+                }
+                t.column("processedAt", .datetime).notNull()
+            }
+        }
+        migrations(&migrator)
+        try migrator.migrate(writer)
+    }
+}
+
+/// A store failure that is not SQLite's own (the data directory, for example).
+public struct StoreError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

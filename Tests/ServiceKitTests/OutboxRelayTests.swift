@@ -1,0 +1,137 @@
+import Foundation
+import GRDB
+import Logging
+import Messaging
+import ServiceKit
+import ServiceLifecycle
+import Testing
+import TestSupport
+
+private func entry(_ id: String, _ subject: String, once: Bool = true) -> OutboxEntry {
+    OutboxEntry(
+        eventId: id, subject: subject, payload: Data("{\"id\":\"\(id)\"}".utf8),
+        headers: ["Content-Type": "application/cloudevents+json"], oncePerSubject: once)
+}
+
+private func logger() -> Logger {
+    var logger = Logger(label: "test")
+    logger.logLevel = .critical
+    return logger
+}
+
+@Suite("Outbox, relay and inbox", .serialized, .timeLimit(.minutes(1)))
+struct OutboxRelayTests {
+    @Test func inboxRecordsEachEventOncePerConsumer() throws {
+        let store = try ServiceStore.inMemory()
+        try store.writer.write { (db) throws in
+            #expect(try Inbox.markProcessed("e1", consumer: "inventory-orders", in: db))
+            #expect(try !Inbox.markProcessed("e1", consumer: "inventory-orders", in: db))
+            #expect(try Inbox.markProcessed("e1", consumer: "inventory-shipping", in: db))
+            #expect(try Inbox.hasProcessed("e1", consumer: "inventory-orders", in: db))
+            #expect(try !Inbox.hasProcessed("e2", consumer: "inventory-orders", in: db))
+        }
+    }
+
+    @Test func anOutboxRowRollsBackWithItsTransaction() throws {
+        let store = try ServiceStore.inMemory()
+        struct Abort: Error {}
+        _ = try? store.writer.write { (db) throws in
+            try Outbox.append(entry("e1", "test.placed.o1"), in: db)
+            throw Abort()
+        }
+        #expect(try store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
+    }
+
+    @Test func relayPublishesInOrderWithTheEventIdAndEmptiesTheOutbox() async throws {
+        try await withNATSServer { (server) async throws in
+            try await server.withConnection { (nats) async throws in
+                try await nats.ensureStream(StreamConfiguration(name: "TEST", subjects: ["test.>"]))
+                let store = try ServiceStore.inMemory()
+                try await store.writer.write { (db) throws in
+                    for index in 1...300 { try Outbox.append(entry("e\(index)", "test.placed.o\(index)"), in: db) }
+                }
+                let relay = OutboxRelay(store: store, connection: nats, signal: OutboxSignal(), logger: logger())
+                while try await relay.publishOnce() > 0 {}
+                #expect(try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
+                let state = try await nats.streamState("TEST")
+                #expect(state.messages == 300)
+                try await nats.ensureConsumer(stream: "TEST", ConsumerConfiguration(durable: "check"))
+                let consumer = try PullConsumer.bind(
+                    connection: nats, stream: "TEST", durable: "check", logger: logger())
+                defer { consumer.stop() }
+                var ids: [String] = []
+                while ids.count < 300 {
+                    let batch = await consumer.nextBatch(max: 300)
+                    ids += batch.compactMap { $0.header("Nats-Msg-Id") }
+                }
+                #expect(ids == (1...300).map { "e\($0)" })
+            }
+        }
+    }
+
+    @Test func aCrashAfterPublishingAndBeforeDeletingPublishesNoSecondCopyEvenAfterTheWindow() async throws {
+        try await withNATSServer { (server) async throws in
+            try await server.withConnection { (nats) async throws in
+                // A one-second window, so that the test can outlive it.
+                try await nats.ensureStream(
+                    StreamConfiguration(name: "TEST", subjects: ["test.>"], duplicateWindow: .seconds(1)))
+                let store = try ServiceStore.inMemory()
+                let rows = [entry("e1", "test.reserved.o1"), entry("n1", "test.sent.o1", once: false)]
+                try await store.writer.write { db in for row in rows { try Outbox.append(row, in: db) } }
+                let relay = OutboxRelay(store: store, connection: nats, signal: OutboxSignal(), logger: logger())
+                #expect(try await relay.publishOnce() == 2)
+
+                // The crash: the rows are back, as if the delete never committed. Inside the window:
+                try await store.writer.write { db in for row in rows { try Outbox.append(row, in: db) } }
+                #expect(try await relay.publishOnce() == 2)
+                #expect(try await nats.streamState("TEST").messages == 2)
+
+                // And long after the window, for the event that occurs once per subject:
+                try await Task.sleep(for: .milliseconds(1500))
+                try await store.writer.write { db in try Outbox.append(rows[0], in: db) }
+                #expect(try await relay.publishOnce() == 1)
+                #expect(try await nats.streamState("TEST").messages == 2)
+                #expect(try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
+            }
+        }
+    }
+
+    @Test func theRelayKeepsEventsWhileNATSIsAwayAndPublishesThemWhenItComesBack() async throws {
+        try await withNATSServer { (server) async throws in
+            let nats = try await server.connect(name: "relay")
+            try await nats.ensureStream(StreamConfiguration(name: "TEST", subjects: ["test.>"]))
+            let store = try ServiceStore.inMemory()
+            let signal = OutboxSignal()
+            let relay = OutboxRelay(store: store, connection: nats, signal: signal, logger: logger())
+            let group = ServiceGroup(services: [relay], gracefulShutdownSignals: [], logger: logger())
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                server.kill()
+                try await store.writer.write { (db) throws in
+                    for index in 1...20 { try Outbox.append(entry("e\(index)", "test.placed.o\(index)"), in: db) }
+                }
+                signal.notify()
+                try await Task.sleep(for: .seconds(1))
+                try server.start()
+                try await nats.waitUntilConnected(timeout: .seconds(10))
+                let drained = try await eventuallyAsync {
+                    try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0
+                }
+                #expect(drained)
+                #expect(try await nats.streamState("TEST").messages == 20)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+            await nats.close()
+        }
+    }
+}
+
+func eventuallyAsync(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}
