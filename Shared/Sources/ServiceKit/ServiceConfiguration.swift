@@ -1,0 +1,70 @@
+import Foundation
+public import Logging
+public import Messaging
+
+/// The settings every service has (operations.md, "Configuration").
+public struct ServiceConfiguration: Sendable {
+    public var service: String
+    public var nats: NATSConfiguration
+    public var httpHost: String
+    public var httpPort: Int
+    public var dataDirectory: String
+    public var streamReplicas: Int
+    public var adminToken: String?
+    public var currency: String
+    public var logLevel: Logger.Level
+    public var logFormat: String
+
+    /// The common settings of `service`, with its default HTTP port.
+    public static func specs(service: String, defaultPort: Int) -> [SettingSpec] {
+        [
+            SettingSpec("nats-url", env: "TROUPE_NATS_URL", default: "nats://127.0.0.1:4222", help: "comma-separated NATS URLs"),
+            SettingSpec("nats-credentials", env: "TROUPE_NATS_CREDENTIALS", help: "identity file {\"user\",\"password\"}"),
+            SettingSpec("nats-tls-ca", env: "TROUPE_NATS_TLS_CA", help: "CA file: connect with TLS"),
+            SettingSpec("http-host", env: "TROUPE_HTTP_HOST", default: "127.0.0.1", help: "HTTP listener address"),
+            SettingSpec("http-port", env: "TROUPE_HTTP_PORT", default: "\(defaultPort)", help: "HTTP listener port"),
+            SettingSpec("data-dir", env: "TROUPE_DATA_DIR", default: ".troupe/data/\(service)", help: "the service's store"),
+            SettingSpec("stream-replicas", env: "TROUPE_STREAM_REPLICAS", default: "1", help: "replicas of created streams"),
+            SettingSpec("admin-token", env: "TROUPE_ADMIN_TOKEN", secret: true, help: "bearer token of admin endpoints"),
+            SettingSpec("currency", env: "TROUPE_CURRENCY", default: "USD", help: "the deployment's one currency"),
+            SettingSpec("log-level", env: "TROUPE_LOG_LEVEL", default: "info", help: "trace, debug, info, warning, error"),
+            SettingSpec("log-format", env: "TROUPE_LOG_FORMAT", default: "json", help: "json or text"),
+        ]
+    }
+
+    /// Reads the common settings, recording every problem in `reader`.
+    public static func read(_ reader: inout SettingsReader, service: String) -> ServiceConfiguration {
+        var urls: [String] = []
+        do {
+            urls = try NATSConfiguration.parseURLs(reader.required("nats-url"))
+        } catch {
+            reader.fail("nats-url", error.message)
+        }
+        var credentials: NATSCredentials?
+        if let path = reader.string("nats-credentials") {
+            do { credentials = try NATSCredentials.load(from: path) } catch { reader.fail("nats-credentials", error.message) }
+        }
+        let tlsCA = reader.string("nats-tls-ca")
+        if let tlsCA, !FileManager.default.isReadableFile(atPath: tlsCA) {
+            reader.fail("nats-tls-ca", "cannot read \(tlsCA)")
+        }
+        let port = reader.integer("http-port", in: 1...65535)
+        let replicas = reader.integer("stream-replicas", in: 1...5)
+        let currency = reader.required("currency")
+        if currency.count != 3 || !currency.allSatisfy({ $0.isASCII && $0.isUppercase }) {
+            reader.fail("currency", "'\(currency)' is not an ISO 4217 code like USD")
+        }
+        let token = reader.string("admin-token")
+        if let token, token.count < 16 {
+            reader.fail("admin-token", "must be at least 16 characters")
+        }
+        let level = reader.oneOf("log-level", ["info", "trace", "debug", "notice", "warning", "error", "critical"])
+        let format = reader.oneOf("log-format", ["json", "text"])
+        return ServiceConfiguration(
+            service: service,
+            nats: NATSConfiguration(urls: urls, name: "\(service)-service", credentials: credentials, tlsCAFile: tlsCA),
+            httpHost: reader.required("http-host"), httpPort: port, dataDirectory: reader.required("data-dir"),
+            streamReplicas: replicas, adminToken: token, currency: currency,
+            logLevel: Logger.Level(rawValue: level) ?? .info, logFormat: format)
+    }
+}
