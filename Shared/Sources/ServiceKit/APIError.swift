@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+public import Hummingbird
+
+/// An HTTP error in the one shape of http.md: `{"error": {"code", "message", "field"?}}`.
+public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
+    /// The error codes of http.md, each with its status.
+    public struct Code: Sendable, Hashable {
+        public let name: String
+        public let status: HTTPResponse.Status
+
+        public static let validationFailed = Code(name: "validation_failed", status: .badRequest)
+        public static let malformedJSON = Code(name: "malformed_json", status: .badRequest)
+        public static let unauthorized = Code(name: "unauthorized", status: .unauthorized)
+        public static let notFound = Code(name: "not_found", status: .notFound)
+        public static let conflict = Code(name: "conflict", status: .conflict)
+        public static let idempotencyKeyReused = Code(name: "idempotency_key_reused", status: .unprocessableContent)
+        public static let payloadTooLarge = Code(name: "payload_too_large", status: .contentTooLarge)
+        public static let unsupportedMediaType = Code(name: "unsupported_media_type", status: .unsupportedMediaType)
+        public static let methodNotAllowed = Code(name: "method_not_allowed", status: .methodNotAllowed)
+        public static let unavailable = Code(name: "unavailable", status: .serviceUnavailable)
+        public static let internalError = Code(name: "internal", status: .internalServerError)
+    }
+
+    public var code: Code
+    public var message: String
+    public var field: String?
+
+    public init(_ code: Code, _ message: String, field: String? = nil) {
+        self.code = code
+        self.message = message
+        self.field = field
+    }
+
+    public static func validation(_ field: String, _ message: String) -> APIError {
+        APIError(.validationFailed, "\(field) \(message)", field: field)
+    }
+
+    public var status: HTTPResponse.Status { code.status }
+    public var description: String { "\(code.name): \(message)" }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = try JSONEncoder().encode(
+            ErrorBody(error: ErrorBody.Detail(code: code.name, message: message, field: field)))
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Turns every error into the JSON shape of http.md, so that no request ever gets another body.
+public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as any HTTPResponseError {
+            throw APIError.from(status: error.status)
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            throw APIError(.internalError, "internal error")
+        }
+    }
+}
+
+extension APIError {
+    static func from(status: HTTPResponse.Status) -> APIError {
+        switch status {
+        case .notFound: APIError(.notFound, "no such resource")
+        case .methodNotAllowed: APIError(.methodNotAllowed, "method not allowed")
+        case .contentTooLarge: APIError(.payloadTooLarge, "request body over 64 KiB")
+        case .unsupportedMediaType: APIError(.unsupportedMediaType, "expected application/json")
+        case .badRequest: APIError(.malformedJSON, "malformed request")
+        case .unauthorized: APIError(.unauthorized, "missing or wrong bearer token")
+        default: APIError(Code(name: status.code >= 500 ? "internal" : "error", status: status), status.reasonPhrase)
+        }
+    }
+}
+
+/// The wire shape of an error.
+private struct ErrorBody: Encodable {
+    struct Detail: Encodable {
+        let code: String
+        let message: String
+        let field: String?
+    }
+    let error: Detail
+}

@@ -1,0 +1,93 @@
+public import Foundation
+public import Hummingbird
+
+/// Readiness checks: each names a dependency and says whether it is ready now.
+public struct HealthChecks: Sendable {
+    public typealias Check = @Sendable () async -> Bool
+    var checks: [(name: String, check: Check)] = []
+
+    public init() {}
+
+    public mutating func add(_ name: String, _ check: @escaping Check) {
+        checks.append((name, check))
+    }
+
+    /// The names of what is not ready.
+    public func notReady() async -> [String] {
+        var failing: [String] = []
+        for (name, check) in checks where !(await check()) { failing.append(name) }
+        return failing
+    }
+}
+
+/// The routes and middleware every service has.
+public enum HTTPKit {
+    /// A router with the JSON error middleware and `/health/live`, `/health/ready`.
+    public static func router(health: HealthChecks) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: APIErrorMiddleware())
+        router.get("/health/live") { _, _ in
+            JSONResponse(["status": "live"])
+        }
+        router.get("/health/ready") { _, _ -> EditedResponse<JSONResponse<[String: AnyJSON]>> in
+            let failing = await health.notReady()
+            if failing.isEmpty {
+                return EditedResponse(status: .ok, response: JSONResponse(["status": .string("ready")]))
+            }
+            return EditedResponse(
+                status: .serviceUnavailable,
+                response: JSONResponse([
+                    "status": .string("unavailable"), "notReady": .array(failing.map { .string($0) }),
+                ]))
+        }
+        return router
+    }
+
+    /// Throws `unauthorized` unless the request carries `Authorization: Bearer <token>`. With no
+    /// token configured, admin endpoints are closed.
+    public static func requireAdmin(_ request: Request, token: String?) throws {
+        guard let token, let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw APIError(.unauthorized, "admin endpoint: Authorization: Bearer <token> required")
+        }
+        let given = Array(header.dropFirst("Bearer ".count).utf8)
+        let expected = Array(token.utf8)
+        // Constant-time comparison: the time taken says nothing about how much of the token matched.
+        var difference = UInt8(given.count == expected.count ? 0 : 1)
+        for index in 0..<min(given.count, expected.count) { difference |= given[index] ^ expected[index] }
+        guard difference == 0 else { throw APIError(.unauthorized, "admin endpoint: wrong bearer token") }
+    }
+}
+
+/// A JSON body for any `Encodable` value.
+public struct JSONResponse<Value: Encodable & Sendable>: ResponseGenerator, Sendable {
+    public let value: Value
+    public init(_ value: Value) { self.value = value }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(value)
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// A small JSON value, for ad-hoc bodies.
+public enum AnyJSON: Encodable, Sendable, Hashable, ExpressibleByStringLiteral {
+    case string(String), int(Int), bool(Bool), null, array([AnyJSON]), object([String: AnyJSON])
+
+    public init(stringLiteral value: String) { self = .string(value) }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let value): try container.encode(value)
+        case .int(let value): try container.encode(value)
+        case .bool(let value): try container.encode(value)
+        case .null: try container.encodeNil()
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
