@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Credentials, TLS and backpressure", .serialized, .timeLimit(.minutes(1)))
 struct ConnectionSecurityTests {
@@ -95,16 +95,24 @@ struct TestPKI {
         let extFile = directory.appendingPathComponent("san.ext")
         try Data("subjectAltName=IP:127.0.0.1,DNS:localhost\n".utf8).write(to: extFile)
         let steps: [[String]] = [
-            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=troupe-test-ca",
-             "-keyout", "\(d)/ca-key.pem", "-out", "\(d)/ca.pem"],
-            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-             "-keyout", "\(d)/server-key.pem", "-out", "\(d)/server.csr"],
-            ["x509", "-req", "-in", "\(d)/server.csr", "-CA", "\(d)/ca.pem", "-CAkey", "\(d)/ca-key.pem",
-             "-CAcreateserial", "-days", "1", "-extfile", extFile.path, "-out", "\(d)/server.pem"],
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=troupe-test-ca",
+                "-keyout", "\(d)/ca-key.pem", "-out", "\(d)/ca.pem",
+            ],
+            [
+                "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                "-keyout", "\(d)/server-key.pem", "-out", "\(d)/server.csr",
+            ],
+            [
+                "x509", "-req", "-in", "\(d)/server.csr", "-CA", "\(d)/ca.pem", "-CAkey", "\(d)/ca-key.pem",
+                "-CAcreateserial", "-days", "1", "-extfile", extFile.path, "-out", "\(d)/server.pem",
+            ],
         ]
         for step in steps {
             let output = try ProcessRunner.run(openssl, step, timeout: .seconds(60))
-            guard output.status == 0 else { throw TestSupportError("openssl \(step[0]) failed: \(output.standardError)") }
+            guard output.status == 0 else {
+                throw TestSupportError("openssl \(step[0]) failed: \(output.standardError)")
+            }
         }
     }
 

@@ -3,8 +3,8 @@ import Logging
 import Messaging
 import ServiceLifecycle
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Consumer service, reconnection and graceful stop", .serialized, .timeLimit(.minutes(1)))
 struct ConsumerServiceTests {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// nats.c 3.4.1's pull `Fetch` overflows the heap when more than half a batch is left over from an
 /// earlier fetch (upstream issue 749, fixed in 3.9.0). The layer never calls `Fetch`; these tests

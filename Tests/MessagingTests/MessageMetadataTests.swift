@@ -5,7 +5,8 @@ import Testing
 @Suite("Message metadata and configuration parsing")
 struct MessageMetadataTests {
     @Test func parsesTheOriginalAckSubject() throws {
-        let metadata = try #require(MessageMetadata(ackSubject: "$JS.ACK.ORDERS.inventory-orders.3.1042.17.1732270000123456789.5"))
+        let metadata = try #require(
+            MessageMetadata(ackSubject: "$JS.ACK.ORDERS.inventory-orders.3.1042.17.1732270000123456789.5"))
         #expect(metadata.stream == "ORDERS")
         #expect(metadata.consumer == "inventory-orders")
         #expect(metadata.deliveryCount == 3)
@@ -17,7 +18,8 @@ struct MessageMetadataTests {
 
     @Test func parsesTheFormWithDomainAndAccountHash() throws {
         let metadata = try #require(
-            MessageMetadata(ackSubject: "$JS.ACK.hub.ACCHASH.PAYMENTS.shipping-payments.1.9.8.1732270000000000000.0.tok"))
+            MessageMetadata(
+                ackSubject: "$JS.ACK.hub.ACCHASH.PAYMENTS.shipping-payments.1.9.8.1732270000000000000.0.tok"))
         #expect(metadata.stream == "PAYMENTS")
         #expect(metadata.consumer == "shipping-payments")
         #expect(metadata.deliveryCount == 1)

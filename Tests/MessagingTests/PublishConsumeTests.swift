@@ -1,7 +1,7 @@
 import Foundation
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Publishing and consuming against a real nats-server", .serialized, .timeLimit(.minutes(1)))
 struct PublishConsumeTests {
@@ -216,9 +216,11 @@ struct PublishConsumeTests {
             let a = try await server.connect(name: "a")
             let b = try await server.connect(name: "b")
             let consumerA = try PullConsumer.bind(
-                connection: a, stream: "TEST", durable: "shared", options: PullOptions(batch: 10), logger: quietLogger())
+                connection: a, stream: "TEST", durable: "shared", options: PullOptions(batch: 10), logger: quietLogger()
+            )
             let consumerB = try PullConsumer.bind(
-                connection: b, stream: "TEST", durable: "shared", options: PullOptions(batch: 10), logger: quietLogger())
+                connection: b, stream: "TEST", durable: "shared", options: PullOptions(batch: 10), logger: quietLogger()
+            )
             let seen = Seen()
             async let fromA = drain(consumerA, into: seen, tag: "a", total: count)
             async let fromB = drain(consumerB, into: seen, tag: "b", total: count)

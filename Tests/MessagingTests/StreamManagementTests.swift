@@ -1,14 +1,14 @@
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Streams and consumers are ensured from their definitions", .serialized, .timeLimit(.minutes(1)))
 struct StreamManagementTests {
     @Test func createsThenLeavesAnIdenticalStreamAlone() async throws {
         try await withNATSServer { (server) async throws in
             try await server.withConnection { (nats) async throws in
-            #expect(try await nats.ensureStream(testStream()) == .created)
-            #expect(try await nats.ensureStream(testStream()) == .unchanged)
+                #expect(try await nats.ensureStream(testStream()) == .created)
+                #expect(try await nats.ensureStream(testStream()) == .unchanged)
             }
         }
     }
@@ -16,13 +16,13 @@ struct StreamManagementTests {
     @Test func updatesWhatIsSafeToChange() async throws {
         try await withNATSServer { (server) async throws in
             try await server.withConnection { (nats) async throws in
-            try await nats.ensureStream(testStream())
-            var changed = testStream(duplicateWindow: .seconds(300))
-            changed.maxAge = .seconds(3600)
-            changed.subjects.append("extra.>")
-            let outcome = try await nats.ensureStream(changed)
-            #expect(outcome == .updated(fields: ["subjects", "maxAge", "duplicateWindow"]))
-            #expect(try await nats.ensureStream(changed) == .unchanged)
+                try await nats.ensureStream(testStream())
+                var changed = testStream(duplicateWindow: .seconds(300))
+                changed.maxAge = .seconds(3600)
+                changed.subjects.append("extra.>")
+                let outcome = try await nats.ensureStream(changed)
+                #expect(outcome == .updated(fields: ["subjects", "maxAge", "duplicateWindow"]))
+                #expect(try await nats.ensureStream(changed) == .unchanged)
             }
         }
     }
@@ -30,22 +30,26 @@ struct StreamManagementTests {
     @Test func refusesUnsafeChangesNamingTheField() async throws {
         try await withNATSServer { (server) async throws in
             try await server.withConnection { (nats) async throws in
-            try await nats.ensureStream(testStream())
-            var memory = testStream()
-            memory.storage = .memory
-            let storageError = try await #require(throws: NATSError.self) { try await nats.ensureStream(memory) }
-            #expect(storageError.code == .configurationConflict)
-            #expect(storageError.message.contains("storage"))
+                try await nats.ensureStream(testStream())
+                var memory = testStream()
+                memory.storage = .memory
+                let storageError = try await #require(throws: NATSError.self) { try await nats.ensureStream(memory) }
+                #expect(storageError.code == .configurationConflict)
+                #expect(storageError.message.contains("storage"))
 
-            var workQueue = testStream()
-            workQueue.retention = .workQueue
-            let retentionError = try await #require(throws: NATSError.self) { try await nats.ensureStream(workQueue) }
-            #expect(retentionError.message.contains("retention"))
+                var workQueue = testStream()
+                workQueue.retention = .workQueue
+                let retentionError = try await #require(throws: NATSError.self) {
+                    try await nats.ensureStream(workQueue)
+                }
+                #expect(retentionError.message.contains("retention"))
 
-            var fewerSubjects = testStream()
-            fewerSubjects.subjects = ["other.>"]
-            let subjectsError = try await #require(throws: NATSError.self) { try await nats.ensureStream(fewerSubjects) }
-            #expect(subjectsError.message.contains("subjects"))
+                var fewerSubjects = testStream()
+                fewerSubjects.subjects = ["other.>"]
+                let subjectsError = try await #require(throws: NATSError.self) {
+                    try await nats.ensureStream(fewerSubjects)
+                }
+                #expect(subjectsError.message.contains("subjects"))
             }
         }
     }
@@ -53,25 +57,27 @@ struct StreamManagementTests {
     @Test func ensuresConsumersAndRefusesAFilterChange() async throws {
         try await withNATSServer { (server) async throws in
             try await server.withConnection { (nats) async throws in
-            try await nats.ensureStream(testStream())
-            let config = ConsumerConfiguration(
-                durable: "svc-test", filterSubject: "test.placed.*", maxDeliver: 5,
-                backoff: [.seconds(1), .seconds(5)])
-            #expect(try await nats.ensureConsumer(stream: "TEST", config) == .created)
-            #expect(try await nats.ensureConsumer(stream: "TEST", config) == .unchanged)
+                try await nats.ensureStream(testStream())
+                let config = ConsumerConfiguration(
+                    durable: "svc-test", filterSubject: "test.placed.*", maxDeliver: 5,
+                    backoff: [.seconds(1), .seconds(5)])
+                #expect(try await nats.ensureConsumer(stream: "TEST", config) == .created)
+                #expect(try await nats.ensureConsumer(stream: "TEST", config) == .unchanged)
 
-            var safer = config
-            safer.maxAckPending = 50
-            safer.maxDeliver = 7
-            #expect(try await nats.ensureConsumer(stream: "TEST", safer) == .updated(fields: ["maxDeliver", "maxAckPending"]))
+                var safer = config
+                safer.maxAckPending = 50
+                safer.maxDeliver = 7
+                #expect(
+                    try await nats.ensureConsumer(stream: "TEST", safer)
+                        == .updated(fields: ["maxDeliver", "maxAckPending"]))
 
-            var refiltered = safer
-            refiltered.filterSubject = "test.other.*"
-            let error = try await #require(throws: NATSError.self) {
-                try await nats.ensureConsumer(stream: "TEST", refiltered)
-            }
-            #expect(error.code == .configurationConflict)
-            #expect(error.message.contains("filterSubject"))
+                var refiltered = safer
+                refiltered.filterSubject = "test.other.*"
+                let error = try await #require(throws: NATSError.self) {
+                    try await nats.ensureConsumer(stream: "TEST", refiltered)
+                }
+                #expect(error.code == .configurationConflict)
+                #expect(error.message.contains("filterSubject"))
             }
         }
     }
@@ -79,11 +85,13 @@ struct StreamManagementTests {
     @Test func rejectsMaxDeliverNotAboveTheBackoffSteps() async throws {
         try await withNATSServer { (server) async throws in
             try await server.withConnection { (nats) async throws in
-            try await nats.ensureStream(testStream())
-            let config = ConsumerConfiguration(durable: "bad", maxDeliver: 2, backoff: [.seconds(1), .seconds(2)])
-            let error = try await #require(throws: NATSError.self) { try await nats.ensureConsumer(stream: "TEST", config) }
-            #expect(error.code == .invalidConfiguration)
-            #expect(error.message.contains("maxDeliver"))
+                try await nats.ensureStream(testStream())
+                let config = ConsumerConfiguration(durable: "bad", maxDeliver: 2, backoff: [.seconds(1), .seconds(2)])
+                let error = try await #require(throws: NATSError.self) {
+                    try await nats.ensureConsumer(stream: "TEST", config)
+                }
+                #expect(error.code == .invalidConfiguration)
+                #expect(error.message.contains("maxDeliver"))
             }
         }
     }

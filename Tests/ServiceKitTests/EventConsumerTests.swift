@@ -4,8 +4,8 @@ import Messaging
 import ServiceKit
 import ServiceLifecycle
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 private func quiet() -> Logger {
     var logger = Logger(label: "test")
@@ -56,7 +56,8 @@ struct EventConsumerTests {
                 for (index, body) in ["1", "garbage", "13", "5", "7", "2"].enumerated() {
                     try await nats.publish(
                         OutgoingMessage(
-                            subject: "test.e.o\(index)", payload: Array(body.utf8), headers: ["traceparent": "tp-\(index)"],
+                            subject: "test.e.o\(index)", payload: Array(body.utf8),
+                            headers: ["traceparent": "tp-\(index)"],
                             messageId: "m\(index)"))
                 }
                 let settled = try await eventuallyAsync {
@@ -70,7 +71,8 @@ struct EventConsumerTests {
 
             // The dead letters: original payload and headers, the reasons, the origin.
             try await nats.ensureConsumer(stream: "DEADLETTER", ConsumerConfiguration(durable: "inspect"))
-            let inspector = try PullConsumer.bind(connection: nats, stream: "DEADLETTER", durable: "inspect", logger: quiet())
+            let inspector = try PullConsumer.bind(
+                connection: nats, stream: "DEADLETTER", durable: "inspect", logger: quiet())
             var letters: [JetStreamMessage] = []
             while letters.count < 3 { letters += await inspector.nextBatch(max: 3) }
             inspector.stop()
@@ -84,7 +86,9 @@ struct EventConsumerTests {
             #expect(garbage.header("Troupe-Deliveries") == "1")
             #expect(garbage.header("Nats-Msg-Id") == "deadletter.svc.TEST.2")
             #expect(garbage.header("traceparent") == "tp-1")
-            #expect(bySubject["deadletter.svc.test.e.o2"]?.header("Troupe-Dead-Letter-Reason") == "thirteen is never allowed")
+            #expect(
+                bySubject["deadletter.svc.test.e.o2"]?.header("Troupe-Dead-Letter-Reason")
+                    == "thirteen is never allowed")
             let late = try #require(bySubject["deadletter.svc.test.e.o4"])
             #expect(late.header("Troupe-Dead-Letter-Reason")?.contains("prerequisite never arrived") == true)
             #expect(late.header("Troupe-Dead-Letter-Reason")?.contains("waiting for six") == true)

@@ -58,8 +58,10 @@ struct HTTPKitTests {
         try await app().test(.router) { client in
             let cases: [(String, HTTPResponse.Status, String, String?)] = [
                 ("{not json", .badRequest, "malformed_json", nil),
-                (#"{"customerId": "c", "lines": [{"sku": "A", "quantity": "2"}]}"#, .badRequest, "validation_failed",
-                 "lines[0].quantity"),
+                (
+                    #"{"customerId": "c", "lines": [{"sku": "A", "quantity": "2"}]}"#, .badRequest, "validation_failed",
+                    "lines[0].quantity"
+                ),
                 (#"{"customerId": "c"}"#, .badRequest, "validation_failed", "lines"),
                 (#"{"customerId": "c", "lines": null}"#, .badRequest, "validation_failed", "lines"),
                 ("[1, 2]", .badRequest, "validation_failed", "body"),
@@ -87,7 +89,8 @@ struct HTTPKitTests {
 
     @Test func oversizedBodiesAndWrongMediaTypesAreRefused() async throws {
         try await app().test(.router) { client in
-            let big = ByteBuffer(string: #"{"customerId": "\#(String(repeating: "x", count: 70 * 1024))", "lines": []}"#)
+            let big = ByteBuffer(
+                string: #"{"customerId": "\#(String(repeating: "x", count: 70 * 1024))", "lines": []}"#)
             try await client.execute(uri: "/orders", method: .post, body: big) { (response) throws in
                 #expect(response.status == .contentTooLarge)
                 #expect(try errorCode(response.body).code == "payload_too_large")

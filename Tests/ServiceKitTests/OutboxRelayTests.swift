@@ -4,8 +4,8 @@ import Logging
 import Messaging
 import ServiceKit
 import ServiceLifecycle
-import Testing
 import TestSupport
+import Testing
 
 private func entry(_ id: String, _ subject: String, once: Bool = true) -> OutboxEntry {
     OutboxEntry(

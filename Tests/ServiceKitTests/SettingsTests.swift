@@ -48,7 +48,8 @@ struct SettingsTests {
     }
 
     @Test func secretsAreMaskedInTheSummary() throws {
-        let settings = try Settings(specs: specs, arguments: ["--admin-token", "0123456789abcdef-secret"], environment: [:])
+        let settings = try Settings(
+            specs: specs, arguments: ["--admin-token", "0123456789abcdef-secret"], environment: [:])
         let line = try #require(settings.summary.first { $0.0 == "TROUPE_ADMIN_TOKEN" })
         #expect(line.1 == "**** [flag]")
     }

@@ -9,7 +9,8 @@ public enum ProcessRunner {
     }
 
     /// Runs `executable` with `arguments`; kills it (SIGKILL, by PID) when `timeout` passes.
-    public static func run(_ executable: URL, _ arguments: [String], timeout: Duration = .seconds(300)) throws -> Output {
+    public static func run(_ executable: URL, _ arguments: [String], timeout: Duration = .seconds(300)) throws -> Output
+    {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

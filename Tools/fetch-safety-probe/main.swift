@@ -32,12 +32,15 @@ enum FetchSafetyProbe {
     static func run(url: String) async throws {
         var logger = Logger(label: "probe")
         logger.logLevel = .error
-        let nats = try await NATSConnection.connect(NATSConfiguration(urls: [url], waitForServer: false), logger: logger)
+        let nats = try await NATSConnection.connect(
+            NATSConfiguration(urls: [url], waitForServer: false), logger: logger)
         try await nats.ensureStream(StreamConfiguration(name: "PROBE", subjects: ["probe.>"], storage: .memory))
         try await nats.ensureConsumer(stream: "PROBE", ConsumerConfiguration(durable: "probe"))
         let total = 60
         for result in await nats.publish(
-            (1...total).map { OutgoingMessage(subject: "probe.m.\($0)", payload: Array("m\($0)".utf8), messageId: "p\($0)") })
+            (1...total).map {
+                OutgoingMessage(subject: "probe.m.\($0)", payload: Array("m\($0)".utf8), messageId: "p\($0)")
+            })
         {
             _ = try result.get()
         }

@@ -1,6 +1,6 @@
 import Foundation
-import Logging
 public import Hummingbird
+import Logging
 
 /// An HTTP error in the one shape of http.md: `{"error": {"code", "message", "field"?}}`.
 public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {

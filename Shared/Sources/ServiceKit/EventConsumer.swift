@@ -60,7 +60,8 @@ public struct EventConsumer<Event: Sendable>: Service {
                     }
                 } catch {
                     logger.warning(
-                        "handler failed; retrying", metadata: ["nats.subject": "\(message.subject)", "error": "\(error)"])
+                        "handler failed; retrying",
+                        metadata: ["nats.subject": "\(message.subject)", "error": "\(error)"])
                     return .nak(delay: Self.retryDelay(deliveries: message.metadata.deliveryCount))
                 }
             }

@@ -1,6 +1,6 @@
 import Foundation
-import NIOCore
 public import Hummingbird
+import NIOCore
 
 /// Request-body handling shared by every endpoint: a 64 KiB cap, JSON only, precise errors.
 public enum JSONBody {

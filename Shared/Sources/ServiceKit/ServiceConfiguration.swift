@@ -18,16 +18,22 @@ public struct ServiceConfiguration: Sendable {
     /// The common settings of `service`, with its default HTTP port.
     public static func specs(service: String, defaultPort: Int) -> [SettingSpec] {
         [
-            SettingSpec("nats-url", env: "TROUPE_NATS_URL", default: "nats://127.0.0.1:4222", help: "comma-separated NATS URLs"),
-            SettingSpec("nats-credentials", env: "TROUPE_NATS_CREDENTIALS", help: "identity file {\"user\",\"password\"}"),
+            SettingSpec(
+                "nats-url", env: "TROUPE_NATS_URL", default: "nats://127.0.0.1:4222", help: "comma-separated NATS URLs"),
+            SettingSpec(
+                "nats-credentials", env: "TROUPE_NATS_CREDENTIALS", help: "identity file {\"user\",\"password\"}"),
             SettingSpec("nats-tls-ca", env: "TROUPE_NATS_TLS_CA", help: "CA file: connect with TLS"),
             SettingSpec("http-host", env: "TROUPE_HTTP_HOST", default: "127.0.0.1", help: "HTTP listener address"),
             SettingSpec("http-port", env: "TROUPE_HTTP_PORT", default: "\(defaultPort)", help: "HTTP listener port"),
-            SettingSpec("data-dir", env: "TROUPE_DATA_DIR", default: ".troupe/data/\(service)", help: "the service's store"),
-            SettingSpec("stream-replicas", env: "TROUPE_STREAM_REPLICAS", default: "1", help: "replicas of created streams"),
-            SettingSpec("admin-token", env: "TROUPE_ADMIN_TOKEN", secret: true, help: "bearer token of admin endpoints"),
+            SettingSpec(
+                "data-dir", env: "TROUPE_DATA_DIR", default: ".troupe/data/\(service)", help: "the service's store"),
+            SettingSpec(
+                "stream-replicas", env: "TROUPE_STREAM_REPLICAS", default: "1", help: "replicas of created streams"),
+            SettingSpec(
+                "admin-token", env: "TROUPE_ADMIN_TOKEN", secret: true, help: "bearer token of admin endpoints"),
             SettingSpec("currency", env: "TROUPE_CURRENCY", default: "USD", help: "the deployment's one currency"),
-            SettingSpec("log-level", env: "TROUPE_LOG_LEVEL", default: "info", help: "trace, debug, info, warning, error"),
+            SettingSpec(
+                "log-level", env: "TROUPE_LOG_LEVEL", default: "info", help: "trace, debug, info, warning, error"),
             SettingSpec("log-format", env: "TROUPE_LOG_FORMAT", default: "json", help: "json or text"),
         ]
     }
@@ -42,7 +48,9 @@ public struct ServiceConfiguration: Sendable {
         }
         var credentials: NATSCredentials?
         if let path = reader.string("nats-credentials") {
-            do { credentials = try NATSCredentials.load(from: path) } catch { reader.fail("nats-credentials", error.message) }
+            do { credentials = try NATSCredentials.load(from: path) } catch {
+                reader.fail("nats-credentials", error.message)
+            }
         }
         let tlsCA = reader.string("nats-tls-ca")
         if let tlsCA, !FileManager.default.isReadableFile(atPath: tlsCA) {

@@ -122,7 +122,9 @@ public struct SettingsReader {
     public mutating func integer(_ flag: String, in range: ClosedRange<Int>) -> Int {
         guard let text = settings.value(flag) else { return range.lowerBound }
         guard let value = Int(text), range.contains(value) else {
-            problems.append("\(settings.origin(flag)): '\(text)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
+            problems.append(
+                "\(settings.origin(flag)): '\(text)' is not a whole number in \(range.lowerBound)...\(range.upperBound)"
+            )
             return range.lowerBound
         }
         return value
