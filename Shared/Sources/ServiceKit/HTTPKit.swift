@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Hummingbird
 
 /// Readiness checks: each names a dependency and says whether it is ready now.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import GRDB
 
 /// A service's own SQLite store (WAL mode), with the kit's tables (outbox, inbox) migrated first and
