@@ -1,0 +1,65 @@
+import Foundation
+public import Logging
+import Synchronization
+
+/// Writes one JSON object per line to standard error: `time`, `level`, `service`, `message`, and
+/// the metadata with its dotted keys (`order.id`, `event.id`, …) — the log format of operations.md.
+public struct JSONLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    let service: String
+    let label: String
+
+    public init(label: String, service: String, level: Logger.Level) {
+        self.label = label
+        self.service = service
+        self.logLevel = level
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var object: [String: Any] = [
+            "time": Self.timestamp(), "level": event.level.rawValue, "service": service,
+            "message": event.message.description,
+        ]
+        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        for (key, value) in merged { object[key] = Self.plain(value) }
+        guard
+            var line = try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        else { return }
+        line.append(0x0A)
+        Self.output.withLock { _ in FileHandle.standardError.write(line) }
+    }
+
+    private static let output = Mutex(())
+
+    static func plain(_ value: Logger.Metadata.Value) -> Any {
+        switch value {
+        case .string(let string): string
+        case .stringConvertible(let convertible): convertible.description
+        case .array(let values): values.map(plain)
+        case .dictionary(let values): values.mapValues(plain)
+        }
+    }
+
+    static func timestamp() -> String {
+        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+    }
+}
+
+extension Logger {
+    /// Bootstraps logging once per process, in the format and level of the settings.
+    public static func bootstrap(service: String, format: String, level: Logger.Level) {
+        LoggingSystem.bootstrap { label in
+            if format == "json" { return JSONLogHandler(label: label, service: service, level: level) }
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}

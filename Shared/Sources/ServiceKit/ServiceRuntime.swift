@@ -1,0 +1,148 @@
+import Foundation
+import Synchronization
+public import GRDB
+public import Hummingbird
+public import Logging
+public import Messaging
+public import ServiceLifecycle
+import UnixSignals
+
+/// What makes one service different from another, as far as the runtime is concerned.
+public struct ServiceDescriptor: Sendable {
+    /// `order`, `inventory`, …: names the store, the log lines, the NATS connection.
+    public var name: String
+    public var defaultPort: Int
+    /// Settings of its own, beyond the common ones.
+    public var settings: [SettingSpec]
+    /// Every stream the service reads or writes; all are ensured at start.
+    public var streams: [StreamConfiguration]
+
+    public init(name: String, defaultPort: Int, settings: [SettingSpec] = [], streams: [StreamConfiguration]) {
+        self.name = name
+        self.defaultPort = defaultPort
+        self.settings = settings
+        self.streams = streams
+    }
+}
+
+/// The parts every service runs on: settings, logger, NATS connection, store, outbox relay, dead
+/// letters and readiness. A service's `buildApplication` asks for one, adds its routes and
+/// consumers, and runs it.
+public final class ServiceRuntime: Sendable {
+    public let descriptor: ServiceDescriptor
+    public let configuration: ServiceConfiguration
+    public let settings: Settings
+    public let logger: Logger
+    public let connection: NATSConnection
+    public let store: ServiceStore
+    public let outboxSignal = OutboxSignal()
+    public let deadLetters: DeadLetters
+    let streamsReady = BoundFlagBox()
+
+    /// Reads the settings (throwing every problem at once), connects to NATS (in the background if
+    /// it is not up yet) and opens the store.
+    public init(
+        descriptor: ServiceDescriptor, settings: Settings, logger: Logger,
+        migrations: (inout DatabaseMigrator) -> Void
+    ) async throws {
+        var reader = SettingsReader(settings)
+        let configuration = ServiceConfiguration.read(&reader, service: descriptor.name)
+        try reader.finish()
+        self.descriptor = descriptor
+        self.settings = settings
+        self.configuration = configuration
+        self.logger = logger
+        for (name, value) in settings.summary { logger.info("setting", metadata: ["setting": "\(name)", "value": "\(value)"]) }
+        do {
+            store = try ServiceStore.open(
+                directory: configuration.dataDirectory, name: descriptor.name, migrations: migrations)
+        } catch {
+            throw SettingsError(problems: ["TROUPE_DATA_DIR: cannot open the store: \(error)"])
+        }
+        connection = try await NATSConnection.connect(configuration.nats, logger: logger)
+        deadLetters = DeadLetters(connection: connection, service: descriptor.name, logger: logger)
+    }
+
+    /// Readiness: NATS connected, streams ensured, every consumer bound, store answering.
+    public func healthChecks(consumers: [String: @Sendable () -> Bool]) -> HealthChecks {
+        var checks = HealthChecks()
+        let connection = self.connection
+        let streamsReady = self.streamsReady
+        let store = self.store
+        checks.add("nats") { connection.isConnected }
+        checks.add("streams") { streamsReady.value }
+        for (name, bound) in consumers.sorted(by: { $0.key < $1.key }) { checks.add("consumer \(name)") { bound() } }
+        checks.add("store") { (try? await store.writer.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1 }
+        return checks
+    }
+
+    /// Commits a state change with the events it causes, then wakes the relay.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let result = try await store.writer.write(body)
+        outboxSignal.notify()
+        return result
+    }
+
+    /// Runs the HTTP server, the relay, the stream keeper and `services` until SIGTERM or SIGINT,
+    /// then shuts them down gracefully (HTTP first, the relay last) and closes the connection.
+    public func run(router: Router<BasicRequestContext>, services: [any Service]) async throws {
+        let relay = OutboxRelay(store: store, connection: connection, signal: outboxSignal, logger: logger)
+        let keeper = StreamKeeper(
+            connection: connection, streams: descriptor.streams, replicas: configuration.streamReplicas,
+            ready: streamsReady, logger: logger)
+        let app = Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(configuration.httpHost, port: configuration.httpPort),
+                serverName: "\(descriptor.name)-service"),
+            services: [keeper, relay] + services,
+            logger: logger)
+        logger.info(
+            "starting", metadata: ["http.address": "\(configuration.httpHost):\(configuration.httpPort)"])
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        await connection.close()
+        logger.info("stopped")
+    }
+}
+
+/// Makes sure the service's streams exist, retrying while NATS is away, then waits for shutdown.
+struct StreamKeeper: Service {
+    let connection: NATSConnection
+    let streams: [StreamConfiguration]
+    let replicas: Int
+    let ready: BoundFlagBox
+    let logger: Logger
+
+    func run() async throws {
+        var delay = Duration.milliseconds(200)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                for var stream in streams {
+                    stream.replicas = replicas
+                    let outcome = try await connection.ensureStream(stream)
+                    if outcome != .unchanged {
+                        logger.info("stream ensured", metadata: ["nats.stream": "\(stream.name)", "outcome": "\(outcome)"])
+                    }
+                }
+                ready.set(true)
+                break
+            } catch where error.code == .configurationConflict {
+                // Never silently change a different existing configuration: say so, and stay not ready.
+                logger.critical("stream configuration conflict", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(10))
+            } catch {
+                logger.warning("streams not ensured yet; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        try? await gracefulShutdown()
+    }
+}
+
+/// A flag readiness reads.
+final class BoundFlagBox: Sendable {
+    private let flag = Mutex(false)
+    var value: Bool { flag.withLock { $0 } }
+    func set(_ value: Bool) { flag.withLock { $0 = value } }
+}
