@@ -1,0 +1,162 @@
+public import Foundation
+
+/// Any Troupe event, decoded: what a consumer switches on.
+public enum AnyEvent: Sendable, Hashable {
+    case orderPlaced(CloudEvent<OrderPlaced>)
+    case orderCancellationRequested(CloudEvent<OrderCancellationRequested>)
+    case orderConfirmed(CloudEvent<OrderConfirmed>)
+    case orderCancelled(CloudEvent<OrderCancelled>)
+    case orderShipped(CloudEvent<OrderShipped>)
+    case inventoryReserved(CloudEvent<InventoryReserved>)
+    case inventoryRejected(CloudEvent<InventoryRejected>)
+    case inventoryReleased(CloudEvent<InventoryReleased>)
+    case inventoryCommitted(CloudEvent<InventoryCommitted>)
+    case paymentAuthorized(CloudEvent<PaymentAuthorized>)
+    case paymentDeclined(CloudEvent<PaymentDeclined>)
+    case paymentVoided(CloudEvent<PaymentVoided>)
+    case paymentCaptured(CloudEvent<PaymentCaptured>)
+    case shippingScheduled(CloudEvent<ShippingScheduled>)
+    case shippingFailed(CloudEvent<ShippingFailed>)
+    case shippingCancelled(CloudEvent<ShippingCancelled>)
+    case shippingCancellationRejected(CloudEvent<ShippingCancellationRejected>)
+    case shippingDispatched(CloudEvent<ShippingDispatched>)
+    case notificationSent(CloudEvent<NotificationSent>)
+    case notificationFailed(CloudEvent<NotificationFailed>)
+
+    /// Every event type of the catalogue, by its CloudEvents `type`.
+    public static let payloadTypes: [any EventPayload.Type] = [
+        OrderPlaced.self,
+        OrderCancellationRequested.self,
+        OrderConfirmed.self,
+        OrderCancelled.self,
+        OrderShipped.self,
+        InventoryReserved.self,
+        InventoryRejected.self,
+        InventoryReleased.self,
+        InventoryCommitted.self,
+        PaymentAuthorized.self,
+        PaymentDeclined.self,
+        PaymentVoided.self,
+        PaymentCaptured.self,
+        ShippingScheduled.self,
+        ShippingFailed.self,
+        ShippingCancelled.self,
+        ShippingCancellationRejected.self,
+        ShippingDispatched.self,
+        NotificationSent.self,
+        NotificationFailed.self,
+    ]
+
+    /// The envelope fields every case shares.
+    public var id: String { envelope.id }
+    public var type: String { envelope.type }
+    public var orderId: String { envelope.subject }
+    public var causationid: String? { envelope.causationid }
+    public var traceparent: String? { envelope.traceparent }
+    public var time: String { envelope.time }
+
+    /// The NATS subject it belongs on.
+    public var natsSubject: String { envelope.natsSubject }
+
+    private var envelope: (id: String, type: String, subject: String, causationid: String?, traceparent: String?, time: String, natsSubject: String) {
+        switch self {
+        case .orderPlaced(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .orderCancellationRequested(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .orderConfirmed(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .orderCancelled(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .orderShipped(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .inventoryReserved(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .inventoryRejected(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .inventoryReleased(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .inventoryCommitted(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .paymentAuthorized(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .paymentDeclined(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .paymentVoided(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .paymentCaptured(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .shippingScheduled(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .shippingFailed(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .shippingCancelled(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .shippingCancellationRejected(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .shippingDispatched(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .notificationSent(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .notificationFailed(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        }
+    }
+
+    /// The event re-encoded as structured-mode JSON.
+    public func encoded() throws -> Data {
+        switch self {
+        case .orderPlaced(let e): try e.encoded()
+        case .orderCancellationRequested(let e): try e.encoded()
+        case .orderConfirmed(let e): try e.encoded()
+        case .orderCancelled(let e): try e.encoded()
+        case .orderShipped(let e): try e.encoded()
+        case .inventoryReserved(let e): try e.encoded()
+        case .inventoryRejected(let e): try e.encoded()
+        case .inventoryReleased(let e): try e.encoded()
+        case .inventoryCommitted(let e): try e.encoded()
+        case .paymentAuthorized(let e): try e.encoded()
+        case .paymentDeclined(let e): try e.encoded()
+        case .paymentVoided(let e): try e.encoded()
+        case .paymentCaptured(let e): try e.encoded()
+        case .shippingScheduled(let e): try e.encoded()
+        case .shippingFailed(let e): try e.encoded()
+        case .shippingCancelled(let e): try e.encoded()
+        case .shippingCancellationRejected(let e): try e.encoded()
+        case .shippingDispatched(let e): try e.encoded()
+        case .notificationSent(let e): try e.encoded()
+        case .notificationFailed(let e): try e.encoded()
+        }
+    }
+
+    static func decode(_ type: String, from data: Data, with decoder: JSONDecoder) throws -> AnyEvent? {
+        switch type {
+        case OrderPlaced.type: .orderPlaced(try decoder.decode(CloudEvent<OrderPlaced>.self, from: data))
+        case OrderCancellationRequested.type: .orderCancellationRequested(try decoder.decode(CloudEvent<OrderCancellationRequested>.self, from: data))
+        case OrderConfirmed.type: .orderConfirmed(try decoder.decode(CloudEvent<OrderConfirmed>.self, from: data))
+        case OrderCancelled.type: .orderCancelled(try decoder.decode(CloudEvent<OrderCancelled>.self, from: data))
+        case OrderShipped.type: .orderShipped(try decoder.decode(CloudEvent<OrderShipped>.self, from: data))
+        case InventoryReserved.type: .inventoryReserved(try decoder.decode(CloudEvent<InventoryReserved>.self, from: data))
+        case InventoryRejected.type: .inventoryRejected(try decoder.decode(CloudEvent<InventoryRejected>.self, from: data))
+        case InventoryReleased.type: .inventoryReleased(try decoder.decode(CloudEvent<InventoryReleased>.self, from: data))
+        case InventoryCommitted.type: .inventoryCommitted(try decoder.decode(CloudEvent<InventoryCommitted>.self, from: data))
+        case PaymentAuthorized.type: .paymentAuthorized(try decoder.decode(CloudEvent<PaymentAuthorized>.self, from: data))
+        case PaymentDeclined.type: .paymentDeclined(try decoder.decode(CloudEvent<PaymentDeclined>.self, from: data))
+        case PaymentVoided.type: .paymentVoided(try decoder.decode(CloudEvent<PaymentVoided>.self, from: data))
+        case PaymentCaptured.type: .paymentCaptured(try decoder.decode(CloudEvent<PaymentCaptured>.self, from: data))
+        case ShippingScheduled.type: .shippingScheduled(try decoder.decode(CloudEvent<ShippingScheduled>.self, from: data))
+        case ShippingFailed.type: .shippingFailed(try decoder.decode(CloudEvent<ShippingFailed>.self, from: data))
+        case ShippingCancelled.type: .shippingCancelled(try decoder.decode(CloudEvent<ShippingCancelled>.self, from: data))
+        case ShippingCancellationRejected.type: .shippingCancellationRejected(try decoder.decode(CloudEvent<ShippingCancellationRejected>.self, from: data))
+        case ShippingDispatched.type: .shippingDispatched(try decoder.decode(CloudEvent<ShippingDispatched>.self, from: data))
+        case NotificationSent.type: .notificationSent(try decoder.decode(CloudEvent<NotificationSent>.self, from: data))
+        case NotificationFailed.type: .notificationFailed(try decoder.decode(CloudEvent<NotificationFailed>.self, from: data))
+        default: nil
+        }
+    }
+
+    func validate() throws(ContractError) {
+        switch self {
+        case .orderPlaced(let e): try e.validate()
+        case .orderCancellationRequested(let e): try e.validate()
+        case .orderConfirmed(let e): try e.validate()
+        case .orderCancelled(let e): try e.validate()
+        case .orderShipped(let e): try e.validate()
+        case .inventoryReserved(let e): try e.validate()
+        case .inventoryRejected(let e): try e.validate()
+        case .inventoryReleased(let e): try e.validate()
+        case .inventoryCommitted(let e): try e.validate()
+        case .paymentAuthorized(let e): try e.validate()
+        case .paymentDeclined(let e): try e.validate()
+        case .paymentVoided(let e): try e.validate()
+        case .paymentCaptured(let e): try e.validate()
+        case .shippingScheduled(let e): try e.validate()
+        case .shippingFailed(let e): try e.validate()
+        case .shippingCancelled(let e): try e.validate()
+        case .shippingCancellationRejected(let e): try e.validate()
+        case .shippingDispatched(let e): try e.validate()
+        case .notificationSent(let e): try e.validate()
+        case .notificationFailed(let e): try e.validate()
+        }
+    }
+}

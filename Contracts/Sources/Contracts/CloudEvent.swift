@@ -1,0 +1,92 @@
+public import Foundation
+
+/// A Troupe event as it travels: CloudEvents 1.0 in structured JSON mode, with the distributed
+/// tracing extension (`traceparent`) and Troupe's `correlationid` and `causationid`.
+public struct CloudEvent<Payload: EventPayload>: Codable, Sendable, Hashable {
+    public var specversion: String
+    /// Unique per event (a UUID, time-ordered v7); also the JetStream `Nats-Msg-Id`.
+    public var id: String
+    /// `/troupe/<service>`.
+    public var source: String
+    public var type: String
+    /// The order id.
+    public var subject: String
+    /// RFC 3339 UTC with milliseconds.
+    public var time: String
+    public var datacontenttype: String
+    public var dataschema: String
+    /// The order id, on every event of its saga.
+    public var correlationid: String
+    /// The id of the event that caused this one; absent only on events an HTTP request starts.
+    public var causationid: String?
+    /// W3C trace context, continuing the trace of the request or event that caused this one.
+    public var traceparent: String?
+    public var data: Payload
+
+    /// A new event for `data`, stamped with the producer's source, a fresh v7 id and the time.
+    public init(
+        data: Payload, id: String = EventID.make(), time: Date = Date(), causationid: String?,
+        traceparent: String?
+    ) {
+        self.specversion = "1.0"
+        self.id = id
+        self.source = Payload.producer.source
+        self.type = Payload.type
+        self.subject = data.orderId
+        self.time = Timestamp.string(time)
+        self.datacontenttype = "application/json"
+        self.dataschema = Payload.dataschema
+        self.correlationid = data.orderId
+        self.causationid = causationid
+        self.traceparent = traceparent
+        self.data = data
+    }
+
+    /// A new event caused by `cause`: same trace, `causationid` = its id.
+    public init<Cause>(data: Payload, causedBy cause: CloudEvent<Cause>, id: String = EventID.make(), time: Date = Date()) {
+        self.init(data: data, id: id, time: time, causationid: cause.id, traceparent: cause.traceparent)
+    }
+
+    /// The NATS subject: `<domain>.<event>.<orderId>`.
+    public var natsSubject: String { data.subject }
+
+    /// The structured-mode JSON document (keys sorted, so that equal events have equal bytes).
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+
+    /// Checks the envelope against the payload and then the payload's own rules.
+    public func validate() throws(ContractError) {
+        func fail(_ field: String, _ message: String) -> ContractError {
+            ContractError(.invalidData, message, field: field)
+        }
+        guard specversion == "1.0" else { throw ContractError(.unsupportedSpecVersion, "specversion must be 1.0") }
+        guard !id.isEmpty, id.count <= 128 else { throw fail("id", "must be 1-128 characters") }
+        guard source == Payload.producer.source else { throw fail("source", "must be \(Payload.producer.source)") }
+        guard time.count == 24, Timestamp.isValid(time) else {
+            throw fail("time", "must be an RFC 3339 UTC time with milliseconds")
+        }
+        guard subject == data.orderId else { throw fail("subject", "must be the order id \(data.orderId)") }
+        guard correlationid == data.orderId else { throw fail("correlationid", "must be the order id \(data.orderId)") }
+        if let causationid, causationid.isEmpty { throw fail("causationid", "must not be empty") }
+        try data.validate()
+    }
+}
+
+/// Event ids: UUID version 7 (time-ordered), lower case.
+public enum EventID {
+    public static func make(now: Date = Date()) -> String {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let milliseconds = UInt64(now.timeIntervalSince1970 * 1000)
+        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - index))) }
+        var generator = SystemRandomNumberGenerator()
+        for index in 6..<16 { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
+        bytes[6] = (bytes[6] & 0x0F) | 0x70
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return parts.joined(separator: "-")
+    }
+}

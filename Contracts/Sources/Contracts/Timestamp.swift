@@ -1,0 +1,58 @@
+public import Foundation
+
+/// Times on the wire: RFC 3339, UTC, milliseconds (`2026-11-22T11:32:38.123Z`).
+public enum Timestamp {
+    /// Formats a date the way every event carries it.
+    public static func string(_ date: Date) -> String {
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let seconds = milliseconds / 1000
+        var time = tm()
+        var t = time_t(seconds)
+        gmtime_r(&t, &time)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(time.tm_year) + 1900, Int(time.tm_mon) + 1,
+            Int(time.tm_mday), Int(time.tm_hour), Int(time.tm_min), Int(time.tm_sec), Int(milliseconds % 1000))
+    }
+
+    /// Parses an event time; nil for anything not in the wire format.
+    public static func date(_ text: String) -> Date? {
+        guard isValid(text) else { return nil }
+        let digits = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int { range.reduce(0) { $0 * 10 + Int(digits[$1] - 48) } }
+        var time = tm()
+        time.tm_year = Int32(number(0..<4) - 1900)
+        time.tm_mon = Int32(number(5..<7) - 1)
+        time.tm_mday = Int32(number(8..<10))
+        time.tm_hour = Int32(number(11..<13))
+        time.tm_min = Int32(number(14..<16))
+        time.tm_sec = Int32(number(17..<19))
+        let seconds = timegm(&time)
+        return Date(timeIntervalSince1970: Double(seconds) + Double(number(20..<23)) / 1000)
+    }
+
+    static func isValid(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 24, isValidDate(String(decoding: bytes[0..<10], as: UTF8.self)) else { return false }
+        let shape = Array("XXXX-XX-XXTXX:XX:XX.XXXZ".utf8)
+        for (byte, expected) in zip(bytes, shape) {
+            if expected == UInt8(ascii: "X") {
+                guard (48...57).contains(byte) else { return false }
+            } else if byte != expected {
+                return false
+            }
+        }
+        let hour = Int(bytes[11] - 48) * 10 + Int(bytes[12] - 48)
+        let minute = Int(bytes[14] - 48) * 10 + Int(bytes[15] - 48)
+        let second = Int(bytes[17] - 48) * 10 + Int(bytes[18] - 48)
+        return hour < 24 && minute < 60 && second < 61
+    }
+
+    static func isValidDate(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return false }
+        for index in [0, 1, 2, 3, 5, 6, 8, 9] where !(48...57).contains(bytes[index]) { return false }
+        let month = Int(bytes[5] - 48) * 10 + Int(bytes[6] - 48)
+        let day = Int(bytes[8] - 48) * 10 + Int(bytes[9] - 48)
+        return (1...12).contains(month) && (1...31).contains(day)
+    }
+}
