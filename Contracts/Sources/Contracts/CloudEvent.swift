@@ -68,10 +68,11 @@ public struct CloudEvent<Payload: EventPayload>: Codable, Sendable, Hashable {
         guard time.count == 24, Timestamp.isValid(time) else {
             throw fail("time", "must be an RFC 3339 UTC time with milliseconds")
         }
+        // The data first: a broken order id is reported where it is, not as a mismatch.
+        try data.validate()
         guard subject == data.orderId else { throw fail("subject", "must be the order id \(data.orderId)") }
         guard correlationid == data.orderId else { throw fail("correlationid", "must be the order id \(data.orderId)") }
         if let causationid, causationid.isEmpty { throw fail("causationid", "must not be empty") }
-        try data.validate()
     }
 }
 
