@@ -43,3 +43,8 @@ bench: bench-nats ## The benchmarks (today: the JetStream layer's ceiling)
 
 clean: ## Remove runtime state (.troupe/) and build output
 	rm -rf .troupe .build
+
+bench-nats: deps ## The JetStream layer against plain nats.c: publish and consume+ack msg/s (release build)
+	$(SWIFT) build -c release --product nats-ceiling
+	cc -O2 -o .build/nats-ceiling-c Tools/nats-ceiling-c/ceiling.c $$(pkg-config --cflags --libs libnats)
+	.build/release/nats-ceiling --c-binary .build/nats-ceiling-c $(BENCH_ARGS)

@@ -76,8 +76,9 @@ let package = Package(
         .executableTarget(
             name: "NATSCeiling",
             dependencies: [
-                "Messaging",
+                "Messaging", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tools/nats-ceiling",
             swiftSettings: swiftSettings

@@ -11,10 +11,6 @@ public final class JetStreamMessage: Sendable {
     // header parsing (which mutates the message) happens under `headerCache`'s lock.
     nonisolated(unsafe) private let msg: OpaquePointer
     private let connection: NATSConnection
-    /// The subject it was published on.
-    public let subject: String
-    /// Where to send its acknowledgement; its tokens carry the metadata.
-    let replySubject: String
     /// Stream, consumer, sequences and delivery count.
     public let metadata: MessageMetadata
     private let headerCache = Mutex<[String: String]?>(nil)
@@ -22,18 +18,20 @@ public final class JetStreamMessage: Sendable {
 
     /// Takes ownership of `msg`; nil (and `msg` is freed) when it is not a JetStream delivery.
     init?(taking msg: OpaquePointer, connection: NATSConnection) {
-        guard let reply = natsMsg_GetReply(msg).map({ String(cString: $0) }),
-            let metadata = MessageMetadata(ackSubject: reply)
+        // Parsed from nats.c's own copy of the reply subject: no string is made on this hot path.
+        guard let reply = natsMsg_GetReply(msg),
+            let metadata = MessageMetadata(ackSubject: UnsafeRawBufferPointer(start: reply, count: strlen(reply)))
         else {
             natsMsg_Destroy(msg)
             return nil
         }
         self.msg = msg
         self.connection = connection
-        self.subject = String(cString: natsMsg_GetSubject(msg))
-        self.replySubject = reply
         self.metadata = metadata
     }
+
+    /// The subject it was published on.
+    public var subject: String { String(cString: natsMsg_GetSubject(msg)) }
 
     deinit { natsMsg_Destroy(msg) }
 
@@ -78,31 +76,42 @@ public final class JetStreamMessage: Sendable {
     public func header(_ name: String) -> String? { headers[name] }
 
     /// Acknowledges: the message is done and will not be delivered again.
-    public func ack() throws(NATSError) { try settle("+ACK") }
+    public func ack() throws(NATSError) { try settle(StaticString("+ACK")) }
 
     /// Negative acknowledgement: deliver it again, after `delay` when given (else at once).
     public func nak(delay: Duration? = nil) throws(NATSError) {
-        if let delay { try settle("-NAK {\"delay\":\(delay.nanoseconds)}") } else { try settle("-NAK") }
+        if let delay { try settle("-NAK {\"delay\":\(delay.nanoseconds)}") } else { try settle(StaticString("-NAK")) }
     }
 
     /// Terminates: never deliver it again (it was dead-lettered, or can never be processed).
-    public func term() throws(NATSError) { try settle("+TERM") }
+    public func term() throws(NATSError) { try settle(StaticString("+TERM")) }
 
     /// Tells the server that work is still going on, restarting its ack wait. May be repeated.
-    public func inProgress() throws(NATSError) { try send("+WPI") }
+    public func inProgress() throws(NATSError) { try send(StaticString("+WPI")) }
 
     /// Whether `ack`, `nak` or `term` has been sent.
     public var isSettled: Bool { settled.load(ordering: .acquiring) }
+
+    private func settle(_ body: StaticString) throws(NATSError) {
+        guard !settled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        try send(body)
+    }
 
     private func settle(_ body: String) throws(NATSError) {
         guard !settled.exchange(true, ordering: .acquiringAndReleasing) else { return }
         try send(body)
     }
 
+    private func send(_ body: StaticString) throws(NATSError) {
+        let status = natsConnection_Publish(
+            connection.nc, natsMsg_GetReply(msg), body.utf8Start, Int32(body.utf8CodeUnitCount))
+        try check(status, "acknowledging \(subject) (\(body))")
+    }
+
     private func send(_ body: String) throws(NATSError) {
         var body = body
         let status = body.withUTF8 { bytes in
-            natsConnection_Publish(connection.nc, replySubject, bytes.baseAddress, Int32(bytes.count))
+            natsConnection_Publish(connection.nc, natsMsg_GetReply(msg), bytes.baseAddress, Int32(bytes.count))
         }
         try check(status, "acknowledging \(subject) (\(body.prefix(5)))")
     }

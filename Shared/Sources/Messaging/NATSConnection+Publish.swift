@@ -22,7 +22,7 @@ extension NATSConnection {
         guard !messages.isEmpty else { return [] }
         let batch = PublishBatch(count: messages.count)
         for (index, message) in messages.enumerated() {
-            await submit(message, timeout: timeout) { batch.record($0, at: index) }
+            await submit(message, timeout: timeout, completion: PublishTracker.Completion(batch: batch, index: index))
         }
         return await batch.results()
     }
@@ -37,9 +37,7 @@ extension NATSConnection {
     }
 
     /// Hands one message to nats.c's asynchronous publisher; `completion` runs exactly once.
-    func submit(
-        _ message: OutgoingMessage, timeout: Duration, completion: @escaping PublishTracker.Completion
-    ) async {
+    func submit(_ message: OutgoingMessage, timeout: Duration, completion: PublishTracker.Completion) async {
         await publishTracker.permits.acquire()
         var msg: OpaquePointer?
         var status = message.payload.withUnsafeBufferPointer { payload in
@@ -82,7 +80,7 @@ extension NATSConnection {
 }
 
 /// Collects the results of a pipelined publish and resumes its caller once all have arrived.
-private final class PublishBatch: Sendable {
+final class PublishBatch: Sendable {
     typealias Results = [Result<PublishAck, NATSError>]
 
     private struct State {

@@ -7,20 +7,26 @@ import Synchronization
 /// the message's address is the key. The window keeps the number in flight below nats.c's own
 /// `MaxPending`, so `js_PublishMsgAsync` never stalls (blocks) the calling thread.
 final class PublishTracker: Sendable {
-    typealias Completion = @Sendable (Result<PublishAck, NATSError>) -> Void
+    /// Where a result goes: a slot of a pipelined batch (no closure is allocated per message).
+    struct Completion: Sendable {
+        let batch: PublishBatch
+        let index: Int
+
+        func callAsFunction(_ result: Result<PublishAck, NATSError>) { batch.record(result, at: index) }
+    }
 
     static let defaultWindow = 4096
 
     let window: Int
     let permits: AsyncSemaphore
-    private let pending = Mutex<[UInt: Completion]>([:])
+    private let pending = Mutex<[UInt: Completion]>(Dictionary(minimumCapacity: 2 * defaultWindow))
 
     init(window: Int) {
         self.window = window
         self.permits = AsyncSemaphore(permits: window)
     }
 
-    func register(_ message: OpaquePointer, _ completion: @escaping Completion) {
+    func register(_ message: OpaquePointer, _ completion: Completion) {
         pending.withLock { $0[UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(message)))] = completion }
     }
 
