@@ -1,9 +1,11 @@
 /*
  * The ceiling for the JetStream layer's benchmark: the same work done with plain nats.c.
  *
- *   publish: N messages of B bytes, each with a Nats-Msg-Id, published asynchronously
- *            (js_PublishMsgAsync, acknowledgements counted in the ack handler), timed from the
- *            first publish to the last acknowledgement.
+ *   publish: N messages of B bytes, each with a Nats-Msg-Id and an acknowledgement deadline
+ *            (jsPubOptions.MaxWait, as the layer sets, so that a lost acknowledgement is reported
+ *            and never waited for forever), published asynchronously (js_PublishMsgAsync,
+ *            acknowledgements counted in the ack handler), timed from the first publish to the
+ *            last acknowledgement.
  *   consume: N messages already in the stream, pulled by a durable consumer with explicit ack
  *            (natsSubscription_Fetch in batches, natsMsg_Ack each), timed until all are acked and
  *            flushed. Each fetch asks for at most what is left, with a long timeout, so that no
@@ -66,13 +68,16 @@ int main(int argc, char **argv) {
         char *body = malloc(payload);
         memset(body, 'x', payload);
         char id[64];
+        jsPubOptions each;
+        jsPubOptions_Init(&each);
+        each.MaxWait = 60000;
         start = now();
         for (int64_t i = 0; i < count; i++) {
             natsMsg *msg = NULL;
             check(natsMsg_Create(&msg, subject, NULL, body, payload), "msg");
             snprintf(id, sizeof id, "c-%s-%lld", stream, (long long) i);
             check(natsMsgHeader_Set(msg, "Nats-Msg-Id", id), "header");
-            check(js_PublishMsgAsync(js, &msg, NULL), "publish");
+            check(js_PublishMsgAsync(js, &msg, &each), "publish");
         }
         jsPubOptions po;
         jsPubOptions_Init(&po);

@@ -38,7 +38,6 @@ extension NATSConnection {
 
     /// Hands one message to nats.c's asynchronous publisher; `completion` runs exactly once.
     func submit(_ message: OutgoingMessage, timeout: Duration, completion: PublishTracker.Completion) async {
-        await publishTracker.permits.acquire()
         var msg: OpaquePointer?
         var status = message.payload.withUnsafeBufferPointer { payload in
             natsMsg_Create(&msg, message.subject, nil, payload.baseAddress, Int32(payload.count))
@@ -46,21 +45,20 @@ extension NATSConnection {
         if status == NATS_OK, let created = msg {
             status = setHeaders(created, message)
             if status == NATS_OK {
-                publishTracker.register(created, completion)
+                await publishTracker.admit(created, completion)
                 var options = jsPubOptions()
                 jsPubOptions_Init(&options)
                 options.MaxWait = timeout.milliseconds
                 status = js_PublishMsgAsync(js, &msg, &options)
-                if status != NATS_OK, publishTracker.remove(created) == nil {
-                    // nats.c already delivered the acknowledgement: the completion ran, so did the release.
+                if status == NATS_OK { return }
+                if publishTracker.withdraw(created) == nil {
+                    // nats.c already delivered the acknowledgement: the completion ran, the place is free.
                     return
                 }
             }
         }
-        if status == NATS_OK { return }
         let error = NATSError.from(status: status, context: "publishing to \(message.subject)")
         if let msg { natsMsg_Destroy(msg) }
-        publishTracker.permits.release()
         completion(.failure(error))
     }
 

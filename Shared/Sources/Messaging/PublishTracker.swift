@@ -1,4 +1,5 @@
 internal import CNATS
+import DequeModule
 import Synchronization
 
 /// Matches asynchronous JetStream acknowledgements to their publishers and bounds how many are in flight.
@@ -18,30 +19,82 @@ final class PublishTracker: Sendable {
     static let defaultWindow = 4096
 
     let window: Int
-    let permits: AsyncSemaphore
-    private let pending = Mutex<[UInt: Completion]>(Dictionary(minimumCapacity: 2 * defaultWindow))
+
+    /// One lock for both the window and the pending map: a publish and an acknowledgement each
+    /// take it once.
+    private struct State {
+        var pending: [UInt: Completion]
+        var free: Int
+        var waiters: Deque<CheckedContinuation<Void, Never>> = []
+    }
+
+    private let state: Mutex<State>
 
     init(window: Int) {
         self.window = window
-        self.permits = AsyncSemaphore(permits: window)
+        self.state = Mutex(State(pending: Dictionary(minimumCapacity: 2 * window), free: window))
     }
 
-    func register(_ message: OpaquePointer, _ completion: Completion) {
-        pending.withLock { $0[UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(message)))] = completion }
+    private static func key(_ message: OpaquePointer) -> UInt {
+        UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(message)))
     }
 
-    func remove(_ message: OpaquePointer) -> Completion? {
-        pending.withLock { $0.removeValue(forKey: UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(message)))) }
+    /// Takes a place in the window (suspending while it is full) and registers the message.
+    func admit(_ message: OpaquePointer, _ completion: Completion) async {
+        let key = Self.key(message)
+        let admitted = state.withLock { state -> Bool in
+            guard state.free > 0 else { return false }
+            state.free -= 1
+            state.pending[key] = completion
+            return true
+        }
+        if admitted { return }
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> Bool in
+                if state.free > 0 {
+                    state.free -= 1
+                    state.pending[key] = completion
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+        // Woken by `complete`, which handed its place over to this publisher.
+        state.withLock { $0.pending[key] = completion }
     }
 
-    var inFlight: Int { pending.withLock { $0.count } }
+    /// Removes a message that nats.c did not take, and gives its place back.
+    func withdraw(_ message: OpaquePointer) -> Completion? {
+        let key = Self.key(message)
+        let (completion, waiter) = state.withLock { state -> (Completion?, CheckedContinuation<Void, Never>?) in
+            guard let completion = state.pending.removeValue(forKey: key) else { return (nil, nil) }
+            return (completion, Self.release(&state))
+        }
+        waiter?.resume()
+        return completion
+    }
+
+    /// The acknowledgement of `message` arrived: its completion, and its place is free again.
+    func complete(_ message: OpaquePointer) -> Completion? {
+        withdraw(message)
+    }
+
+    private static func release(_ state: inout State) -> CheckedContinuation<Void, Never>? {
+        if let waiter = state.waiters.popFirst() { return waiter }
+        state.free += 1
+        return nil
+    }
+
+    var inFlight: Int { state.withLock { $0.pending.count } }
 }
 
 /// nats.c's asynchronous acknowledgement callback; runs on a nats.c thread.
 let publishAckHandler: jsPubAckHandler = { _, message, ack, ackError, closure in
     guard let closure, let message else { return }
     let tracker = Unmanaged<PublishTracker>.fromOpaque(closure).takeUnretainedValue()
-    let completion = tracker.remove(message)
+    let completion = tracker.complete(message)
     let result: Result<PublishAck, NATSError>
     if let ack {
         result = .success(
@@ -66,6 +119,5 @@ let publishAckHandler: jsPubAckHandler = { _, message, ack, ackError, closure in
         result = .failure(NATSError(code: .status, message: "publish acknowledgement without a result"))
     }
     natsMsg_Destroy(message)
-    tracker.permits.release()
     completion?(result)
 }
