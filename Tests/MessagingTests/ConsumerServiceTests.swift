@@ -43,8 +43,12 @@ struct ConsumerServiceTests {
             // Everything handled before the stop was acknowledged: what is not yet delivered, plus what
             // was delivered and not acknowledged (handed back, or on its way), is exactly the rest.
             try await server.withConnection { (nats) async throws in
-                let state = try await nats.consumerState(stream: "TEST", durable: "worker")
-                #expect(state.pending + UInt64(state.ackPending) == UInt64(total - handledBeforeStop))
+                // (The server applies acknowledgements a moment after they arrive.)
+                #expect(
+                    try await eventually {
+                        let state = try await nats.consumerState(stream: "TEST", durable: "worker")
+                        return state.pending + UInt64(state.ackPending) == UInt64(total - handledBeforeStop)
+                    })
             }
 
             // Second run: takes the rest, each message once, none of the first run's again.

@@ -36,9 +36,12 @@ struct PublishConsumeTests {
                 #expect(first.metadata.deliveryCount == 1)
                 for message in received { try message.ack() }
                 try await nats.flush()
-                let state = try await nats.consumerState(stream: "TEST", durable: "reader")
-                #expect(state.ackPending == 0)
-                #expect(state.pending == 0)
+                // The server applies acknowledgements asynchronously, a moment after the flush.
+                #expect(
+                    try await eventually {
+                        let state = try await nats.consumerState(stream: "TEST", durable: "reader")
+                        return state.ackPending == 0 && state.pending == 0
+                    })
             }
         }
     }

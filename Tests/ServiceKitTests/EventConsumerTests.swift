@@ -95,9 +95,11 @@ struct EventConsumerTests {
             #expect(Int(late.header("Troupe-Deliveries") ?? "0")! > 1)
 
             // Dead-lettered messages were terminated: nothing left pending on the original consumer.
-            let state = try await nats.consumerState(stream: "TEST", durable: "svc-test")
-            #expect(state.ackPending == 0)
-            #expect(state.pending == 0)
+            #expect(
+                try await eventuallyAsync {
+                    let state = try await nats.consumerState(stream: "TEST", durable: "svc-test")
+                    return state.ackPending == 0 && state.pending == 0
+                })
             await nats.close()
         }
     }
