@@ -43,7 +43,10 @@ struct EventDecoderTests {
     @Test func rejectsOtherSpecVersionsAndMissingAttributes() throws {
         var event = try example()
         event["specversion"] = "0.3"
-        #expect(throws: ContractError(.unsupportedSpecVersion, "specversion 0.3 is not supported (1.0 is)", field: "specversion")) {
+        #expect(
+            throws: ContractError(
+                .unsupportedSpecVersion, "specversion 0.3 is not supported (1.0 is)", field: "specversion")
+        ) {
             try decode(event)
         }
         event = try example()
@@ -156,7 +159,10 @@ struct EventDecoderTests {
     @Test func timestampsRoundTripWithMilliseconds() throws {
         let date = try #require(Timestamp.date("2026-11-22T11:32:38.123Z"))
         #expect(Timestamp.string(date) == "2026-11-22T11:32:38.123Z")
-        for bad in ["2026-11-22T11:32:38Z", "2026-11-22 11:32:38.123Z", "2026-13-22T11:32:38.123Z", "2026-11-22T11:32:38.123+01:00"] {
+        for bad in [
+            "2026-11-22T11:32:38Z", "2026-11-22 11:32:38.123Z", "2026-13-22T11:32:38.123Z",
+            "2026-11-22T11:32:38.123+01:00",
+        ] {
             #expect(Timestamp.date(bad) == nil, "\(bad)")
         }
     }

@@ -23,11 +23,15 @@ struct JSONSchemaTests {
     }
 
     @Test func acceptsAValidInstance() throws {
-        #expect(try violations(#"{"id":"x1","n":3,"tags":["ab"],"kind":"a","when":"2026-11-22T11:32:38.123Z","flag":false,"maybe":null}"#).isEmpty)
+        #expect(
+            try violations(
+                #"{"id":"x1","n":3,"tags":["ab"],"kind":"a","when":"2026-11-22T11:32:38.123Z","flag":false,"maybe":null}"#
+            ).isEmpty)
     }
 
     @Test func findsEachKindOfViolation() throws {
-        let found = try violations(#"{"id":"y1","n":11,"tags":["abcd", 3],"kind":"c","when":"noon","flag":1,"maybe":2}"#)
+        let found = try violations(
+            #"{"id":"y1","n":11,"tags":["abcd", 3],"kind":"c","when":"noon","flag":1,"maybe":2}"#)
         #expect(found.contains("id: must match ^x[0-9]+$"))
         #expect(found.contains("n: must be at most 10"))
         #expect(found.contains("tags[0]: must have at most 3 characters"))
@@ -40,9 +44,13 @@ struct JSONSchemaTests {
     }
 
     @Test func findsMissingFieldsAndWrongTypes() throws {
-        #expect(try violations(#"{"id":"x1"}"#).sorted() == ["kind: is required", "n: is required", "tags: is required", "when: is required"])
-        #expect(try violations(#"{"id":"x1","n":true,"tags":[],"kind":"a","when":"2026-11-22T11:32:38.123Z"}"#).sorted()
-            == ["n: must be of type integer, not boolean", "tags: must have at least 1 items"])
+        #expect(
+            try violations(#"{"id":"x1"}"#).sorted() == [
+                "kind: is required", "n: is required", "tags: is required", "when: is required",
+            ])
+        #expect(
+            try violations(#"{"id":"x1","n":true,"tags":[],"kind":"a","when":"2026-11-22T11:32:38.123Z"}"#).sorted()
+                == ["n: must be of type integer, not boolean", "tags: must have at least 1 items"])
         #expect(try violations("[1]") == ["(root): must be of type object, not array"])
     }
 }

@@ -15,7 +15,10 @@ struct SubjectsAndStreamsTests {
     }
 
     @Test func streamsHaveTheContractsSettings() {
-        #expect(StreamDefinition.all.map(\.name) == ["ORDERS", "INVENTORY", "PAYMENTS", "SHIPPING", "NOTIFICATIONS", "DEADLETTER"])
+        #expect(
+            StreamDefinition.all.map(\.name) == [
+                "ORDERS", "INVENTORY", "PAYMENTS", "SHIPPING", "NOTIFICATIONS", "DEADLETTER",
+            ])
         for stream in StreamDefinition.all {
             #expect(stream.duplicateWindow >= .seconds(120))
             #expect(stream.maxAge == .seconds(7 * 24 * 3600))

@@ -32,12 +32,14 @@ struct NATSCeiling: AsyncParsableCommand {
         defer { server.stop() }
         let nats = try await server.connect(name: "nats-ceiling")
         var figures = Figures()
-        print("nats-ceiling: \(count) messages of \(payload) bytes, \(rounds) rounds, nats-server pid \(server.pid ?? 0)")
+        print(
+            "nats-ceiling: \(count) messages of \(payload) bytes, \(rounds) rounds, nats-server pid \(server.pid ?? 0)")
         for round in 0...rounds {
             let cStream = "CEIL_C_\(round)"
             let layerStream = "CEIL_L_\(round)"
             try await nats.ensureStream(StreamConfiguration(name: cStream, subjects: ["ceilc\(round).>"], maxAge: nil))
-            try await nats.ensureStream(StreamConfiguration(name: layerStream, subjects: ["ceill\(round).>"], maxAge: nil))
+            try await nats.ensureStream(
+                StreamConfiguration(name: layerStream, subjects: ["ceill\(round).>"], maxAge: nil))
 
             // Alternate who goes first, so that neither always meets a fresher server.
             var r = Figures()
@@ -92,7 +94,9 @@ struct NATSCeiling: AsyncParsableCommand {
     /// Every message pipelined in one call; timed from the first publish to the last acknowledgement.
     private func layerPublish(_ nats: NATSConnection, subject: String, stream: String) async throws -> Double {
         let body = [UInt8](repeating: UInt8(ascii: "x"), count: payload)
-        let messages = (0..<count).map { OutgoingMessage(subject: subject, payload: body, messageId: "l-\(stream)-\($0)") }
+        let messages = (0..<count).map {
+            OutgoingMessage(subject: subject, payload: body, messageId: "l-\(stream)-\($0)")
+        }
         let clock = ContinuousClock()
         let start = clock.now
         let results = await nats.publish(messages, timeout: .seconds(60))
@@ -152,7 +156,8 @@ struct NATSCeiling: AsyncParsableCommand {
         let date = ISO8601DateFormatter().string(from: Date())
         let record: [String: Any] = [
             "date": date, "count": count, "payloadBytes": payload, "rounds": rounds,
-            "command": "make bench-nats", "median": [
+            "command": "make bench-nats",
+            "median": [
                 "cPublish": rows[0].1, "layerPublish": rows[0].2, "cConsume": rows[1].1, "layerConsume": rows[1].2,
             ],
             "all": [
@@ -171,7 +176,8 @@ struct NATSCeiling: AsyncParsableCommand {
 
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
-    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    return sorted.count % 2 == 1
+        ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
 extension Duration {

@@ -58,10 +58,16 @@ public enum AnyEvent: Sendable, Hashable {
     /// The NATS subject it belongs on.
     public var natsSubject: String { envelope.natsSubject }
 
-    private var envelope: (id: String, type: String, subject: String, causationid: String?, traceparent: String?, time: String, natsSubject: String) {
+    private var envelope:
+        (
+            id: String, type: String, subject: String, causationid: String?, traceparent: String?, time: String,
+            natsSubject: String
+        )
+    {
         switch self {
         case .orderPlaced(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .orderCancellationRequested(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .orderCancellationRequested(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
         case .orderConfirmed(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
         case .orderCancelled(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
         case .orderShipped(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
@@ -76,7 +82,8 @@ public enum AnyEvent: Sendable, Hashable {
         case .shippingScheduled(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
         case .shippingFailed(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
         case .shippingCancelled(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .shippingCancellationRejected(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .shippingCancellationRejected(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
         case .shippingDispatched(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
         case .notificationSent(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
         case .notificationFailed(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
@@ -112,25 +119,36 @@ public enum AnyEvent: Sendable, Hashable {
     static func decode(_ type: String, from data: Data, with decoder: JSONDecoder) throws -> AnyEvent? {
         switch type {
         case OrderPlaced.type: .orderPlaced(try decoder.decode(CloudEvent<OrderPlaced>.self, from: data))
-        case OrderCancellationRequested.type: .orderCancellationRequested(try decoder.decode(CloudEvent<OrderCancellationRequested>.self, from: data))
+        case OrderCancellationRequested.type:
+            .orderCancellationRequested(try decoder.decode(CloudEvent<OrderCancellationRequested>.self, from: data))
         case OrderConfirmed.type: .orderConfirmed(try decoder.decode(CloudEvent<OrderConfirmed>.self, from: data))
         case OrderCancelled.type: .orderCancelled(try decoder.decode(CloudEvent<OrderCancelled>.self, from: data))
         case OrderShipped.type: .orderShipped(try decoder.decode(CloudEvent<OrderShipped>.self, from: data))
-        case InventoryReserved.type: .inventoryReserved(try decoder.decode(CloudEvent<InventoryReserved>.self, from: data))
-        case InventoryRejected.type: .inventoryRejected(try decoder.decode(CloudEvent<InventoryRejected>.self, from: data))
-        case InventoryReleased.type: .inventoryReleased(try decoder.decode(CloudEvent<InventoryReleased>.self, from: data))
-        case InventoryCommitted.type: .inventoryCommitted(try decoder.decode(CloudEvent<InventoryCommitted>.self, from: data))
-        case PaymentAuthorized.type: .paymentAuthorized(try decoder.decode(CloudEvent<PaymentAuthorized>.self, from: data))
+        case InventoryReserved.type:
+            .inventoryReserved(try decoder.decode(CloudEvent<InventoryReserved>.self, from: data))
+        case InventoryRejected.type:
+            .inventoryRejected(try decoder.decode(CloudEvent<InventoryRejected>.self, from: data))
+        case InventoryReleased.type:
+            .inventoryReleased(try decoder.decode(CloudEvent<InventoryReleased>.self, from: data))
+        case InventoryCommitted.type:
+            .inventoryCommitted(try decoder.decode(CloudEvent<InventoryCommitted>.self, from: data))
+        case PaymentAuthorized.type:
+            .paymentAuthorized(try decoder.decode(CloudEvent<PaymentAuthorized>.self, from: data))
         case PaymentDeclined.type: .paymentDeclined(try decoder.decode(CloudEvent<PaymentDeclined>.self, from: data))
         case PaymentVoided.type: .paymentVoided(try decoder.decode(CloudEvent<PaymentVoided>.self, from: data))
         case PaymentCaptured.type: .paymentCaptured(try decoder.decode(CloudEvent<PaymentCaptured>.self, from: data))
-        case ShippingScheduled.type: .shippingScheduled(try decoder.decode(CloudEvent<ShippingScheduled>.self, from: data))
+        case ShippingScheduled.type:
+            .shippingScheduled(try decoder.decode(CloudEvent<ShippingScheduled>.self, from: data))
         case ShippingFailed.type: .shippingFailed(try decoder.decode(CloudEvent<ShippingFailed>.self, from: data))
-        case ShippingCancelled.type: .shippingCancelled(try decoder.decode(CloudEvent<ShippingCancelled>.self, from: data))
-        case ShippingCancellationRejected.type: .shippingCancellationRejected(try decoder.decode(CloudEvent<ShippingCancellationRejected>.self, from: data))
-        case ShippingDispatched.type: .shippingDispatched(try decoder.decode(CloudEvent<ShippingDispatched>.self, from: data))
+        case ShippingCancelled.type:
+            .shippingCancelled(try decoder.decode(CloudEvent<ShippingCancelled>.self, from: data))
+        case ShippingCancellationRejected.type:
+            .shippingCancellationRejected(try decoder.decode(CloudEvent<ShippingCancellationRejected>.self, from: data))
+        case ShippingDispatched.type:
+            .shippingDispatched(try decoder.decode(CloudEvent<ShippingDispatched>.self, from: data))
         case NotificationSent.type: .notificationSent(try decoder.decode(CloudEvent<NotificationSent>.self, from: data))
-        case NotificationFailed.type: .notificationFailed(try decoder.decode(CloudEvent<NotificationFailed>.self, from: data))
+        case NotificationFailed.type:
+            .notificationFailed(try decoder.decode(CloudEvent<NotificationFailed>.self, from: data))
         default: nil
         }
     }

@@ -43,7 +43,9 @@ public struct CloudEvent<Payload: EventPayload>: Codable, Sendable, Hashable {
     }
 
     /// A new event caused by `cause`: same trace, `causationid` = its id.
-    public init<Cause>(data: Payload, causedBy cause: CloudEvent<Cause>, id: String = EventID.make(), time: Date = Date()) {
+    public init<Cause>(
+        data: Payload, causedBy cause: CloudEvent<Cause>, id: String = EventID.make(), time: Date = Date()
+    ) {
         self.init(data: data, id: id, time: time, causationid: cause.id, traceparent: cause.traceparent)
     }
 
@@ -87,7 +89,10 @@ public enum EventID {
         bytes[6] = (bytes[6] & 0x0F) | 0x70
         bytes[8] = (bytes[8] & 0x3F) | 0x80
         let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        let parts = [
+            hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4),
+            hex.dropFirst(20),
+        ]
         return parts.joined(separator: "-")
     }
 }

@@ -25,7 +25,8 @@ public struct EventDecoder: Sendable {
             throw ContractError(.notCloudEvent, "the message is JSON but not an object")
         }
         guard let specversion = object["specversion"] as? String else {
-            throw ContractError(.notCloudEvent, "no specversion: not a CloudEvents structured event", field: "specversion")
+            throw ContractError(
+                .notCloudEvent, "no specversion: not a CloudEvents structured event", field: "specversion")
         }
         guard specversion == "1.0" else {
             throw ContractError(
@@ -96,7 +97,11 @@ public struct EventDecoder: Sendable {
         func path(_ keys: [any CodingKey]) -> String {
             var text = ""
             for key in keys {
-                if let index = key.intValue { text += "[\(index)]" } else { text += text.isEmpty ? key.stringValue : ".\(key.stringValue)" }
+                if let index = key.intValue {
+                    text += "[\(index)]"
+                } else {
+                    text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
+                }
             }
             return text
         }

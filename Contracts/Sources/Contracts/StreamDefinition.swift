@@ -27,7 +27,9 @@ public struct StreamDefinition: Sendable, Hashable {
     public static let notifications = StreamDefinition(name: "NOTIFICATIONS", subjects: ["notifications.>"])
     public static let deadLetter = StreamDefinition(name: "DEADLETTER", subjects: ["deadletter.>"])
 
-    public static let all: [StreamDefinition] = [.orders, .inventory, .payments, .shipping, .notifications, .deadLetter]
+    public static let all: [StreamDefinition] = [
+        .orders, .inventory, .payments, .shipping, .notifications, .deadLetter,
+    ]
 
     /// The durable consumer of `service` on this stream: `inventory-orders` for inventory reading ORDERS.
     public func consumerName(for service: Producer) -> String { "\(service.rawValue)-\(name.lowercased())" }

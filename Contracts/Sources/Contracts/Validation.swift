@@ -34,7 +34,9 @@ enum Rule {
     }
 
     static func range(_ value: Int64, _ range: ClosedRange<Int64>, _ field: String) throws(ContractError) {
-        guard range.contains(value) else { throw fail(field, "must be between \(range.lowerBound) and \(range.upperBound)") }
+        guard range.contains(value) else {
+            throw fail(field, "must be between \(range.lowerBound) and \(range.upperBound)")
+        }
     }
 
     static func text(_ value: String, _ field: String, max: Int = 200) throws(ContractError) {

@@ -47,7 +47,9 @@ public struct NATSConfiguration: Sendable {
     /// Splits a comma-separated list of URLs (the form of `TROUPE_NATS_URL`), rejecting empty or
     /// non-NATS entries with an error that names the offending entry.
     public static func parseURLs(_ list: String) throws(NATSError) -> [String] {
-        let urls = list.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let urls = list.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
         guard !urls.isEmpty else {
             throw NATSError(code: .invalidConfiguration, message: "no NATS server URL given")
         }

@@ -12,7 +12,9 @@ extension NATSConnection {
         if let maxDeliver = wanted.maxDeliver, maxDeliver <= wanted.backoff.count {
             throw NATSError(
                 code: .invalidConfiguration,
-                message: "consumer \(wanted.durable): maxDeliver (\(maxDeliver)) must exceed the back-off steps (\(wanted.backoff.count))")
+                message:
+                    "consumer \(wanted.durable): maxDeliver (\(maxDeliver)) must exceed the back-off steps (\(wanted.backoff.count))"
+            )
         }
         return try await BlockingCalls.run { () throws(NATSError) -> ConsumerEnsureOutcome in
             let js = self.js
@@ -70,7 +72,8 @@ private func differences(existing: jsConsumerConfig, wanted: ConsumerConfigurati
         NATSError(
             code: .configurationConflict,
             message:
-                "consumer \(wanted.durable): \(field) is \(server) on the server but \(asked) is wanted; it cannot be changed in place")
+                "consumer \(wanted.durable): \(field) is \(server) on the server but \(asked) is wanted; it cannot be changed in place"
+        )
     }
     let filter = existing.FilterSubject.map { String(cString: $0) } ?? ""
     if filter != (wanted.filterSubject ?? "") {
@@ -103,19 +106,20 @@ private func withConsumerConfig<R>(
     config.MaxDeliver = Int64(wanted.maxDeliver ?? -1)
     config.MaxAckPending = Int64(wanted.maxAckPending)
     var backoff = wanted.backoff.map(\.nanoseconds)
-    return try natsErrors { try backoff.withUnsafeMutableBufferPointer { (steps) throws -> R in
-        config.BackOff = steps.isEmpty ? nil : steps.baseAddress
-        config.BackOffLen = Int32(steps.count)
-        return try wanted.durable.withCString { (durable) throws -> R in
-            config.Durable = durable
-            return try (wanted.filterSubject ?? "").withCString { (filter) throws -> R in
-                config.FilterSubject = wanted.filterSubject == nil ? nil : filter
-                return try (wanted.description ?? "").withCString { (description) throws -> R in
-                    config.Description = wanted.description == nil ? nil : description
-                    return try body(&config)
+    return try natsErrors {
+        try backoff.withUnsafeMutableBufferPointer { (steps) throws -> R in
+            config.BackOff = steps.isEmpty ? nil : steps.baseAddress
+            config.BackOffLen = Int32(steps.count)
+            return try wanted.durable.withCString { (durable) throws -> R in
+                config.Durable = durable
+                return try (wanted.filterSubject ?? "").withCString { (filter) throws -> R in
+                    config.FilterSubject = wanted.filterSubject == nil ? nil : filter
+                    return try (wanted.description ?? "").withCString { (description) throws -> R in
+                        config.Description = wanted.description == nil ? nil : description
+                        return try body(&config)
+                    }
                 }
             }
         }
-    }
     }
 }

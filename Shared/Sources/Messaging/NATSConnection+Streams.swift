@@ -17,7 +17,8 @@ extension NATSConnection {
             if status == NATS_NOT_FOUND {
                 try withStreamConfig(wanted) { (config) throws(NATSError) in
                     var created: UnsafeMutablePointer<jsStreamInfo>?
-                    try check(js_AddStream(&created, js, config, nil, &apiError), apiError, "creating stream \(wanted.name)")
+                    try check(
+                        js_AddStream(&created, js, config, nil, &apiError), apiError, "creating stream \(wanted.name)")
                     jsStreamInfo_Destroy(created)
                 }
                 return .created
@@ -84,7 +85,8 @@ private func differences(existing: jsStreamConfig, wanted: StreamConfiguration) 
         NATSError(
             code: .configurationConflict,
             message:
-                "stream \(wanted.name): \(field) is \(server) on the server but \(asked) is wanted; it cannot be changed in place")
+                "stream \(wanted.name): \(field) is \(server) on the server but \(asked) is wanted; it cannot be changed in place"
+        )
     }
     let storage: StreamConfiguration.Storage = existing.Storage == js_MemoryStorage ? .memory : .file
     if storage != wanted.storage { throw conflict("storage", storage.rawValue, wanted.storage.rawValue) }
@@ -132,16 +134,17 @@ private func withStreamConfig<R>(
     config.Replicas = Int64(wanted.replicas)
     config.MaxMsgs = wanted.maxMessages ?? -1
     config.MaxBytes = wanted.maxBytes ?? -1
-    return try natsErrors { try wanted.name.withCString { (name) throws -> R in
-        config.Name = name
-        return try (wanted.description ?? "").withCString { (description) throws -> R in
-            config.Description = wanted.description == nil ? nil : description
-            return try withCStrings(wanted.subjects) { (subjects, count) throws(NATSError) -> R in
-                config.Subjects = subjects
-                config.SubjectsLen = count
-                return try body(&config)
+    return try natsErrors {
+        try wanted.name.withCString { (name) throws -> R in
+            config.Name = name
+            return try (wanted.description ?? "").withCString { (description) throws -> R in
+                config.Description = wanted.description == nil ? nil : description
+                return try withCStrings(wanted.subjects) { (subjects, count) throws(NATSError) -> R in
+                    config.Subjects = subjects
+                    config.SubjectsLen = count
+                    return try body(&config)
+                }
             }
         }
-    }
     }
 }

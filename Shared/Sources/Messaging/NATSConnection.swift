@@ -1,6 +1,6 @@
 internal import CNATS
-public import Logging
 import Foundation
+public import Logging
 import Synchronization
 
 /// The state of a connection, as readiness probes report it.
@@ -80,7 +80,9 @@ public final class NATSConnection: Sendable {
                 jsOptions.PublishAsync.AckHandler = publishAckHandler
                 jsOptions.PublishAsync.AckHandlerClosure = Unmanaged.passRetained(tracker).toOpaque()
                 try check(natsConnection_JetStream(&js, nc, &jsOptions), "creating the JetStream context")
-                guard let js else { throw NATSError(code: .status, message: "natsConnection_JetStream returned nothing") }
+                guard let js else {
+                    throw NATSError(code: .status, message: "natsConnection_JetStream returned nothing")
+                }
                 return NATSConnection(
                     nc: nc, js: js, options: options, configuration: configuration, logger: logger,
                     events: events, publishTracker: tracker)

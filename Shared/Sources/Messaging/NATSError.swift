@@ -52,7 +52,8 @@ public struct NATSError: Error, Sendable, Hashable, CustomStringConvertible {
 
 extension NATSError {
     /// Builds an error from a failed nats.c status, with the library's last error text for this thread.
-    static func from(status: natsStatus, context: String, apiErrorCode: jsErrCode = jsErrCode(rawValue: 0)) -> NATSError {
+    static func from(status: natsStatus, context: String, apiErrorCode: jsErrCode = jsErrCode(rawValue: 0)) -> NATSError
+    {
         let text = String(cString: natsStatus_GetText(status))
         var detail = "\(context): \(text)"
         var lastStatus = NATS_OK
@@ -68,7 +69,8 @@ extension NATSError {
         case NATS_CONNECTION_CLOSED: code = .connectionClosed
         default: code = api != 0 ? .jetStream : .status
         }
-        return NATSError(code: code, message: detail, status: Int32(status.rawValue), apiErrorCode: api == 0 ? nil : api)
+        return NATSError(
+            code: code, message: detail, status: Int32(status.rawValue), apiErrorCode: api == 0 ? nil : api)
     }
 }
 

@@ -61,8 +61,12 @@ public struct JSONSchema: Sendable {
         if let constant = schema["const"], !Self.equal(constant, value) { fail("must be \(constant)") }
         if let string = value as? String, !Self.isBoolean(value) {
             let length = string.unicodeScalars.count
-            if let minimum = schema["minLength"] as? Int, length < minimum { fail("must have at least \(minimum) characters") }
-            if let maximum = schema["maxLength"] as? Int, length > maximum { fail("must have at most \(maximum) characters") }
+            if let minimum = schema["minLength"] as? Int, length < minimum {
+                fail("must have at least \(minimum) characters")
+            }
+            if let maximum = schema["maxLength"] as? Int, length > maximum {
+                fail("must have at most \(maximum) characters")
+            }
             if let pattern = schema["pattern"] as? String, !Self.matches(string, pattern: pattern) {
                 fail("must match \(pattern)")
             }
@@ -86,16 +90,24 @@ public struct JSONSchema: Sendable {
             for (key, child) in object {
                 if let childSchema = properties[key] as? [String: Any] {
                     check(child, against: childSchema, at: join(path, key), into: &out)
-                } else if let additional = schema["additionalProperties"] as? Bool, !additional, !Self.isBoolean(additional) {
+                } else if let additional = schema["additionalProperties"] as? Bool, !additional,
+                    !Self.isBoolean(additional)
+                {
                     out.append(Violation(path: join(path, key), message: "is not allowed"))
                 }
             }
         }
         if let array = value as? [Any] {
-            if let minimum = schema["minItems"] as? Int, array.count < minimum { fail("must have at least \(minimum) items") }
-            if let maximum = schema["maxItems"] as? Int, array.count > maximum { fail("must have at most \(maximum) items") }
+            if let minimum = schema["minItems"] as? Int, array.count < minimum {
+                fail("must have at least \(minimum) items")
+            }
+            if let maximum = schema["maxItems"] as? Int, array.count > maximum {
+                fail("must have at most \(maximum) items")
+            }
             if let items = schema["items"] as? [String: Any] {
-                for (index, item) in array.enumerated() { check(item, against: items, at: "\(path)[\(index)]", into: &out) }
+                for (index, item) in array.enumerated() {
+                    check(item, against: items, at: "\(path)[\(index)]", into: &out)
+                }
             }
         }
         if let all = schema["allOf"] as? [[String: Any]] {
@@ -149,7 +161,8 @@ public struct JSONSchema: Sendable {
     }
 
     static func typeName(_ value: Any) -> String {
-        for type in ["null", "boolean", "integer", "number", "string", "array", "object"] where matches(value, type: type) {
+        for type in ["null", "boolean", "integer", "number", "string", "array", "object"]
+        where matches(value, type: type) {
             return type
         }
         return "unknown"

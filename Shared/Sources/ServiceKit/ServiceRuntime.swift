@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
 public import GRDB
 public import Hummingbird
 public import Logging
 public import Messaging
 public import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// What makes one service different from another, as far as the runtime is concerned.
@@ -52,7 +52,9 @@ public final class ServiceRuntime: Sendable {
         self.settings = settings
         self.configuration = configuration
         self.logger = logger
-        for (name, value) in settings.summary { logger.info("setting", metadata: ["setting": "\(name)", "value": "\(value)"]) }
+        for (name, value) in settings.summary {
+            logger.info("setting", metadata: ["setting": "\(name)", "value": "\(value)"])
+        }
         do {
             store = try ServiceStore.open(
                 directory: configuration.dataDirectory, name: descriptor.name, migrations: migrations)
@@ -121,12 +123,13 @@ struct StreamKeeper: Service {
                     stream.replicas = replicas
                     let outcome = try await connection.ensureStream(stream)
                     if outcome != .unchanged {
-                        logger.info("stream ensured", metadata: ["nats.stream": "\(stream.name)", "outcome": "\(outcome)"])
+                        logger.info(
+                            "stream ensured", metadata: ["nats.stream": "\(stream.name)", "outcome": "\(outcome)"])
                     }
                 }
                 ready.set(true)
                 break
-            } catch where error.code == .configurationConflict {
+            } catch  where error.code == .configurationConflict {
                 // Never silently change a different existing configuration: say so, and stay not ready.
                 logger.critical("stream configuration conflict", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(10))

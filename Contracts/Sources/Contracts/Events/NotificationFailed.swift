@@ -12,7 +12,10 @@ public struct NotificationFailed: EventPayload {
     public var channels: [String]
     public var error: String
 
-    public init(orderId: String, notificationId: String, customerId: String, template: NotificationTemplate, channels: [String], error: String) {
+    public init(
+        orderId: String, notificationId: String, customerId: String, template: NotificationTemplate, channels: [String],
+        error: String
+    ) {
         self.orderId = orderId
         self.notificationId = notificationId
         self.customerId = customerId

@@ -12,7 +12,10 @@ public struct NotificationSent: EventPayload {
     public var channels: [String]
     public var sentAt: String
 
-    public init(orderId: String, notificationId: String, customerId: String, template: NotificationTemplate, channels: [String], sentAt: String) {
+    public init(
+        orderId: String, notificationId: String, customerId: String, template: NotificationTemplate, channels: [String],
+        sentAt: String
+    ) {
         self.orderId = orderId
         self.notificationId = notificationId
         self.customerId = customerId

@@ -10,7 +10,8 @@ public struct OrderPlaced: EventPayload {
     public var shippingAddress: ShippingAddress
     public var placedAt: String
 
-    public init(orderId: String, customerId: String, lines: [Line], shippingAddress: ShippingAddress, placedAt: String) {
+    public init(orderId: String, customerId: String, lines: [Line], shippingAddress: ShippingAddress, placedAt: String)
+    {
         self.orderId = orderId
         self.customerId = customerId
         self.lines = lines
