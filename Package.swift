@@ -9,11 +9,25 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// What every service is built from.
+let serviceDependencies: [Target.Dependency] = [
+    "Contracts", "Messaging", "ServiceKit",
+    .product(name: "GRDB", package: "GRDB.swift"),
+    .product(name: "Hummingbird", package: "hummingbird"),
+    .product(name: "Logging", package: "swift-log"),
+    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+]
+
 let package = Package(
     name: "troupe",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Messaging", targets: ["Messaging"]),
+        .executable(name: "order-service", targets: ["OrderService"]),
+        .executable(name: "inventory-service", targets: ["InventoryService"]),
+        .executable(name: "payment-service", targets: ["PaymentService"]),
+        .executable(name: "shipping-service", targets: ["ShippingService"]),
+        .executable(name: "notification-service", targets: ["NotificationService"]),
         .executable(name: "nats-ceiling", targets: ["NATSCeiling"]),
     ],
     dependencies: [
@@ -70,6 +84,37 @@ let package = Package(
         .target(
             name: "SchemaValidation",
             path: "Shared/Sources/SchemaValidation",
+            swiftSettings: swiftSettings
+        ),
+        // The five services: each its own executable, sharing only Contracts (and the plumbing).
+        .executableTarget(
+            name: "OrderService",
+            dependencies: serviceDependencies,
+            path: "Services/Order",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "InventoryService",
+            dependencies: serviceDependencies,
+            path: "Services/Inventory",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "PaymentService",
+            dependencies: serviceDependencies,
+            path: "Services/Payment",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ShippingService",
+            dependencies: serviceDependencies,
+            path: "Services/Shipping",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "NotificationService",
+            dependencies: serviceDependencies,
+            path: "Services/Notification",
             swiftSettings: swiftSettings
         ),
         // Ceiling benchmark of the JetStream layer (`make bench-nats`).

@@ -47,6 +47,38 @@ public enum AnyEvent: Sendable, Hashable {
         NotificationFailed.self,
     ]
 
+    /// Wraps a typed event.
+    public init<Payload>(_ event: CloudEvent<Payload>) {
+        switch event {
+        case let e as CloudEvent<OrderPlaced>: self = .orderPlaced(e)
+        case let e as CloudEvent<OrderCancellationRequested>: self = .orderCancellationRequested(e)
+        case let e as CloudEvent<OrderConfirmed>: self = .orderConfirmed(e)
+        case let e as CloudEvent<OrderCancelled>: self = .orderCancelled(e)
+        case let e as CloudEvent<OrderShipped>: self = .orderShipped(e)
+        case let e as CloudEvent<InventoryReserved>: self = .inventoryReserved(e)
+        case let e as CloudEvent<InventoryRejected>: self = .inventoryRejected(e)
+        case let e as CloudEvent<InventoryReleased>: self = .inventoryReleased(e)
+        case let e as CloudEvent<InventoryCommitted>: self = .inventoryCommitted(e)
+        case let e as CloudEvent<PaymentAuthorized>: self = .paymentAuthorized(e)
+        case let e as CloudEvent<PaymentDeclined>: self = .paymentDeclined(e)
+        case let e as CloudEvent<PaymentVoided>: self = .paymentVoided(e)
+        case let e as CloudEvent<PaymentCaptured>: self = .paymentCaptured(e)
+        case let e as CloudEvent<ShippingScheduled>: self = .shippingScheduled(e)
+        case let e as CloudEvent<ShippingFailed>: self = .shippingFailed(e)
+        case let e as CloudEvent<ShippingCancelled>: self = .shippingCancelled(e)
+        case let e as CloudEvent<ShippingCancellationRejected>: self = .shippingCancellationRejected(e)
+        case let e as CloudEvent<ShippingDispatched>: self = .shippingDispatched(e)
+        case let e as CloudEvent<NotificationSent>: self = .notificationSent(e)
+        case let e as CloudEvent<NotificationFailed>: self = .notificationFailed(e)
+        default: fatalError("\(Payload.type) is not in AnyEvent")
+        }
+    }
+
+    /// Whether an order has at most one event of this kind.
+    public var oncePerOrder: Bool {
+        AnyEvent.payloadTypes.first { $0.type == type }?.oncePerOrder ?? false
+    }
+
     /// The envelope fields every case shares.
     public var id: String { envelope.id }
     public var type: String { envelope.type }

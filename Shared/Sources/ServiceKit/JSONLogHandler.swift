@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import Contracts
 import Synchronization
 
 /// Writes one JSON object per line to standard error: `time`, `level`, `service`, `message`, and
@@ -48,7 +49,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     static func timestamp() -> String {
-        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        Timestamp.string(Date())
     }
 }
 

@@ -1,0 +1,105 @@
+import Foundation
+import GRDB
+import Hummingbird
+import ServiceKit
+
+/// `GET /stock/<sku>`, `PUT /stock/<sku>` (admin), `GET /stock`.
+struct InventoryRoutes: Sendable {
+    let runtime: ServiceRuntime
+
+    struct ProductBody: Encodable, Sendable {
+        let sku: String
+        let name: String
+        let unitPrice: Int64
+        let currency: String
+        let onHand: Int64
+        let reserved: Int64
+        let available: Int64
+
+        init(_ product: Product) {
+            sku = product.sku
+            name = product.name
+            unitPrice = product.unitPrice
+            currency = product.currency
+            onHand = product.onHand
+            reserved = product.reserved
+            available = product.available
+        }
+    }
+
+    struct PutProduct: Decodable, Sendable {
+        let name: String
+        let unitPrice: Int64
+        let currency: String
+        let onHand: Int64
+    }
+
+    struct ProductPage: Encodable, Sendable {
+        let items: [ProductBody]
+        let next: String?
+
+        enum CodingKeys: CodingKey { case items, next }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(items, forKey: .items)
+            try container.encode(next, forKey: .next)  // null on the last page, not absent
+        }
+    }
+
+    func add(to router: Router<BasicRequestContext>) {
+        let runtime = self.runtime
+        router.get("/stock/:sku") { _, context -> JSONResponse<ProductBody> in
+            let sku = try Self.sku(context)
+            guard let product = try await runtime.store.writer.read({ db in try InventoryStore.product(sku, in: db) }) else {
+                throw APIError(.notFound, "no product \(sku)")
+            }
+            return JSONResponse(ProductBody(product))
+        }
+        router.put("/stock/:sku") { request, context -> JSONResponse<ProductBody> in
+            try HTTPKit.requireAdmin(request, token: runtime.configuration.adminToken)
+            let sku = try Self.sku(context)
+            let body = try await JSONBody.decode(PutProduct.self, from: request)
+            guard (1...200).contains(body.name.count) else { throw APIError.validation("name", "must be 1-200 characters") }
+            guard (0...1_000_000_000).contains(body.unitPrice) else {
+                throw APIError.validation("unitPrice", "must be between 0 and 1000000000")
+            }
+            guard body.currency == runtime.configuration.currency else {
+                throw APIError.validation("currency", "must be \(runtime.configuration.currency), the deployment's currency")
+            }
+            guard (0...1_000_000_000).contains(body.onHand) else {
+                throw APIError.validation("onHand", "must be between 0 and 1000000000")
+            }
+            let product = try await runtime.write { db -> Product? in
+                let existing = try InventoryStore.product(sku, in: db)
+                let reserved = existing?.reserved ?? 0
+                guard body.onHand >= reserved else { return nil }
+                let product = Product(
+                    sku: sku, name: body.name, unitPrice: body.unitPrice, currency: body.currency, onHand: body.onHand,
+                    reserved: reserved)
+                try InventoryStore.save(product, in: db)
+                return product
+            }
+            guard let product else { throw APIError(.conflict, "onHand may not go below what is reserved") }
+            return JSONResponse(ProductBody(product))
+        }
+        router.get("/stock") { request, _ -> JSONResponse<ProductPage> in
+            let page = try Page(request)
+            let products = try await runtime.store.writer.read { db in
+                try InventoryStore.products(after: page.after, limit: page.limit + 1, in: db)
+            }
+            let items = Array(products.prefix(page.limit))
+            let next = products.count > page.limit ? items.last.map { Page.cursor($0.sku) } : nil
+            return JSONResponse(ProductPage(items: items.map(ProductBody.init), next: next))
+        }
+    }
+
+    static func sku(_ context: BasicRequestContext) throws -> String {
+        let sku = context.parameters.get("sku") ?? ""
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+        guard (1...64).contains(sku.count), sku.allSatisfy(allowed.contains) else {
+            throw APIError.validation("sku", "must be 1-64 characters of A-Z 0-9 _ -")
+        }
+        return sku
+    }
+}

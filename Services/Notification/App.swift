@@ -1,0 +1,1 @@
+@main struct NotificationPlaceholder { static func main() {} }

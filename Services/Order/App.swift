@@ -1,0 +1,1 @@
+@main struct OrderPlaceholder { static func main() {} }

@@ -1,0 +1,1 @@
+@main struct PaymentPlaceholder { static func main() {} }

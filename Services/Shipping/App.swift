@@ -1,0 +1,1 @@
+@main struct ShippingPlaceholder { static func main() {} }

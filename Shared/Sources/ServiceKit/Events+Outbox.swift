@@ -1,0 +1,64 @@
+public import Contracts
+public import Foundation
+public import GRDB
+public import Messaging
+
+extension OutboxEntry {
+    /// The outbox row of an event: its JSON, its subject, its NATS headers.
+    public init<Payload>(_ event: CloudEvent<Payload>) throws {
+        var headers = [EventHeaders.contentType: EventHeaders.cloudEventsJSON]
+        if let traceparent = event.traceparent { headers[EventHeaders.traceparent] = traceparent }
+        self.init(
+            eventId: event.id, subject: event.natsSubject, payload: try event.encoded(), headers: headers,
+            oncePerSubject: Payload.oncePerOrder)
+    }
+}
+
+extension OutboxEntry {
+    /// The outbox row of any event.
+    public init(_ event: AnyEvent) throws {
+        var headers = [EventHeaders.contentType: EventHeaders.cloudEventsJSON]
+        if let traceparent = event.traceparent { headers[EventHeaders.traceparent] = traceparent }
+        self.init(
+            eventId: event.id, subject: event.natsSubject, payload: try event.encoded(), headers: headers,
+            oncePerSubject: event.oncePerOrder)
+    }
+}
+
+extension Outbox {
+    /// Adds the events a decision produced to the outbox, inside the caller's transaction.
+    public static func append(_ events: [AnyEvent], in db: Database) throws {
+        for event in events { try append(OutboxEntry(event), in: db) }
+    }
+}
+
+extension EventDecoder {
+    /// Decodes a delivered message for an `EventConsumer`, turning a contract violation into the
+    /// reason it is dead-lettered with.
+    public func decodeMessage(_ message: JetStreamMessage) -> Result<AnyEvent, EventConsumer<AnyEvent>.DecodeFailure> {
+        message.withPayload { bytes in
+            do {
+                return .success(try decode(Data(bytes)))
+            } catch {
+                return .failure(.init("\(error)"))
+            }
+        }
+    }
+}
+
+/// Ids with a prefix and a ULID: `ord_01JD8Z6Q4Y3K5V7W9X1Z3B5D7F`, sortable by creation time.
+public enum ULID {
+    private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+    public static func make(_ prefix: String, now: Date = Date()) -> String {
+        var value = UInt64(now.timeIntervalSince1970 * 1000)
+        var time = [Character](repeating: "0", count: 10)
+        for index in (0..<10).reversed() {
+            time[index] = alphabet[Int(value & 31)]
+            value >>= 5
+        }
+        var generator = SystemRandomNumberGenerator()
+        let random = (0..<16).map { _ in alphabet[Int.random(in: 0..<32, using: &generator)] }
+        return prefix + String(time) + String(random)
+    }
+}

@@ -1,0 +1,45 @@
+public import Foundation
+public import GRDB
+public import Hummingbird
+import Logging
+public import ServiceLifecycle
+
+/// The body of every service's thin `main`: settings (flags, then `TROUPE_*`), logging, runtime,
+/// the service's own routes and consumers, run until SIGTERM.
+public enum ServiceMain {
+    public typealias Build = @Sendable (ServiceRuntime) async throws -> (router: Router<BasicRequestContext>, services: [any Service])
+
+    public static func run(
+        _ descriptor: ServiceDescriptor, arguments: [String] = Array(CommandLine.arguments.dropFirst()),
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        migrations: @escaping (inout DatabaseMigrator) -> Void, build: Build
+    ) async {
+        let program = "\(descriptor.name)-service"
+        if arguments.contains("--help") {
+            print("usage: \(program) [--flag value]...  (each flag also read from its TROUPE_* variable)")
+            for spec in ServiceConfiguration.specs(service: descriptor.name, defaultPort: descriptor.defaultPort) + descriptor.settings {
+                print("  --\(spec.flag) (\(spec.environment))\(spec.defaultValue.map { " default \($0)" } ?? ""): \(spec.help)")
+            }
+            return
+        }
+        do {
+            let specs = ServiceConfiguration.specs(service: descriptor.name, defaultPort: descriptor.defaultPort) + descriptor.settings
+            let settings = try Settings(specs: specs, arguments: arguments, environment: environment)
+            var reader = SettingsReader(settings)
+            let configuration = ServiceConfiguration.read(&reader, service: descriptor.name)
+            try reader.finish()
+            Logger.bootstrap(service: descriptor.name, format: configuration.logFormat, level: configuration.logLevel)
+            let logger = Logger(label: program)
+            let runtime = try await ServiceRuntime(
+                descriptor: descriptor, settings: settings, logger: logger, migrations: migrations)
+            let (router, services) = try await build(runtime)
+            try await runtime.run(router: router, services: services)
+        } catch let error as SettingsError {
+            for problem in error.problems { FileHandle.standardError.write(Data("\(program): \(problem)\n".utf8)) }
+            exit(2)
+        } catch {
+            FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+            exit(1)
+        }
+    }
+}
