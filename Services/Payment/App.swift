@@ -1,1 +1,9 @@
-@main struct PaymentPlaceholder { static func main() {} }
+import ServiceKit
+
+/// `payment-service`: owns the accounts; authorizes, voids and captures.
+@main
+struct PaymentService {
+    static func main() async {
+        await ServiceMain.run(PaymentApp.descriptor, migrations: PaymentStore.migrations, build: PaymentApp.build)
+    }
+}

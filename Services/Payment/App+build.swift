@@ -1,0 +1,27 @@
+import Contracts
+import Hummingbird
+import Messaging
+import ServiceKit
+import ServiceLifecycle
+
+/// The wiring of payment.
+enum PaymentApp {
+    static let descriptor = ServiceDescriptor(
+        name: "payment", defaultPort: 8083,
+        streams: [.orders, .inventory, .payments, .shipping, .deadLetter].map(StreamConfiguration.init))
+
+    @Sendable static func build(_ runtime: ServiceRuntime) async throws -> (
+        router: Router<BasicRequestContext>, services: [any Service]
+    ) {
+        let handlers = PaymentHandlers(runtime: runtime)
+        let consumers = [StreamDefinition.inventory, .orders, .shipping].map { stream in
+            let name = "payment-\(stream.name.lowercased())"
+            return (name, runtime.consumer(of: stream) { event, _ in try await handlers.handle(event, consumer: name) })
+        }
+        var bound: [String: @Sendable () -> Bool] = [:]
+        for (name, consumer) in consumers { bound[name] = { consumer.isBound } }
+        let router = HTTPKit.router(health: runtime.healthChecks(consumers: bound))
+        PaymentRoutes(runtime: runtime).add(to: router)
+        return (router, consumers.map(\.1))
+    }
+}
