@@ -1,1 +1,9 @@
-@main struct ShippingPlaceholder { static func main() {} }
+import ServiceKit
+
+/// `shipping-service`: schedules shipments, decides cancellations, owns dispatch.
+@main
+struct ShippingService {
+    static func main() async {
+        await ServiceMain.run(ShippingApp.descriptor, migrations: ShippingStore.migrations, build: ShippingApp.build)
+    }
+}

@@ -1,0 +1,27 @@
+import Foundation
+import GRDB
+import Logging
+import ServiceKit
+import ServiceLifecycle
+
+/// Fires the dispatch timers: every shipment whose time has come is dispatched (durable: the due
+/// time is in the store, so a restart loses no timer).
+struct DispatchTimer: Service {
+    let handlers: ShippingHandlers
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let due = try await handlers.runtime.store.writer.read { db in
+                    try ShippingStore.due(now: Date(), limit: 256, in: db)
+                }
+                for orderId in due { _ = try await handlers.dispatch(orderId) }
+                if due.count == 256 { continue }
+            } catch {
+                logger.warning("dispatch timer failed; retrying", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}

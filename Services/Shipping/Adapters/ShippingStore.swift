@@ -1,0 +1,64 @@
+import Contracts
+import Foundation
+import GRDB
+import ServiceKit
+
+/// Shipping's tables.
+enum ShippingStore {
+    static func migrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("shipping-v1") { db in
+            try db.create(table: "address") { t in
+                t.primaryKey("orderId", .text)
+                t.column("address", .text).notNull()
+            }
+            try db.create(table: "shipment") { t in
+                t.primaryKey("orderId", .text)
+                t.column("document", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("dispatchAt", .double)
+            }
+            try db.create(index: "shipmentDue", on: "shipment", columns: ["status", "dispatchAt"])
+            try db.create(table: "cancelledOrder") { t in t.primaryKey("orderId", .text) }
+        }
+    }
+
+    static func state(orderId: String, in db: Database) throws -> ShippingState {
+        let address = try String.fetchOne(db, sql: "SELECT address FROM address WHERE orderId = ?", arguments: [orderId])
+            .map { try JSONDecoder().decode(ShippingAddress.self, from: Data($0.utf8)) }
+        let cancelled =
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM cancelledOrder WHERE orderId = ?", arguments: [orderId]) ?? false
+        return ShippingState(address: address, shipment: try shipment(orderId, in: db), cancelled: cancelled)
+    }
+
+    static func save(_ state: ShippingState, orderId: String, in db: Database) throws {
+        if let address = state.address {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO address (orderId, address) VALUES (?, ?)",
+                arguments: [orderId, String(decoding: try JSONEncoder().encode(address), as: UTF8.self)])
+        }
+        if let shipment = state.shipment {
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO shipment (orderId, document, status, dispatchAt) VALUES (?, ?, ?, ?)",
+                arguments: [
+                    orderId, String(decoding: try JSONEncoder().encode(shipment), as: UTF8.self), shipment.status.rawValue,
+                    shipment.dispatchAt?.timeIntervalSince1970,
+                ])
+        }
+        if state.cancelled {
+            try db.execute(sql: "INSERT OR IGNORE INTO cancelledOrder (orderId) VALUES (?)", arguments: [orderId])
+        }
+    }
+
+    static func shipment(_ orderId: String, in db: Database) throws -> Shipment? {
+        try String.fetchOne(db, sql: "SELECT document FROM shipment WHERE orderId = ?", arguments: [orderId])
+            .map { try JSONDecoder().decode(Shipment.self, from: Data($0.utf8)) }
+    }
+
+    /// Orders whose dispatch timer has fired.
+    static func due(now: Date, limit: Int, in db: Database) throws -> [String] {
+        try String.fetchAll(
+            db,
+            sql: "SELECT orderId FROM shipment WHERE status = 'SCHEDULED' AND dispatchAt <= ? ORDER BY dispatchAt LIMIT ?",
+            arguments: [now.timeIntervalSince1970, limit])
+    }
+}
