@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 public import Hummingbird
 
 /// Readiness checks: each names a dependency and says whether it is ready now.
@@ -58,18 +59,32 @@ public enum HTTPKit {
     }
 }
 
-/// A JSON body for any `Encodable` value.
+extension HTTPKit {
+    /// A request header by name (for headers HTTPTypes has no constant for).
+    public static func header(_ request: Request, _ name: String) -> String? {
+        HTTPField.Name(name).flatMap { request.headers[$0] }
+    }
+}
+
+/// A JSON body for any `Encodable` value, with a status and an optional `Location`.
 public struct JSONResponse<Value: Encodable & Sendable>: ResponseGenerator, Sendable {
     public let value: Value
-    public init(_ value: Value) { self.value = value }
+    public let status: HTTPResponse.Status
+    public let location: String?
+
+    public init(_ value: Value, status: HTTPResponse.Status = .ok, location: String? = nil) {
+        self.value = value
+        self.status = status
+        self.location = location
+    }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(value)
-        return Response(
-            status: .ok, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let location { headers[.location] = location }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 

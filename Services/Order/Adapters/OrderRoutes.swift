@@ -1,0 +1,216 @@
+import Contracts
+import Foundation
+import GRDB
+import Hummingbird
+import ServiceKit
+
+/// The order API of http.md.
+struct OrderRoutes: Sendable {
+    let runtime: ServiceRuntime
+
+    func add(to router: Router<BasicRequestContext>) {
+        let runtime = self.runtime
+        router.post("/orders") { request, _ -> JSONResponse<OrderView> in
+            let key = try Self.idempotencyKey(request)
+            let body = try await JSONBody.decode(PlaceOrderRequest.self, from: request)
+            if let (field, message) = body.violation() { throw APIError.validation(field, message) }
+            let canonical = try Self.canonical(body)
+            let orderId = ULID.make("ord_")
+            let traceparent = Self.traceparent(request)
+            let (state, replayed) = try await runtime.write { db -> (OrderState, Bool) in
+                if let key {
+                    if let row = try Row.fetchOne(
+                        db, sql: "SELECT requestHash, orderId FROM idempotencyKey WHERE key = ?", arguments: [key])
+                    {
+                        guard row["requestHash"] as String == canonical else {
+                            throw APIError(.idempotencyKeyReused, "Idempotency-Key was used with a different request")
+                        }
+                        guard let state = try OrderStore.state(row["orderId"], in: db) else {
+                            throw APIError(.internalError, "idempotent order missing")
+                        }
+                        return (state, true)
+                    }
+                    try db.execute(
+                        sql: "INSERT INTO idempotencyKey (key, requestHash, orderId, createdAt) VALUES (?, ?, ?, ?)",
+                        arguments: [key, canonical, orderId, Date()])
+                }
+                let placed = CloudEvent(
+                    data: body.placed(orderId: orderId, at: Timestamp.string(Date())), causationid: nil,
+                    traceparent: traceparent)
+                let event = AnyEvent(placed)
+                let state = try OrderStore.append([event], publishing: [event], to: nil, in: db)!
+                return (state, false)
+            }
+            return JSONResponse(
+                OrderView(state), status: replayed ? .ok : .accepted, location: "/orders/\(state.orderId)")
+        }
+        router.get("/orders/:orderId") { request, context -> JSONResponse<OrderView> in
+            let orderId = context.parameters.get("orderId") ?? ""
+            if let asOf = request.uri.queryParameters["asOf"] {
+                guard let limit = Self.parseTime(String(asOf)) else {
+                    throw APIError.validation("asOf", "must be an RFC 3339 time")
+                }
+                let limitText = Timestamp.string(limit)
+                let history = try await runtime.store.writer.read { db in
+                    try OrderStore.history(orderId, upTo: limitText, in: db)
+                }
+                guard let state = OrderState.fold(history) else {
+                    throw APIError(.notFound, "order \(orderId) did not exist at \(asOf)")
+                }
+                return JSONResponse(OrderView(state))
+            }
+            guard let state = try await runtime.store.writer.read({ db in try OrderStore.view(orderId, in: db) }) else {
+                throw APIError(.notFound, "no order \(orderId)")
+            }
+            return JSONResponse(OrderView(state))
+        }
+        router.get("/orders/:orderId/events") { _, context -> Response in
+            let orderId = context.parameters.get("orderId") ?? ""
+            let documents = try await runtime.store.writer.read { db in
+                try Data.fetchAll(
+                    db, sql: "SELECT document FROM orderEvent WHERE orderId = ? ORDER BY seq", arguments: [orderId])
+            }
+            guard !documents.isEmpty else { throw APIError(.notFound, "no order \(orderId)") }
+            var body = Data("{\"events\":[".utf8)
+            for (index, document) in documents.enumerated() {
+                if index > 0 { body.append(UInt8(ascii: ",")) }
+                body.append(document)
+            }
+            body.append(contentsOf: Array("]}".utf8))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        router.get("/orders") { request, _ -> JSONResponse<OrderPage> in
+            let page = try Page(request)
+            let query = request.uri.queryParameters
+            let customerId = query["customerId"].map(String.init)
+            let status = query["status"].map(String.init)
+            if let status, OrderState.Status(rawValue: status) == nil {
+                throw APIError.validation("status", "must be PENDING, CONFIRMED, SHIPPED or CANCELLED")
+            }
+            let orders = try await runtime.store.writer.read { db in
+                try OrderStore.list(
+                    customerId: customerId, status: status, before: page.after, limit: page.limit + 1, in: db)
+            }
+            let items = Array(orders.prefix(page.limit))
+            let next = orders.count > page.limit ? items.last.map { Page.cursor($0.orderId) } : nil
+            return JSONResponse(OrderPage(orders: items.map(OrderView.init), next: next))
+        }
+        router.post("/orders/:orderId/cancel") { request, context -> JSONResponse<OrderView> in
+            let orderId = context.parameters.get("orderId") ?? ""
+            let traceparent = Self.traceparent(request)
+            let state = try await runtime.write { db -> OrderState in
+                guard let state = try OrderStore.state(orderId, in: db) else {
+                    throw APIError(.notFound, "no order \(orderId)")
+                }
+                guard !state.isFinal else {
+                    throw APIError(.conflict, "order \(orderId) is \(state.status.rawValue) and can no longer be cancelled")
+                }
+                guard state.cancellationRequestedAt == nil else { return state }
+                let requested = AnyEvent(
+                    CloudEvent(
+                        data: OrderCancellationRequested(orderId: orderId, requestedAt: Timestamp.string(Date())),
+                        causationid: nil, traceparent: traceparent))
+                return try OrderStore.append([requested], publishing: [requested], to: state, in: db)!
+            }
+            return JSONResponse(OrderView(state), status: .accepted)
+        }
+    }
+
+    static func idempotencyKey(_ request: Request) throws -> String? {
+        guard let key = HTTPKit.header(request, "Idempotency-Key") else { return nil }
+        guard (1...255).contains(key.count), key.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) }) else {
+            throw APIError(
+                .validationFailed, "Idempotency-Key must be 1-255 printable ASCII characters", field: "Idempotency-Key")
+        }
+        return key
+    }
+
+    static func canonical(_ body: PlaceOrderRequest) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(body), as: UTF8.self)
+    }
+
+    /// The request's W3C trace context, or a new trace.
+    static func traceparent(_ request: Request) -> String {
+        if let given = HTTPKit.header(request, "traceparent"), given.count == 55,
+            given.split(separator: "-").map(\.count) == [2, 32, 16, 2]
+        {
+            return given
+        }
+        func hex(_ bytes: Int) -> String {
+            (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        }
+        return "00-\(hex(16))-\(hex(8))-01"
+    }
+
+    static func parseTime(_ text: String) -> Date? {
+        if let date = Timestamp.date(text) { return date }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+}
+
+/// An order as the API shows it.
+struct OrderView: Encodable, Sendable {
+    let state: OrderState
+
+    init(_ state: OrderState) { self.state = state }
+
+    enum CodingKeys: CodingKey {
+        case orderId, customerId, status, cancellationReason, lines, total, currency, shipmentId, trackingNumber
+        case cancellationRequestedAt, createdAt, updatedAt, version
+    }
+
+    struct LineView: Encodable {
+        let sku: String
+        let quantity: Int
+        let unitPrice: Int64?
+
+        enum CodingKeys: CodingKey { case sku, quantity, unitPrice }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(sku, forKey: .sku)
+            try c.encode(quantity, forKey: .quantity)
+            try c.encode(unitPrice, forKey: .unitPrice)
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(state.orderId, forKey: .orderId)
+        try c.encode(state.customerId, forKey: .customerId)
+        try c.encode(state.status.rawValue, forKey: .status)
+        try c.encode(state.cancellationReason?.rawValue, forKey: .cancellationReason)
+        try c.encode(
+            state.lines.map { LineView(sku: $0.sku, quantity: $0.quantity, unitPrice: state.unitPrices?[$0.sku]) },
+            forKey: .lines)
+        try c.encode(state.total, forKey: .total)
+        try c.encode(state.currency, forKey: .currency)
+        try c.encode(state.shipmentId, forKey: .shipmentId)
+        try c.encode(state.trackingNumber, forKey: .trackingNumber)
+        try c.encode(state.cancellationRequestedAt, forKey: .cancellationRequestedAt)
+        try c.encode(state.createdAt, forKey: .createdAt)
+        try c.encode(state.updatedAt, forKey: .updatedAt)
+        try c.encode(state.version, forKey: .version)
+    }
+}
+
+struct OrderPage: Encodable, Sendable {
+    let orders: [OrderView]
+    let next: String?
+
+    enum CodingKeys: CodingKey { case orders, next }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(orders, forKey: .orders)
+        try c.encode(next, forKey: .next)
+    }
+}

@@ -1,0 +1,116 @@
+import Contracts
+import Foundation
+import GRDB
+import ServiceKit
+
+/// The order's event store (its source of truth) and the projection the queries read.
+enum OrderStore {
+    static func migrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("order-v1") { db in
+            try db.create(table: "orderEvent") { t in
+                t.column("orderId", .text).notNull()
+                t.column("seq", .integer).notNull()
+                t.column("eventId", .text).notNull().unique()
+                t.column("time", .text).notNull()
+                t.column("document", .blob).notNull()
+                t.primaryKey(["orderId", "seq"])
+            }
+            try db.create(table: "orderView") { t in
+                t.primaryKey("orderId", .text)
+                t.column("customerId", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("document", .text).notNull()
+            }
+            try db.create(index: "orderViewCustomer", on: "orderView", columns: ["customerId", "orderId"])
+            try db.create(index: "orderViewStatus", on: "orderView", columns: ["status", "orderId"])
+            try db.create(table: "idempotencyKey") { t in
+                t.primaryKey("key", .text)
+                t.column("requestHash", .text).notNull()
+                t.column("orderId", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+        }
+    }
+
+    /// The order's history, oldest first; `upTo` keeps only events at or before that time.
+    static func history(_ orderId: String, upTo: String? = nil, in db: Database) throws -> [AnyEvent] {
+        let decoder = EventDecoder()
+        return try Data.fetchAll(
+            db, sql: "SELECT document FROM orderEvent WHERE orderId = ? ORDER BY seq", arguments: [orderId]
+        ).compactMap { document in
+            let event = try decoder.decode(document)
+            if let upTo, let time = Timestamp.date(event.time), let limit = Timestamp.date(upTo), time > limit {
+                return nil
+            }
+            return event
+        }
+    }
+
+    static func state(_ orderId: String, in db: Database) throws -> OrderState? {
+        try view(orderId, in: db)
+    }
+
+    /// Appends events to the history, publishes those the order produced, and updates the projection.
+    static func append(_ events: [AnyEvent], publishing: [AnyEvent], to state: OrderState?, in db: Database) throws
+        -> OrderState?
+    {
+        guard let first = events.first else { return state }
+        var next = state
+        var seq =
+            try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM orderEvent WHERE orderId = ?", arguments: [first.orderId]) ?? 0
+        for event in events {
+            seq += 1
+            try db.execute(
+                sql: "INSERT INTO orderEvent (orderId, seq, eventId, time, document) VALUES (?, ?, ?, ?, ?)",
+                arguments: [event.orderId, seq, event.id, event.time, try event.encoded()])
+            next = OrderState.evolve(next, event)
+        }
+        try Outbox.append(publishing, in: db)
+        if let next { try saveView(next, in: db) }
+        return next
+    }
+
+    static func saveView(_ state: OrderState, in db: Database) throws {
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO orderView (orderId, customerId, status, document) VALUES (?, ?, ?, ?)",
+            arguments: [
+                state.orderId, state.customerId, state.status.rawValue,
+                String(decoding: try JSONEncoder().encode(state), as: UTF8.self),
+            ])
+    }
+
+    static func view(_ orderId: String, in db: Database) throws -> OrderState? {
+        try String.fetchOne(db, sql: "SELECT document FROM orderView WHERE orderId = ?", arguments: [orderId])
+            .map { try JSONDecoder().decode(OrderState.self, from: Data($0.utf8)) }
+    }
+
+    static func list(customerId: String?, status: String?, before: String?, limit: Int, in db: Database) throws
+        -> [OrderState]
+    {
+        var sql = "SELECT document FROM orderView WHERE orderId < ?"
+        var arguments: [any DatabaseValueConvertible] = [before ?? "ord_~"]
+        if let customerId {
+            sql += " AND customerId = ?"
+            arguments.append(customerId)
+        }
+        if let status {
+            sql += " AND status = ?"
+            arguments.append(status)
+        }
+        sql += " ORDER BY orderId DESC LIMIT ?"
+        arguments.append(limit)
+        return try String.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map {
+            try JSONDecoder().decode(OrderState.self, from: Data($0.utf8))
+        }
+    }
+
+    /// Rebuilds the whole projection from the events (`--rebuild-projection`).
+    static func rebuildProjection(in db: Database) throws -> Int {
+        try db.execute(sql: "DELETE FROM orderView")
+        let ids = try String.fetchAll(db, sql: "SELECT DISTINCT orderId FROM orderEvent")
+        for id in ids {
+            if let state = OrderState.fold(try history(id, in: db)) { try saveView(state, in: db) }
+        }
+        return ids.count
+    }
+}

@@ -1,0 +1,40 @@
+import Contracts
+import Hummingbird
+import Logging
+import Messaging
+import ServiceKit
+import ServiceLifecycle
+
+/// The wiring of order.
+enum OrderApp {
+    static let descriptor = ServiceDescriptor(
+        name: "order", defaultPort: 8081,
+        settings: [
+            SettingSpec(
+                "rebuild-projection", env: "TROUPE_ORDER_REBUILD_PROJECTION", default: "false",
+                help: "rebuild the order projection from the events at start (true/false)")
+        ],
+        streams: [.orders, .inventory, .payments, .shipping, .deadLetter].map(StreamConfiguration.init))
+
+    @Sendable static func build(_ runtime: ServiceRuntime) async throws -> (
+        router: Router<BasicRequestContext>, services: [any Service]
+    ) {
+        var reader = SettingsReader(runtime.settings)
+        let rebuild = reader.oneOf("rebuild-projection", ["false", "true"]) == "true"
+        try reader.finish()
+        if rebuild {
+            let count = try await runtime.write { db in try OrderStore.rebuildProjection(in: db) }
+            runtime.logger.info("projection rebuilt from the events", metadata: ["orders": "\(count)"])
+        }
+        let handlers = OrderHandlers(runtime: runtime)
+        let consumers = [StreamDefinition.inventory, .payments, .shipping].map { stream in
+            let name = "order-\(stream.name.lowercased())"
+            return (name, runtime.consumer(of: stream) { event, _ in try await handlers.handle(event, consumer: name) })
+        }
+        var bound: [String: @Sendable () -> Bool] = [:]
+        for (name, consumer) in consumers { bound[name] = { consumer.isBound } }
+        let router = HTTPKit.router(health: runtime.healthChecks(consumers: bound))
+        OrderRoutes(runtime: runtime).add(to: router)
+        return (router, consumers.map(\.1))
+    }
+}
