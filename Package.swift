@@ -39,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The event contract: the only module services share about each other.
@@ -115,7 +116,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "NotificationService",
-            dependencies: serviceDependencies,
+            dependencies: serviceDependencies + [.product(name: "Crypto", package: "swift-crypto")],
             path: "Services/Notification",
             swiftSettings: swiftSettings
         ),

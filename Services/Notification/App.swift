@@ -1,1 +1,10 @@
-@main struct NotificationPlaceholder { static func main() {} }
+import ServiceKit
+
+/// `notification-service`: tells customers what happened to their orders.
+@main
+struct NotificationService {
+    static func main() async {
+        await ServiceMain.run(
+            NotificationApp.descriptor, migrations: NotificationStore.migrations, build: NotificationApp.build)
+    }
+}
