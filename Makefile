@@ -32,17 +32,30 @@ lint: ## Check formatting (.swift-format)
 format: ## Reformat the sources in place
 	$(SWIFT) format format --in-place --recursive --parallel Package.swift Contracts Shared Tests Tools
 
-up: ## Start NATS and the five services in the background
-	@echo "make up: the five services arrive with issue 3 (services and choreography); nothing to start yet."
-	@echo "Today: 'make test' runs the foundation's tests, 'make bench-nats' the JetStream layer's ceiling benchmark."
+SERVICES := order inventory payment shipping notification
 
-down status logs: ## (with the services)
-	@echo "make $@: arrives with the services (issue 3)."
+up: deps ## Build (release) and start NATS and the five services in the background, seed demo data
+	$(SWIFT) build -c release $(foreach s,$(SERVICES),--product $(s)-service)
+	deploy/local/troupe.sh up
+
+down: ## Stop everything `make up` started (SIGTERM, in-flight work finishes); keeps the data
+	deploy/local/troupe.sh down
+
+status: ## Which processes run, ready or not
+	deploy/local/troupe.sh status
+
+logs: ## Follow the logs (SERVICE=payment for one)
+	SERVICE=$(SERVICE) deploy/local/troupe.sh logs
+
+run-%: deps ## One service in the foreground against the local NATS (make run-order)
+	$(SWIFT) build -c release --product $*-service
+	deploy/local/troupe.sh run $*
 
 bench: bench-nats ## The benchmarks (today: the JetStream layer's ceiling)
 
-clean: ## Remove runtime state (.troupe/) and build output
-	rm -rf .troupe .build
+clean: ## Stop what runs and remove the runtime state (.troupe/)
+	-deploy/local/troupe.sh down
+	rm -rf .troupe
 
 bench-nats: deps ## The JetStream layer against plain nats.c: publish and consume+ack msg/s (release build)
 	$(SWIFT) build -c release --product nats-ceiling

@@ -119,7 +119,7 @@ start_service() { # name
 }
 
 ready() { # name
-    curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:${PORTS[$1]}/health/ready"
+    curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:${PORTS[$1]}/health/ready" 2>/dev/null
 }
 
 wait_ready() {
