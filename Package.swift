@@ -120,6 +120,13 @@ let package = Package(
             path: "Services/Notification",
             swiftSettings: swiftSettings
         ),
+        // The guarantees of spec/README.md as code: the end-to-end tests and `troupe check` use it.
+        .target(
+            name: "SagaCheck",
+            dependencies: ["Contracts"],
+            path: "Tools/SagaCheck",
+            swiftSettings: swiftSettings
+        ),
         // Ceiling benchmark of the JetStream layer (`make bench-nats`).
         .executableTarget(
             name: "NATSCeiling",
@@ -163,6 +170,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/ServiceKitTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "Contracts", "Messaging", "SagaCheck", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/EndToEndTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

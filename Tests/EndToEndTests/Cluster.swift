@@ -1,0 +1,259 @@
+import Contracts
+import Foundation
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+import Logging
+import Messaging
+import SagaCheck
+import TestSupport
+
+/// The five services as real processes against a real nats-server, all on free loopback ports and
+/// in a temporary folder, so that they never collide with a running `make up`. `stop()` ends every
+/// process by its PID (SIGTERM, then SIGKILL) and removes the folder.
+final class Cluster: @unchecked Sendable {
+    // @unchecked: the process table is set up in `init` and torn down in `stop`, both by the owning test.
+    static let services = ["order", "inventory", "payment", "shipping", "notification"]
+    static let adminToken = "e2e-admin-token-0123456789"
+
+    let nats: NATSServer
+    let directory: URL
+    private(set) var ports: [String: Int] = [:]
+    private var processes: [String: Process] = [:]
+    let environment: [String: String]
+    let initialStock: [String: Int64]
+
+    init(dispatchDelay: String = "manual", extraEnvironment: [String: String] = [:]) async throws {
+        nats = try NATSServer()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("troupe-e2e-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        environment = [
+            "TROUPE_NATS_URL": nats.url, "TROUPE_ADMIN_TOKEN": Self.adminToken, "TROUPE_LOG_LEVEL": "warning",
+            "TROUPE_SHIPPING_DISPATCH_DELAY": dispatchDelay,
+            "TROUPE_NOTIFY_FILE": directory.appendingPathComponent("notifications.jsonl").path,
+        ].merging(extraEnvironment) { _, new in new }
+        initialStock = ["SKU-MUG": 100, "SKU-TEAPOT": 5, "SKU-RARE": 1]
+        do {
+            for service in Self.services { try start(service) }
+            try await waitUntilReady()
+            try await seed()
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    func url(_ service: String, _ path: String) -> URL {
+        URL(string: "http://127.0.0.1:\(ports[service]!)\(path)")!
+    }
+
+    func start(_ service: String) throws {
+        if ports[service] == nil { ports[service] = try FreePort.find() }
+        let process = Process()
+        process.executableURL = ProcessRunner.productsDirectory().appendingPathComponent("\(service)-service")
+        var environment = ProcessInfo.processInfo.environment.merging(self.environment) { _, new in new }
+        environment["TROUPE_HTTP_PORT"] = "\(ports[service]!)"
+        environment["TROUPE_DATA_DIR"] = directory.appendingPathComponent("data/\(service)").path
+        process.environment = environment
+        let log = directory.appendingPathComponent("\(service).log")
+        if !FileManager.default.fileExists(atPath: log.path),
+            !FileManager.default.createFile(atPath: log.path, contents: nil)
+        {
+            throw TestSupportError("cannot create \(log.path)")
+        }
+        let handle = try FileHandle(forWritingTo: log)
+        try handle.seekToEnd()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        processes[service] = process
+    }
+
+    /// SIGTERM (graceful) or SIGKILL (a crash) to one service, waiting for it to end.
+    func stopService(_ service: String, signal: Int32 = SIGTERM) {
+        guard let process = processes.removeValue(forKey: service) else { return }
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    func stop() {
+        for service in Self.services { stopService(service) }
+        nats.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func log(_ service: String) -> String {
+        (try? String(contentsOf: directory.appendingPathComponent("\(service).log"), encoding: .utf8)) ?? ""
+    }
+
+    func waitUntilReady(timeout: TimeInterval = 60) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        for service in Self.services {
+            while true {
+                if let (status, _) = try? await HTTP.request("GET", url(service, "/health/ready")), status == 200 { break }
+                if let process = processes[service], !process.isRunning {
+                    throw TestSupportError("\(service)-service exited: \(log(service).suffix(2000))")
+                }
+                guard Date() < deadline else {
+                    throw TestSupportError("\(service)-service not ready: \(log(service).suffix(2000))")
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    private func seed() async throws {
+        let prices: [String: Int] = ["SKU-MUG": 1250, "SKU-TEAPOT": 3900, "SKU-RARE": 99_000]
+        for (sku, onHand) in initialStock {
+            let (status, body) = try await HTTP.request(
+                "PUT", url("inventory", "/stock/\(sku)"),
+                json: ["name": sku, "unitPrice": prices[sku]!, "currency": "USD", "onHand": onHand], admin: true)
+            guard status == 200 else { throw TestSupportError("seeding \(sku): \(status) \(body)") }
+        }
+        for (customer, limit) in [("cus_rich", 10_000_000), ("cus_poor", 1000)] {
+            let (status, body) = try await HTTP.request(
+                "PUT", url("payment", "/accounts/\(customer)"), json: ["currency": "USD", "creditLimit": limit],
+                admin: true)
+            guard status == 200 else { throw TestSupportError("seeding \(customer): \(status) \(body)") }
+        }
+    }
+
+    // MARK: - The saga through the APIs
+
+    func placeOrder(
+        customer: String = "cus_rich", lines: [(String, Int)] = [("SKU-MUG", 2)], country: String = "GB",
+        idempotencyKey: String? = nil
+    ) async throws -> (status: Int, body: [String: Any]) {
+        let body: [String: Any] = [
+            "customerId": customer, "lines": lines.map { ["sku": $0.0, "quantity": $0.1] },
+            "shippingAddress": [
+                "name": "Ada Lovelace", "line1": "12 St James's Sq", "line2": NSNull(), "city": "London",
+                "postalCode": "SW1Y 4JH", "country": country,
+            ],
+        ]
+        let (status, response) = try await HTTP.request(
+            "POST", url("order", "/orders"), json: body,
+            headers: idempotencyKey.map { ["Idempotency-Key": $0] } ?? [:])
+        return (status, response)
+    }
+
+    func order(_ id: String) async throws -> [String: Any] {
+        try await HTTP.request("GET", url("order", "/orders/\(id)")).1
+    }
+
+    /// Waits until the order's status is one of `statuses`; returns the order.
+    @discardableResult
+    func waitForStatus(_ id: String, in statuses: Set<String>, timeout: TimeInterval = 20) async throws -> [String: Any] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let order = try await order(id)
+            if let status = order["status"] as? String, statuses.contains(status) { return order }
+            guard Date() < deadline else {
+                throw TestSupportError("order \(id) is \(order["status"] ?? "?"), waited for \(statuses)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Waits until nothing more happens: every stream's message count stays put for `quiet`.
+    func waitForQuiescence(quiet: Duration = .milliseconds(1500), timeout: Duration = .seconds(30)) async throws {
+        let connection = try await nats.connect(name: "e2e-quiescence")
+        defer { Task { await connection.close() } }
+        let deadline = ContinuousClock.now + timeout
+        var last: [UInt64] = []
+        var stableSince = ContinuousClock.now
+        while ContinuousClock.now < deadline {
+            var counts: [UInt64] = []
+            for stream in StreamDefinition.all { counts.append((try? await connection.streamState(stream.name).messages) ?? 0) }
+            if counts != last {
+                last = counts
+                stableSince = ContinuousClock.now
+            } else if ContinuousClock.now - stableSince >= quiet {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestSupportError("no quiescence within \(timeout)")
+    }
+
+    // MARK: - The guarantees
+
+    /// Reads every event from the streams and the final states from the APIs, and checks them.
+    func violations(orders ids: [String]) async throws -> [String] {
+        try await waitForQuiescence()
+        let connection = try await nats.connect(name: "e2e-check")
+        var events: [AnyEvent] = []
+        var undecodable: [String] = []
+        let decoder = EventDecoder()
+        var logger = Logger(label: "e2e")
+        logger.logLevel = .critical
+        for stream in StreamDefinition.all where stream.name != "DEADLETTER" {
+            let total = try await connection.streamState(stream.name).messages
+            guard total > 0 else { continue }
+            let durable = "check-\(UUID().uuidString.prefix(8))"
+            try await connection.ensureConsumer(stream: stream.name, ConsumerConfiguration(durable: durable))
+            let consumer = try PullConsumer.bind(
+                connection: connection, stream: stream.name, durable: durable, logger: logger)
+            var received = 0
+            while UInt64(received) < total {
+                for message in await consumer.nextBatch(max: 512) {
+                    received += 1
+                    do {
+                        events.append(try decoder.decode(message.payload))
+                    } catch {
+                        undecodable.append("\(message.subject): \(error)")
+                    }
+                    try message.ack()
+                }
+            }
+            consumer.stop()
+        }
+        await connection.close()
+        var orders: [SagaCheck.OrderOutcome] = []
+        for id in ids {
+            orders.append(.init(orderId: id, status: try await order(id)["status"] as? String ?? "?"))
+        }
+        var stock: [SagaCheck.Stock] = []
+        for (sku, initial) in initialStock {
+            let item = try await HTTP.request("GET", url("inventory", "/stock/\(sku)")).1
+            stock.append(
+                .init(
+                    sku: sku, initialOnHand: initial, onHand: (item["onHand"] as! NSNumber).int64Value,
+                    reserved: (item["reserved"] as! NSNumber).int64Value))
+        }
+        var accounts: [SagaCheck.Account] = []
+        for customer in ["cus_rich", "cus_poor"] {
+            let account = try await HTTP.request("GET", url("payment", "/accounts/\(customer)")).1
+            accounts.append(
+                .init(
+                    customerId: customer, authorized: (account["authorized"] as! NSNumber).int64Value,
+                    captured: (account["captured"] as! NSNumber).int64Value))
+        }
+        return SagaCheck(events: events, undecodable: undecodable, orders: orders, stock: stock, accounts: accounts)
+            .violations()
+    }
+}
+
+/// A small JSON-over-HTTP client for the tests (URLSession, loopback only).
+enum HTTP {
+    static func request(
+        _ method: String, _ url: URL, json: [String: Any]? = nil, admin: Bool = false, headers: [String: String] = [:]
+    ) async throws -> (Int, [String: Any]) {
+        var request = URLRequest(url: url, timeoutInterval: 10)
+        request.httpMethod = method
+        if let json {
+            request.httpBody = try JSONSerialization.data(withJSONObject: json)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        if admin { request.setValue("Bearer \(Cluster.adminToken)", forHTTPHeaderField: "Authorization") }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let body = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return (status, body)
+    }
+}

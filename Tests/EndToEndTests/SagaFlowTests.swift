@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Runs `body` against a fresh cluster and stops it afterwards, also when the body fails.
+func withCluster(
+    dispatchDelay: String = "manual", _ body: (Cluster) async throws -> [String]
+) async throws {
+    let cluster = try await Cluster(dispatchDelay: dispatchDelay)
+    do {
+        let orders = try await body(cluster)
+        // Every flow ends with the guarantees of spec/README.md, read from the streams and the APIs.
+        let violations = try await cluster.violations(orders: orders)
+        #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
+        cluster.stop()
+    } catch {
+        for service in Cluster.services {
+            let log = cluster.log(service)
+            if !log.isEmpty { print("--- \(service)-service log (last 2 KB) ---\n\(log.suffix(2000))") }
+        }
+        cluster.stop()
+        throw error
+    }
+}
+
+func orderId(_ body: [String: Any]) throws -> String {
+    try #require(body["orderId"] as? String)
+}
+
+@Suite("The saga end to end: five services and nats-server as real processes", .serialized, .timeLimit(.minutes(3)))
+struct SagaFlowTests {
+    @Test func anOrderIsShipped() async throws {
+        try await withCluster(dispatchDelay: "300ms") { cluster in
+            let (status, placed) = try await cluster.placeOrder(lines: [("SKU-MUG", 2), ("SKU-TEAPOT", 1)])
+            #expect(status == 202)
+            #expect(placed["status"] as? String == "PENDING")
+            let id = try orderId(placed)
+            let shipped = try await cluster.waitForStatus(id, in: ["SHIPPED", "CANCELLED"])
+            #expect(shipped["status"] as? String == "SHIPPED")
+            #expect(shipped["total"] as? Int == 2 * 1250 + 3900)
+            #expect(shipped["trackingNumber"] is String)
+            let history = try await HTTP.request("GET", cluster.url("order", "/orders/\(id)/events")).1
+            let types = (history["events"] as? [[String: Any]] ?? []).compactMap { $0["type"] as? String }
+            #expect(types.first == "troupe.order.placed.v1")
+            #expect(types.last == "troupe.order.shipped.v1")
+            // The past is rebuilt from the events: as it stood when placed.
+            let createdAt = try #require(placed["createdAt"] as? String)
+            let past = try await HTTP.request("GET", cluster.url("order", "/orders/\(id)?asOf=\(createdAt)")).1
+            #expect(past["status"] as? String == "PENDING")
+            return [id]
+        }
+    }
+
+    @Test(arguments: [
+        ("out_of_stock", "cus_rich", [("SKU-RARE", 2)], "GB"),
+        ("unknown_sku", "cus_rich", [("SKU-MUG", 1), ("SKU-GHOST", 1)], "GB"),
+        ("payment_declined", "cus_poor", [("SKU-TEAPOT", 1)], "GB"),
+        ("payment_declined", "cus_nobody", [("SKU-MUG", 1)], "GB"),
+        ("shipping_unavailable", "cus_rich", [("SKU-MUG", 1)], "BR"),
+    ])
+    func anOrderThatCannotBeFulfilledIsCancelledAndCompensated(
+        _ reason: String, _ customer: String, _ lines: [(String, Int)], _ country: String
+    ) async throws {
+        try await withCluster { cluster in
+            let (status, placed) = try await cluster.placeOrder(customer: customer, lines: lines, country: country)
+            #expect(status == 202)
+            let id = try orderId(placed)
+            let order = try await cluster.waitForStatus(id, in: ["CANCELLED", "SHIPPED"])
+            #expect(order["status"] as? String == "CANCELLED")
+            #expect(order["cancellationReason"] as? String == reason)
+            if customer == "cus_poor" || customer == "cus_nobody" {
+                let payment = try await HTTP.request("GET", cluster.url("payment", "/payments/\(id)")).1
+                #expect(payment["status"] as? String == "DECLINED")
+            }
+            return [id]
+        }
+    }
+
+    @Test func aCancellationBeforeDispatchIsAcceptedAndCompensated() async throws {
+        try await withCluster { cluster in
+            let id = try orderId(try await cluster.placeOrder().body)
+            try await cluster.waitForStatus(id, in: ["CONFIRMED"])
+            let (status, body) = try await HTTP.request("POST", cluster.url("order", "/orders/\(id)/cancel"))
+            #expect(status == 202)
+            #expect(body["cancellationRequestedAt"] is String)
+            // Asking again while the request is pending changes nothing.
+            #expect(try await HTTP.request("POST", cluster.url("order", "/orders/\(id)/cancel")).0 == 202)
+            let order = try await cluster.waitForStatus(id, in: ["CANCELLED", "SHIPPED"])
+            #expect(order["cancellationReason"] as? String == "customer_request")
+            // Shipping never dispatches what it cancelled.
+            #expect(try await HTTP.request("POST", cluster.url("shipping", "/shipments/\(id)/dispatch"), admin: true).0 == 409)
+            return [id]
+        }
+    }
+
+    @Test func aCancellationAfterDispatchIsRefused() async throws {
+        try await withCluster { cluster in
+            let id = try orderId(try await cluster.placeOrder().body)
+            try await cluster.waitForStatus(id, in: ["CONFIRMED"])
+            #expect(try await HTTP.request("POST", cluster.url("shipping", "/shipments/\(id)/dispatch"), admin: true).0 == 200)
+            try await cluster.waitForStatus(id, in: ["SHIPPED"])
+            let (status, body) = try await HTTP.request("POST", cluster.url("order", "/orders/\(id)/cancel"))
+            #expect(status == 409)
+            #expect((body["error"] as? [String: Any])?["code"] as? String == "conflict")
+            return [id]
+        }
+    }
+
+    @Test func aCancellationRacingTheDispatchEndsOneWayOrTheOtherConsistently() async throws {
+        try await withCluster { cluster in
+            var ids: [String] = []
+            for _ in 0..<3 {
+                let id = try orderId(try await cluster.placeOrder().body)
+                try await cluster.waitForStatus(id, in: ["CONFIRMED"])
+                async let cancel = HTTP.request("POST", cluster.url("order", "/orders/\(id)/cancel"))
+                async let dispatch = HTTP.request(
+                    "POST", cluster.url("shipping", "/shipments/\(id)/dispatch"), admin: true)
+                let (cancelled, dispatched) = try await (cancel, dispatch)
+                #expect([202, 409].contains(cancelled.0))
+                #expect([200, 409].contains(dispatched.0))
+                let order = try await cluster.waitForStatus(id, in: ["SHIPPED", "CANCELLED"])
+                // Whichever won, the shipment agrees with the order.
+                let shipment = try await HTTP.request("GET", cluster.url("shipping", "/shipments/\(id)")).1
+                let expected = order["status"] as? String == "SHIPPED" ? "DISPATCHED" : "CANCELLED"
+                #expect(shipment["status"] as? String == expected)
+                ids.append(id)
+            }
+            return ids
+        }
+    }
+}
