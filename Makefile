@@ -27,10 +27,10 @@ test: deps ## Unit, contract, integration (real nats-server) and end-to-end test
 	$(SWIFT) test --skip-build
 
 lint: ## Check formatting (.swift-format)
-	$(SWIFT) format lint --strict --recursive --parallel Package.swift Contracts Shared Tests Tools
+	$(SWIFT) format lint --strict --recursive --parallel Package.swift Contracts Shared Services Tests Tools
 
 format: ## Reformat the sources in place
-	$(SWIFT) format format --in-place --recursive --parallel Package.swift Contracts Shared Tests Tools
+	$(SWIFT) format format --in-place --recursive --parallel Package.swift Contracts Shared Services Tests Tools
 
 SERVICES := order inventory payment shipping notification
 

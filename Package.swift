@@ -172,6 +172,16 @@ let package = Package(
             path: "Tests/ServiceKitTests",
             swiftSettings: swiftSettings
         ),
+        // Unit tests of every service's decisions: no NATS, no disk.
+        .testTarget(
+            name: "ServicesTests",
+            dependencies: [
+                "Contracts", "OrderService", "InventoryService", "PaymentService", "ShippingService",
+                "NotificationService",
+            ],
+            path: "Tests/ServicesTests",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

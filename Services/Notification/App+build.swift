@@ -11,7 +11,8 @@ enum NotificationApp {
         name: "notification", defaultPort: 8085,
         settings: [
             SettingSpec("notify-file", env: "TROUPE_NOTIFY_FILE", help: "JSON-lines file channel"),
-            SettingSpec("notify-webhook-url", env: "TROUPE_NOTIFY_WEBHOOK_URL", help: "webhook channel (http or https)"),
+            SettingSpec(
+                "notify-webhook-url", env: "TROUPE_NOTIFY_WEBHOOK_URL", help: "webhook channel (http or https)"),
             SettingSpec(
                 "notify-webhook-secret", env: "TROUPE_NOTIFY_WEBHOOK_SECRET", secret: true,
                 help: "HMAC-SHA256 key of the Troupe-Signature header"),
@@ -38,7 +39,8 @@ enum NotificationApp {
         let orders = runtime.consumer(of: .orders, concurrency: 8) { event, _ in
             try await handlers.handle(event, consumer: "notification-orders")
         }
-        let router = HTTPKit.router(health: runtime.healthChecks(consumers: ["notification-orders": { orders.isBound }]))
+        let router = HTTPKit.router(
+            health: runtime.healthChecks(consumers: ["notification-orders": { orders.isBound }]))
         NotificationRoutes(runtime: runtime).add(to: router)
         return (router, [orders])
     }

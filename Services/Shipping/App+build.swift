@@ -21,10 +21,13 @@ enum ShippingApp {
 
     static func policy(_ settings: Settings) throws -> ShippingPolicy {
         var reader = SettingsReader(settings)
-        let countries = Set((settings.value("shipping-countries") ?? "").split(separator: ",").map {
-            $0.trimmingCharacters(in: .whitespaces)
-        })
-        if countries.isEmpty || !countries.allSatisfy({ $0.count == 2 && $0.allSatisfy { $0.isASCII && $0.isUppercase } }) {
+        let countries = Set(
+            (settings.value("shipping-countries") ?? "").split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces)
+            })
+        if countries.isEmpty
+            || !countries.allSatisfy({ $0.count == 2 && $0.allSatisfy { $0.isASCII && $0.isUppercase } })
+        {
             reader.fail("shipping-countries", "must be ISO 3166-1 alpha-2 codes like US,GB")
         }
         var delay: Duration?

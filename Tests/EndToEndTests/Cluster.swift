@@ -1,12 +1,13 @@
 import Contracts
 import Foundation
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 import Logging
 import Messaging
 import SagaCheck
 import TestSupport
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The five services as real processes against a real nats-server, all on free loopback ports and
 /// in a temporary folder, so that they never collide with a running `make up`. `stop()` ends every
@@ -25,7 +26,8 @@ final class Cluster: @unchecked Sendable {
 
     init(dispatchDelay: String = "manual", extraEnvironment: [String: String] = [:]) async throws {
         nats = try NATSServer()
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("troupe-e2e-\(UUID().uuidString.prefix(8))")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "troupe-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         environment = [
             "TROUPE_NATS_URL": nats.url, "TROUPE_ADMIN_TOKEN": Self.adminToken, "TROUPE_LOG_LEVEL": "warning",
@@ -94,7 +96,9 @@ final class Cluster: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         for service in Self.services {
             while true {
-                if let (status, _) = try? await HTTP.request("GET", url(service, "/health/ready")), status == 200 { break }
+                if let (status, _) = try? await HTTP.request("GET", url(service, "/health/ready")), status == 200 {
+                    break
+                }
                 if let process = processes[service], !process.isRunning {
                     throw TestSupportError("\(service)-service exited: \(log(service).suffix(2000))")
                 }
@@ -147,7 +151,8 @@ final class Cluster: @unchecked Sendable {
 
     /// Waits until the order's status is one of `statuses`; returns the order.
     @discardableResult
-    func waitForStatus(_ id: String, in statuses: Set<String>, timeout: TimeInterval = 20) async throws -> [String: Any] {
+    func waitForStatus(_ id: String, in statuses: Set<String>, timeout: TimeInterval = 20) async throws -> [String: Any]
+    {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             let order = try await order(id)
@@ -168,7 +173,9 @@ final class Cluster: @unchecked Sendable {
         var stableSince = ContinuousClock.now
         while ContinuousClock.now < deadline {
             var counts: [UInt64] = []
-            for stream in StreamDefinition.all { counts.append((try? await connection.streamState(stream.name).messages) ?? 0) }
+            for stream in StreamDefinition.all {
+                counts.append((try? await connection.streamState(stream.name).messages) ?? 0)
+            }
             if counts != last {
                 last = counts
                 stableSince = ContinuousClock.now

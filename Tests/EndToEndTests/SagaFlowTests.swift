@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Runs `body` against a fresh cluster and stops it afterwards, also when the body fails.
 func withCluster(
@@ -88,7 +88,9 @@ struct SagaFlowTests {
             let order = try await cluster.waitForStatus(id, in: ["CANCELLED", "SHIPPED"])
             #expect(order["cancellationReason"] as? String == "customer_request")
             // Shipping never dispatches what it cancelled.
-            #expect(try await HTTP.request("POST", cluster.url("shipping", "/shipments/\(id)/dispatch"), admin: true).0 == 409)
+            #expect(
+                try await HTTP.request("POST", cluster.url("shipping", "/shipments/\(id)/dispatch"), admin: true).0
+                    == 409)
             return [id]
         }
     }
@@ -97,7 +99,9 @@ struct SagaFlowTests {
         try await withCluster { cluster in
             let id = try orderId(try await cluster.placeOrder().body)
             try await cluster.waitForStatus(id, in: ["CONFIRMED"])
-            #expect(try await HTTP.request("POST", cluster.url("shipping", "/shipments/\(id)/dispatch"), admin: true).0 == 200)
+            #expect(
+                try await HTTP.request("POST", cluster.url("shipping", "/shipments/\(id)/dispatch"), admin: true).0
+                    == 200)
             try await cluster.waitForStatus(id, in: ["SHIPPED"])
             let (status, body) = try await HTTP.request("POST", cluster.url("order", "/orders/\(id)/cancel"))
             #expect(status == 409)

@@ -47,7 +47,8 @@ public struct SagaCheck: Sendable {
     public var stock: [Stock]
     public var accounts: [Account]
 
-    public init(events: [AnyEvent], undecodable: [String], orders: [OrderOutcome], stock: [Stock], accounts: [Account]) {
+    public init(events: [AnyEvent], undecodable: [String], orders: [OrderOutcome], stock: [Stock], accounts: [Account])
+    {
         self.events = events
         self.undecodable = undecodable
         self.orders = orders
@@ -70,7 +71,8 @@ public struct SagaCheck: Sendable {
             let notifications = history.compactMap(Self.template)
             func exactly(_ type: String, _ n: Int) {
                 if count[type, default: 0] != n {
-                    found.append("\(order.orderId) (\(order.status)): \(count[type, default: 0]) \(type), expected \(n)")
+                    found.append(
+                        "\(order.orderId) (\(order.status)): \(count[type, default: 0]) \(type), expected \(n)")
                 }
             }
             func notified(_ template: String, _ n: Int) {
@@ -118,7 +120,8 @@ public struct SagaCheck: Sendable {
         for item in stock {
             if item.onHand != item.initialOnHand - committed[item.sku, default: 0] {
                 found.append(
-                    "guarantee 4: \(item.sku) onHand \(item.onHand) ≠ \(item.initialOnHand) − \(committed[item.sku, default: 0]) committed")
+                    "guarantee 4: \(item.sku) onHand \(item.onHand) ≠ \(item.initialOnHand) − \(committed[item.sku, default: 0]) committed"
+                )
             }
             if item.reserved != 0 { found.append("guarantee 4: \(item.sku) still has \(item.reserved) reserved") }
         }
@@ -131,7 +134,8 @@ public struct SagaCheck: Sendable {
         for account in accounts {
             if account.captured != capturedByCustomer[account.customerId, default: 0] {
                 found.append(
-                    "guarantee 5: \(account.customerId) captured \(account.captured) ≠ \(capturedByCustomer[account.customerId, default: 0]) in events")
+                    "guarantee 5: \(account.customerId) captured \(account.captured) ≠ \(capturedByCustomer[account.customerId, default: 0]) in events"
+                )
             }
             if account.authorized != 0 {
                 found.append("guarantee 5: \(account.customerId) still has \(account.authorized) authorized")

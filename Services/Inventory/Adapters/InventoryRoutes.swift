@@ -51,7 +51,8 @@ struct InventoryRoutes: Sendable {
         let runtime = self.runtime
         router.get("/stock/:sku") { _, context -> JSONResponse<ProductBody> in
             let sku = try Self.sku(context)
-            guard let product = try await runtime.store.writer.read({ db in try InventoryStore.product(sku, in: db) }) else {
+            guard let product = try await runtime.store.writer.read({ db in try InventoryStore.product(sku, in: db) })
+            else {
                 throw APIError(.notFound, "no product \(sku)")
             }
             return JSONResponse(ProductBody(product))
@@ -60,12 +61,15 @@ struct InventoryRoutes: Sendable {
             try HTTPKit.requireAdmin(request, token: runtime.configuration.adminToken)
             let sku = try Self.sku(context)
             let body = try await JSONBody.decode(PutProduct.self, from: request)
-            guard (1...200).contains(body.name.count) else { throw APIError.validation("name", "must be 1-200 characters") }
+            guard (1...200).contains(body.name.count) else {
+                throw APIError.validation("name", "must be 1-200 characters")
+            }
             guard (0...1_000_000_000).contains(body.unitPrice) else {
                 throw APIError.validation("unitPrice", "must be between 0 and 1000000000")
             }
             guard body.currency == runtime.configuration.currency else {
-                throw APIError.validation("currency", "must be \(runtime.configuration.currency), the deployment's currency")
+                throw APIError.validation(
+                    "currency", "must be \(runtime.configuration.currency), the deployment's currency")
             }
             guard (0...1_000_000_000).contains(body.onHand) else {
                 throw APIError.validation("onHand", "must be between 0 and 1000000000")

@@ -32,10 +32,12 @@ struct InventoryStore: Sendable {
         var reservation: Reservation?
         if let row = try Row.fetchOne(db, sql: "SELECT * FROM reservation WHERE orderId = ?", arguments: [orderId]) {
             reservation = Reservation(
-                orderId: row["orderId"], lines: try JSONDecoder().decode([Line].self, from: Data((row["lines"] as String).utf8)),
+                orderId: row["orderId"],
+                lines: try JSONDecoder().decode([Line].self, from: Data((row["lines"] as String).utf8)),
                 status: Reservation.Status(rawValue: row["status"]) ?? .rejected)
         }
-        let cancelled = try Bool.fetchOne(db, sql: "SELECT 1 FROM cancelledOrder WHERE orderId = ?", arguments: [orderId]) ?? false
+        let cancelled =
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM cancelledOrder WHERE orderId = ?", arguments: [orderId]) ?? false
         var products: [String: Product] = [:]
         for sku in Set(skus + (reservation?.lines.map(\.sku) ?? [])) {
             if let product = try product(sku, in: db) { products[sku] = product }
@@ -62,8 +64,11 @@ struct InventoryStore: Sendable {
 
     static func save(_ product: Product, in db: Database) throws {
         try db.execute(
-            sql: "INSERT OR REPLACE INTO product (sku, name, unitPrice, currency, onHand, reserved) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [product.sku, product.name, product.unitPrice, product.currency, product.onHand, product.reserved])
+            sql:
+                "INSERT OR REPLACE INTO product (sku, name, unitPrice, currency, onHand, reserved) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [
+                product.sku, product.name, product.unitPrice, product.currency, product.onHand, product.reserved,
+            ])
     }
 
     static func products(after: String?, limit: Int, in db: Database) throws -> [Product] {

@@ -54,14 +54,16 @@ enum InventoryDecisions {
             let rejected = InventoryRejected(
                 orderId: order.orderId, reason: .outOfStock,
                 lines: short.map {
-                    RejectedLine(sku: $0.sku, requested: $0.quantity, available: max(0, state.products[$0.sku]!.available))
+                    RejectedLine(
+                        sku: $0.sku, requested: $0.quantity, available: max(0, state.products[$0.sku]!.available))
                 })
             return Decision(state: next, events: [AnyEvent(CloudEvent(data: rejected, causedBy: event))])
         }
         var priced: [PricedLine] = []
         for line in order.lines {
             next.products[line.sku]!.reserved += Int64(line.quantity)
-            priced.append(PricedLine(sku: line.sku, quantity: line.quantity, unitPrice: state.products[line.sku]!.unitPrice))
+            priced.append(
+                PricedLine(sku: line.sku, quantity: line.quantity, unitPrice: state.products[line.sku]!.unitPrice))
         }
         next.reservation = Reservation(orderId: order.orderId, lines: order.lines, status: .reserved)
         let total = priced.reduce(Int64(0)) { $0 + Int64($1.quantity) * $1.unitPrice }

@@ -1,9 +1,10 @@
 import Crypto
 import Foundation
+import Logging
+
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
-import Logging
 
 /// Where notifications go: a log line always, a JSON-lines file, an HTTP webhook.
 struct Channels: Sendable {
@@ -51,7 +52,8 @@ struct Channels: Sendable {
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         if let webhookSecret {
             let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(webhookSecret.utf8)))
-            request.setValue("sha256=" + mac.map { String(format: "%02x", $0) }.joined(), forHTTPHeaderField: "Troupe-Signature")
+            request.setValue(
+                "sha256=" + mac.map { String(format: "%02x", $0) }.joined(), forHTTPHeaderField: "Troupe-Signature")
         }
         var last = "not attempted"
         for attempt in 0..<webhookAttempts {

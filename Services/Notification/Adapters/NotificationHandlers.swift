@@ -25,9 +25,18 @@ struct NotificationHandlers: Sendable {
         ])
         let outcome: AnyEvent =
             switch event {
-            case .orderConfirmed(let e): NotificationDecisions.outcome(request, notificationId: notificationId, channels: channels.names, failures: failures, cause: e, sentAt: sentAt)
-            case .orderCancelled(let e): NotificationDecisions.outcome(request, notificationId: notificationId, channels: channels.names, failures: failures, cause: e, sentAt: sentAt)
-            case .orderShipped(let e): NotificationDecisions.outcome(request, notificationId: notificationId, channels: channels.names, failures: failures, cause: e, sentAt: sentAt)
+            case .orderConfirmed(let e):
+                NotificationDecisions.outcome(
+                    request, notificationId: notificationId, channels: channels.names, failures: failures, cause: e,
+                    sentAt: sentAt)
+            case .orderCancelled(let e):
+                NotificationDecisions.outcome(
+                    request, notificationId: notificationId, channels: channels.names, failures: failures, cause: e,
+                    sentAt: sentAt)
+            case .orderShipped(let e):
+                NotificationDecisions.outcome(
+                    request, notificationId: notificationId, channels: channels.names, failures: failures, cause: e,
+                    sentAt: sentAt)
             default: preconditionFailure("no notification for \(event.type)")
             }
         let channelNames = channels.names

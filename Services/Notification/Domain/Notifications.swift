@@ -10,9 +10,12 @@ enum NotificationDecisions {
 
     static func request(for event: AnyEvent) -> Request? {
         switch event {
-        case .orderConfirmed(let e): Request(orderId: e.data.orderId, customerId: e.data.customerId, template: .orderConfirmed)
-        case .orderCancelled(let e): Request(orderId: e.data.orderId, customerId: e.data.customerId, template: .orderCancelled)
-        case .orderShipped(let e): Request(orderId: e.data.orderId, customerId: e.data.customerId, template: .orderShipped)
+        case .orderConfirmed(let e):
+            Request(orderId: e.data.orderId, customerId: e.data.customerId, template: .orderConfirmed)
+        case .orderCancelled(let e):
+            Request(orderId: e.data.orderId, customerId: e.data.customerId, template: .orderCancelled)
+        case .orderShipped(let e):
+            Request(orderId: e.data.orderId, customerId: e.data.customerId, template: .orderShipped)
         default: nil
         }
     }

@@ -105,7 +105,8 @@ struct OrderRoutes: Sendable {
                     throw APIError(.notFound, "no order \(orderId)")
                 }
                 guard !state.isFinal else {
-                    throw APIError(.conflict, "order \(orderId) is \(state.status.rawValue) and can no longer be cancelled")
+                    throw APIError(
+                        .conflict, "order \(orderId) is \(state.status.rawValue) and can no longer be cancelled")
                 }
                 guard state.cancellationRequestedAt == nil else { return state }
                 let requested = AnyEvent(

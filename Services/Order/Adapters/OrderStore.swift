@@ -57,7 +57,8 @@ enum OrderStore {
         guard let first = events.first else { return state }
         var next = state
         var seq =
-            try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM orderEvent WHERE orderId = ?", arguments: [first.orderId]) ?? 0
+            try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM orderEvent WHERE orderId = ?", arguments: [first.orderId])
+            ?? 0
         for event in events {
             seq += 1
             try db.execute(

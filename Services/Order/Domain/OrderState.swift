@@ -30,7 +30,8 @@ struct OrderState: Codable, Sendable, Hashable {
             return OrderState(
                 orderId: placed.data.orderId, customerId: placed.data.customerId, status: .PENDING,
                 cancellationReason: nil, lines: placed.data.lines, unitPrices: nil, total: nil, currency: nil,
-                shipmentId: nil, trackingNumber: nil, paymentId: nil, cancellationRequestedAt: nil, createdAt: placed.time,
+                shipmentId: nil, trackingNumber: nil, paymentId: nil, cancellationRequestedAt: nil,
+                createdAt: placed.time,
                 updatedAt: placed.time, version: 1)
         }
         guard var next = state else { return nil }
@@ -38,7 +39,8 @@ struct OrderState: Codable, Sendable, Hashable {
         next.updatedAt = event.time
         switch event {
         case .inventoryReserved(let e):
-            next.unitPrices = Dictionary(e.data.pricedLines.map { ($0.sku, $0.unitPrice) }, uniquingKeysWith: { a, _ in a })
+            next.unitPrices = Dictionary(
+                e.data.pricedLines.map { ($0.sku, $0.unitPrice) }, uniquingKeysWith: { a, _ in a })
             next.total = e.data.total
             next.currency = e.data.currency
         case .paymentAuthorized(let e):

@@ -48,7 +48,9 @@ struct PaymentRoutes: Sendable {
         let runtime = self.runtime
         router.get("/accounts/:customerId") { _, context -> JSONResponse<AccountBody> in
             let customerId = try Self.customerId(context)
-            guard let account = try await runtime.store.writer.read({ db in try PaymentStore.account(customerId, in: db) })
+            guard
+                let account = try await runtime.store.writer.read({ db in try PaymentStore.account(customerId, in: db) }
+                )
             else { throw APIError(.notFound, "no account for \(customerId)") }
             return JSONResponse(AccountBody(account))
         }
@@ -57,7 +59,8 @@ struct PaymentRoutes: Sendable {
             let customerId = try Self.customerId(context)
             let body = try await JSONBody.decode(PutAccount.self, from: request)
             guard body.currency == runtime.configuration.currency else {
-                throw APIError.validation("currency", "must be \(runtime.configuration.currency), the deployment's currency")
+                throw APIError.validation(
+                    "currency", "must be \(runtime.configuration.currency), the deployment's currency")
             }
             guard (0...1_000_000_000_000).contains(body.creditLimit) else {
                 throw APIError.validation("creditLimit", "must be between 0 and 1000000000000")
@@ -65,7 +68,8 @@ struct PaymentRoutes: Sendable {
             let account = try await runtime.write { db -> Account in
                 var account =
                     try PaymentStore.account(customerId, in: db)
-                    ?? Account(customerId: customerId, currency: body.currency, creditLimit: 0, authorized: 0, captured: 0)
+                    ?? Account(
+                        customerId: customerId, currency: body.currency, creditLimit: 0, authorized: 0, captured: 0)
                 account.creditLimit = body.creditLimit
                 account.currency = body.currency
                 try PaymentStore.save(account, in: db)

@@ -63,7 +63,9 @@ enum PaymentStore {
                 INSERT OR REPLACE INTO account (customerId, currency, creditLimit, authorized, captured)
                 VALUES (?, ?, ?, ?, ?)
                 """,
-            arguments: [account.customerId, account.currency, account.creditLimit, account.authorized, account.captured])
+            arguments: [
+                account.customerId, account.currency, account.creditLimit, account.authorized, account.captured,
+            ])
     }
 
     static func payment(_ orderId: String, in db: Database) throws -> Payment? {

@@ -28,7 +28,9 @@ struct ShippingRoutes: Sendable {
         let runtime = handlers.runtime
         router.get("/shipments/:orderId") { _, context -> JSONResponse<ShipmentBody> in
             let orderId = context.parameters.get("orderId") ?? ""
-            guard let shipment = try await runtime.store.writer.read({ db in try ShippingStore.shipment(orderId, in: db) })
+            guard
+                let shipment = try await runtime.store.writer.read({ db in try ShippingStore.shipment(orderId, in: db) }
+                )
             else { throw APIError(.notFound, "no shipment was scheduled for \(orderId)") }
             return JSONResponse(ShipmentBody(shipment: shipment))
         }

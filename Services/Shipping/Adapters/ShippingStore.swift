@@ -23,8 +23,10 @@ enum ShippingStore {
     }
 
     static func state(orderId: String, in db: Database) throws -> ShippingState {
-        let address = try String.fetchOne(db, sql: "SELECT address FROM address WHERE orderId = ?", arguments: [orderId])
-            .map { try JSONDecoder().decode(ShippingAddress.self, from: Data($0.utf8)) }
+        let address = try String.fetchOne(
+            db, sql: "SELECT address FROM address WHERE orderId = ?", arguments: [orderId]
+        )
+        .map { try JSONDecoder().decode(ShippingAddress.self, from: Data($0.utf8)) }
         let cancelled =
             try Bool.fetchOne(db, sql: "SELECT 1 FROM cancelledOrder WHERE orderId = ?", arguments: [orderId]) ?? false
         return ShippingState(address: address, shipment: try shipment(orderId, in: db), cancelled: cancelled)
@@ -40,7 +42,8 @@ enum ShippingStore {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO shipment (orderId, document, status, dispatchAt) VALUES (?, ?, ?, ?)",
                 arguments: [
-                    orderId, String(decoding: try JSONEncoder().encode(shipment), as: UTF8.self), shipment.status.rawValue,
+                    orderId, String(decoding: try JSONEncoder().encode(shipment), as: UTF8.self),
+                    shipment.status.rawValue,
                     shipment.dispatchAt?.timeIntervalSince1970,
                 ])
         }
@@ -58,7 +61,8 @@ enum ShippingStore {
     static func due(now: Date, limit: Int, in db: Database) throws -> [String] {
         try String.fetchAll(
             db,
-            sql: "SELECT orderId FROM shipment WHERE status = 'SCHEDULED' AND dispatchAt <= ? ORDER BY dispatchAt LIMIT ?",
+            sql:
+                "SELECT orderId FROM shipment WHERE status = 'SCHEDULED' AND dispatchAt <= ? ORDER BY dispatchAt LIMIT ?",
             arguments: [now.timeIntervalSince1970, limit])
     }
 }

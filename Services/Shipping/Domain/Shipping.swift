@@ -86,13 +86,17 @@ enum ShippingDecisions {
         next.shipment = Shipment(
             orderId: event.data.orderId, shipmentId: shipmentId, status: .SCHEDULED, carrier: carrier,
             trackingNumber: nil, estimatedDelivery: scheduled.data.estimatedDelivery,
-            dispatchAt: policy.dispatchDelay.map { now.addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) },
+            dispatchAt: policy.dispatchDelay.map {
+                now.addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18)
+            },
             scheduledEventId: scheduled.id, traceparent: scheduled.traceparent)
         return .decided(Decision(state: next, events: [AnyEvent(scheduled)]))
     }
 
     /// `orders.cancellation_requested`: cancel unless the parcel has left.
-    static func cancellationRequested(_ state: ShippingState, _ event: CloudEvent<OrderCancellationRequested>) -> Decision {
+    static func cancellationRequested(_ state: ShippingState, _ event: CloudEvent<OrderCancellationRequested>)
+        -> Decision
+    {
         if state.shipment?.status == .DISPATCHED {
             let rejected = ShippingCancellationRejected(orderId: event.data.orderId, reason: .alreadyDispatched)
             return Decision(state: state, events: [AnyEvent(CloudEvent(data: rejected, causedBy: event))])

@@ -1,6 +1,6 @@
+import Contracts
 import Foundation
 public import Logging
-import Contracts
 import Synchronization
 
 /// Writes one JSON object per line to standard error: `time`, `level`, `service`, `message`, and

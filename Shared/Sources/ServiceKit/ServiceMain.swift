@@ -7,7 +7,8 @@ public import ServiceLifecycle
 /// The body of every service's thin `main`: settings (flags, then `TROUPE_*`), logging, runtime,
 /// the service's own routes and consumers, run until SIGTERM.
 public enum ServiceMain {
-    public typealias Build = @Sendable (ServiceRuntime) async throws -> (router: Router<BasicRequestContext>, services: [any Service])
+    public typealias Build =
+        @Sendable (ServiceRuntime) async throws -> (router: Router<BasicRequestContext>, services: [any Service])
 
     public static func run(
         _ descriptor: ServiceDescriptor, arguments: [String] = Array(CommandLine.arguments.dropFirst()),
@@ -17,13 +18,19 @@ public enum ServiceMain {
         let program = "\(descriptor.name)-service"
         if arguments.contains("--help") {
             print("usage: \(program) [--flag value]...  (each flag also read from its TROUPE_* variable)")
-            for spec in ServiceConfiguration.specs(service: descriptor.name, defaultPort: descriptor.defaultPort) + descriptor.settings {
-                print("  --\(spec.flag) (\(spec.environment))\(spec.defaultValue.map { " default \($0)" } ?? ""): \(spec.help)")
+            for spec in ServiceConfiguration.specs(service: descriptor.name, defaultPort: descriptor.defaultPort)
+                + descriptor.settings
+            {
+                print(
+                    "  --\(spec.flag) (\(spec.environment))\(spec.defaultValue.map { " default \($0)" } ?? ""): \(spec.help)"
+                )
             }
             return
         }
         do {
-            let specs = ServiceConfiguration.specs(service: descriptor.name, defaultPort: descriptor.defaultPort) + descriptor.settings
+            let specs =
+                ServiceConfiguration.specs(service: descriptor.name, defaultPort: descriptor.defaultPort)
+                + descriptor.settings
             let settings = try Settings(specs: specs, arguments: arguments, environment: environment)
             var reader = SettingsReader(settings)
             let configuration = ServiceConfiguration.read(&reader, service: descriptor.name)

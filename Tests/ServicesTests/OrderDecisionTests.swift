@@ -1,0 +1,92 @@
+import Contracts
+import Testing
+
+@testable import OrderService
+
+@Suite("Order decisions and event sourcing")
+struct OrderDecisionTests {
+    func state(_ events: [AnyEvent]) -> OrderState? { OrderState.fold(events) }
+
+    func appended(_ outcome: OrderDecisions.Outcome) -> [String] {
+        if case .append(let events) = outcome { return events.map(\.type) }
+        return []
+    }
+
+    @Test func confirmsWhenScheduledAndPricedAndWaitsOtherwise() {
+        let placed = AnyEvent(Fixture.placed())
+        guard case .notYet = OrderDecisions.decide(state([placed]), AnyEvent(Fixture.scheduled())) else {
+            Issue.record("confirmation needs the price")
+            return
+        }
+        let priced = state([placed, AnyEvent(Fixture.reserved())])
+        #expect(
+            appended(OrderDecisions.decide(priced, AnyEvent(Fixture.scheduled())))
+                == ["troupe.shipping.scheduled.v1", "troupe.order.confirmed.v1"])
+    }
+
+    @Test func shipsOnlyAConfirmedOrder() {
+        let pending = state([AnyEvent(Fixture.placed()), AnyEvent(Fixture.reserved())])
+        guard case .notYet = OrderDecisions.decide(pending, AnyEvent(Fixture.dispatched())) else {
+            Issue.record("a dispatch before the confirmation must wait")
+            return
+        }
+        let confirmedEvents = [AnyEvent(Fixture.placed()), AnyEvent(Fixture.reserved())]
+        guard
+            case .append(let confirmation) = OrderDecisions.decide(
+                state(confirmedEvents), AnyEvent(Fixture.scheduled()))
+        else { return }
+        let confirmed = state(confirmedEvents + confirmation)
+        #expect(confirmed?.status == .CONFIRMED)
+        #expect(
+            appended(OrderDecisions.decide(confirmed, AnyEvent(Fixture.dispatched())))
+                == ["troupe.shipping.dispatched.v1", "troupe.order.shipped.v1"])
+    }
+
+    @Test func cancelsOnceWhateverComesLater() {
+        let placed = [AnyEvent(Fixture.placed())]
+        let declined = AnyEvent(
+            CloudEvent(
+                data: PaymentDeclined(
+                    orderId: Fixture.orderId, customerId: "cus_42", amount: 2500, currency: "USD",
+                    reason: .insufficientFunds),
+                causedBy: Fixture.reserved()))
+        guard case .append(let first) = OrderDecisions.decide(state(placed), declined) else { return }
+        #expect(first.map(\.type) == ["troupe.payment.declined.v1", "troupe.order.cancelled.v1"])
+        let cancelled = state(placed + first)
+        #expect(cancelled?.status == .CANCELLED)
+        #expect(cancelled?.cancellationReason == .paymentDeclined)
+        let failed = AnyEvent(
+            CloudEvent(
+                data: ShippingFailed(orderId: Fixture.orderId, reason: .unsupportedDestination),
+                causedBy: Fixture.authorized()))
+        #expect(appended(OrderDecisions.decide(cancelled, failed)) == ["troupe.shipping.failed.v1"])
+    }
+
+    @Test func theFoldRebuildsTheStateFromTheHistory() {
+        let history = [AnyEvent(Fixture.placed()), AnyEvent(Fixture.reserved()), AnyEvent(Fixture.authorized())]
+        let folded = state(history)
+        #expect(folded?.version == 3)
+        #expect(folded?.total == 2500)
+        #expect(folded?.paymentId == Fixture.paymentId)
+        #expect(folded?.status == .PENDING)
+        #expect(state(Array(history.prefix(1)))?.total == nil)
+    }
+
+    @Test func placeOrderRequestsAreValidatedAsHTTPSays() {
+        func request(_ change: (inout PlaceOrderRequest) -> Void) -> PlaceOrderRequest {
+            var request = PlaceOrderRequest(
+                customerId: "cus_42", lines: [.init(sku: "SKU-A", quantity: 1)],
+                shippingAddress: .init(name: "A", line1: "1", line2: nil, city: "C", postalCode: "P", country: "GB"))
+            change(&request)
+            return request
+        }
+        #expect(request { _ in }.violation() == nil)
+        #expect(request { $0.lines[0].quantity = 0 }.violation()?.field == "lines[0].quantity")
+        #expect(request { $0.lines.append(.init(sku: "SKU-A", quantity: 1)) }.violation()?.field == "lines[1].sku")
+        #expect(request { $0.shippingAddress.country = "XX" }.violation()?.field == "shippingAddress.country")
+        #expect(request { $0.shippingAddress.country = "gb" }.violation()?.field == "shippingAddress.country")
+        #expect(request { $0.customerId = "bad id" }.violation()?.field == "customerId")
+        #expect(request { $0.lines = [] }.violation()?.field == "lines")
+        #expect(request { $0.shippingAddress.city = "   " }.violation()?.field == "shippingAddress.city")
+    }
+}
