@@ -25,7 +25,7 @@ final class Cluster: @unchecked Sendable {
     let initialStock: [String: Int64]
 
     init(dispatchDelay: String = "manual", extraEnvironment: [String: String] = [:]) async throws {
-        nats = try NATSServer()
+        nats = try await NATSServer.start()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "troupe-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -40,7 +40,7 @@ final class Cluster: @unchecked Sendable {
             try await waitUntilReady()
             try await seed()
         } catch {
-            stop()
+            await stop()
             throw error
         }
     }
@@ -74,6 +74,10 @@ final class Cluster: @unchecked Sendable {
     /// SIGTERM (graceful) or SIGKILL (a crash) to one service, waiting for it to end.
     func stopService(_ service: String, signal: Int32 = SIGTERM) {
         guard let process = processes.removeValue(forKey: service) else { return }
+        Self.terminate(process, signal: signal)
+    }
+
+    static func terminate(_ process: Process, signal: Int32) {
         guard process.isRunning else { return }
         kill(process.processIdentifier, signal)
         let deadline = Date().addingTimeInterval(15)
@@ -82,10 +86,19 @@ final class Cluster: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    func stop() {
-        for service in Self.services { stopService(service) }
-        nats.stop()
-        try? FileManager.default.removeItem(at: directory)
+    /// Stops every service (SIGTERM, side by side) and the server, off Swift concurrency's threads.
+    func stop() async {
+        let running = Array(processes.values)
+        processes.removeAll()
+        let nats = self.nats
+        let directory = self.directory
+        _ = try? await Blocking.run {
+            DispatchQueue.concurrentPerform(iterations: running.count) { index in
+                Self.terminate(running[index], signal: SIGTERM)
+            }
+            nats.stop()
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 
     func log(_ service: String) -> String {

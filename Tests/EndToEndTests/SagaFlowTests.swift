@@ -12,13 +12,13 @@ func withCluster(
         // Every flow ends with the guarantees of spec/README.md, read from the streams and the APIs.
         let violations = try await cluster.violations(orders: orders)
         #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
-        cluster.stop()
+        await cluster.stop()
     } catch {
         for service in Cluster.services {
             let log = cluster.log(service)
             if !log.isEmpty { print("--- \(service)-service log (last 2 KB) ---\n\(log.suffix(2000))") }
         }
-        cluster.stop()
+        await cluster.stop()
         throw error
     }
 }

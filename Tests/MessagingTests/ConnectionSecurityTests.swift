@@ -7,7 +7,7 @@ import Testing
 @Suite("Credentials, TLS and backpressure", .serialized, .timeLimit(.minutes(1)))
 struct ConnectionSecurityTests {
     @Test func connectsWithCredentialsAndRefusesWrongOnes() async throws {
-        let server = try NATSServer(extraArguments: ["--user", "inventory", "--pass", "s3cret"])
+        let server = try await NATSServer.start(extraArguments: ["--user", "inventory", "--pass", "s3cret"])
         defer { server.stop() }
         let good = try await NATSConnection.connect(
             NATSConfiguration(
@@ -30,9 +30,11 @@ struct ConnectionSecurityTests {
     }
 
     @Test func connectsOverTLSVerifyingTheServerAgainstTheCA() async throws {
-        let pki = try TestPKI()
+        let pki = try await TestPKI()
         defer { pki.remove() }
-        let server = try NATSServer(extraArguments: ["--tls", "--tlscert", pki.serverCert, "--tlskey", pki.serverKey])
+        let server = try await NATSServer.start(extraArguments: [
+            "--tls", "--tlscert", pki.serverCert, "--tlskey", pki.serverKey,
+        ])
         defer { server.stop() }
         let secure = try await NATSConnection.connect(
             NATSConfiguration(urls: ["tls://127.0.0.1:\(server.port)"], tlsCAFile: pki.caCert, waitForServer: false),
@@ -43,7 +45,7 @@ struct ConnectionSecurityTests {
         await secure.close()
 
         // Without the CA the server's certificate is not trusted.
-        let otherCA = try TestPKI()
+        let otherCA = try await TestPKI()
         defer { otherCA.remove() }
         await #expect(throws: NATSError.self) {
             _ = try await NATSConnection.connect(
@@ -87,7 +89,7 @@ struct TestPKI {
     var serverCert: String { directory.appendingPathComponent("server.pem").path }
     var serverKey: String { directory.appendingPathComponent("server-key.pem").path }
 
-    init() throws {
+    init() async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("troupe-pki-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let openssl = try Executables.find("openssl")
@@ -109,7 +111,7 @@ struct TestPKI {
             ],
         ]
         for step in steps {
-            let output = try ProcessRunner.run(openssl, step, timeout: .seconds(60))
+            let output = try await ProcessRunner.run(openssl, step, timeout: .seconds(60))
             guard output.status == 0 else {
                 throw TestSupportError("openssl \(step[0]) failed: \(output.standardError)")
             }

@@ -77,7 +77,7 @@ struct ConsumerServiceTests {
     }
 
     @Test func aServiceStartedWhileNATSIsDownConnectsWhenItComes() async throws {
-        let server = try NATSServer()
+        let server = try await NATSServer.start()
         defer { server.stop() }
         server.kill()
         let nats = try await server.connect(name: "early", waitForServer: false, retryInBackground: true)
@@ -123,6 +123,12 @@ struct ConsumerServiceTests {
                 tasks.addTask { try await group.run() }
                 try await nats.publish(message("test.placed.o1", "before", id: "e1"))
                 #expect(await eventually { handled.count == 1 })
+                // Its acknowledgement has reached the server (else a redelivery after the restart
+                // would be right: delivery is at least once).
+                #expect(
+                    try await eventually {
+                        try await nats.consumerState(stream: "TEST", durable: "survivor").ackPending == 0
+                    })
                 try server.restart()
                 try await nats.waitUntilConnected(timeout: .seconds(10))
                 // The pull request open before the restart is gone with the old server process;

@@ -18,7 +18,7 @@ struct FetchSafetyTests {
             FileManager.default.isExecutableFile(atPath: probe.path),
             "build FetchSafetyProbe first (make test does): \(probe.path)")
         try await withNATSServer { (server) async throws in
-            let output = try ProcessRunner.run(
+            let output = try await ProcessRunner.run(
                 valgrind,
                 ["--error-exitcode=99", "--leak-check=no", "--track-origins=no", probe.path, server.url],
                 timeout: .seconds(240))
@@ -35,15 +35,15 @@ struct FetchSafetyTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let binary = directory.appendingPathComponent("fetch_overflow_control")
-        let flags = try ProcessRunner.run(try Executables.find("pkg-config"), ["--cflags", "--libs", "libnats"])
+        let flags = try await ProcessRunner.run(try Executables.find("pkg-config"), ["--cflags", "--libs", "libnats"])
         try #require(flags.status == 0, "pkg-config libnats: \(flags.standardError)")
-        let compile = try ProcessRunner.run(
+        let compile = try await ProcessRunner.run(
             compiler,
             ["-g", "-O0", "-o", binary.path, Self.fixture.path]
                 + flags.standardOutput.split(whereSeparator: \.isWhitespace).map(String.init) + ["-lpthread"])
         try #require(compile.status == 0, "compiling the control failed:\n\(compile.standardError)")
         try await withNATSServer { (server) async throws in
-            let output = try ProcessRunner.run(
+            let output = try await ProcessRunner.run(
                 valgrind, ["--error-exitcode=99", "--leak-check=no", binary.path, server.url], timeout: .seconds(120))
             #expect(output.status != 0)
             #expect(

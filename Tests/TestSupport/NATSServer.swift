@@ -121,9 +121,27 @@ public final class NATSServer: @unchecked Sendable {
 
 /// Runs `body` with a fresh server and always stops it afterwards.
 public func withNATSServer<R>(_ body: (NATSServer) async throws -> R) async throws -> R {
-    let server = try NATSServer()
-    defer { server.stop() }
-    return try await body(server)
+    let server = try await NATSServer.start()
+    do {
+        let result = try await body(server)
+        await server.stopAsync()
+        return result
+    } catch {
+        await server.stopAsync()
+        throw error
+    }
+}
+
+extension NATSServer {
+    /// Starts a server without holding a Swift concurrency thread while it comes up.
+    public static func start(extraArguments: [String] = []) async throws -> NATSServer {
+        try await Blocking.run { try NATSServer(extraArguments: extraArguments) }
+    }
+
+    /// `stop()` without holding a Swift concurrency thread while the process ends.
+    public func stopAsync() async {
+        _ = try? await Blocking.run { self.stop() }
+    }
 }
 
 /// A failure of the test harness itself.

@@ -51,3 +51,22 @@ public enum ProcessRunner {
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     }
 }
+
+/// Runs blocking test-harness work (waiting for a process, polling a port) on a dispatch thread,
+/// so that it never holds one of Swift concurrency's few threads while other tests run.
+public enum Blocking {
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}
+
+extension ProcessRunner {
+    /// `run` off Swift concurrency's threads: for tests, which run side by side.
+    public static func run(_ executable: URL, _ arguments: [String], timeout: Duration = .seconds(300)) async throws
+        -> Output
+    {
+        try await Blocking.run { try run(executable, arguments, timeout: timeout) }
+    }
+}
