@@ -49,11 +49,12 @@ final class Cluster: @unchecked Sendable {
         URL(string: "http://127.0.0.1:\(ports[service]!)\(path)")!
     }
 
-    func start(_ service: String) throws {
+    func start(_ service: String, environment extra: [String: String] = [:]) throws {
         if ports[service] == nil { ports[service] = try FreePort.find() }
         let process = Process()
         process.executableURL = ProcessRunner.productsDirectory().appendingPathComponent("\(service)-service")
         var environment = ProcessInfo.processInfo.environment.merging(self.environment) { _, new in new }
+            .merging(extra) { _, new in new }
         environment["TROUPE_HTTP_PORT"] = "\(ports[service]!)"
         environment["TROUPE_DATA_DIR"] = directory.appendingPathComponent("data/\(service)").path
         process.environment = environment

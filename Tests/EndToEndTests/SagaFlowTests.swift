@@ -2,6 +2,10 @@ import Foundation
 import TestSupport
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// Runs `body` against a fresh cluster and stops it afterwards, also when the body fails.
 func withCluster(
     dispatchDelay: String = "manual", _ body: (Cluster) async throws -> [String]
@@ -47,6 +51,16 @@ struct SagaFlowTests {
             let createdAt = try #require(placed["createdAt"] as? String)
             let past = try await HTTP.request("GET", cluster.url("order", "/orders/\(id)?asOf=\(createdAt)")).1
             #expect(past["status"] as? String == "PENDING")
+            // Prometheus metrics: saga outcomes, consumed events, HTTP requests.
+            var request = URLRequest(url: cluster.url("order", "/metrics"))
+            request.httpMethod = "GET"
+            let (data, _) = try await URLSession.shared.data(for: request)
+            let metrics = String(decoding: data, as: UTF8.self)
+            #expect(metrics.contains(#"troupe_saga_outcomes_total{outcome="shipped",reason=""} 1"#))
+            #expect(
+                metrics.contains(#"troupe_events_consumed_total{type="troupe.shipping.dispatched.v1",outcome="ack"} 1"#)
+            )
+            #expect(metrics.contains("hb_requests"))
             return [id]
         }
     }

@@ -134,11 +134,15 @@ struct ConsumerServiceTests {
                 // The pull request open before the restart is gone with the old server process;
                 // the consumer must notice and ask again, long before its 30 s expiry.
                 try await nats.publish(message("test.placed.o2", "after", id: "e2"))
-                #expect(await eventually(timeout: .seconds(8)) { handled.count == 2 })
+                #expect(await eventually(timeout: .seconds(8)) { handled.values.contains("after") })
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
             }
-            #expect(handled.values == ["before", "after"])
+            // nats-server 2.9 may restore a consumer's acknowledgement state from before its last
+            // write, so "before" can come again after the restart: delivery is at least once, and the
+            // services' inbox absorbs it. Nothing is lost, and the consumer keeps going.
+            #expect(Set(handled.values) == ["before", "after"])
+            #expect(handled.values.filter { $0 == "after" }.count == 1)
             await nats.close()
         }
     }

@@ -67,6 +67,14 @@ enum OrderStore {
             next = OrderState.evolve(next, event)
         }
         try Outbox.append(publishing, in: db)
+        for event in publishing {
+            switch event {
+            case .orderConfirmed: ServiceMetrics.sagaOutcome("confirmed")
+            case .orderShipped: ServiceMetrics.sagaOutcome("shipped")
+            case .orderCancelled(let e): ServiceMetrics.sagaOutcome("cancelled", reason: e.data.reason.rawValue)
+            default: break
+            }
+        }
         if let next { try saveView(next, in: db) }
         return next
     }

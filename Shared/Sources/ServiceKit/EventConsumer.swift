@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 public import Messaging
+import Metrics
 public import ServiceLifecycle
 
 /// What a service's handler made of an event.
@@ -40,25 +41,39 @@ public struct EventConsumer<Event: Sendable>: Service {
             connection: connection, stream: stream, consumer: consumer, pull: pull, concurrency: concurrency,
             logger: logger
         ) { message in
+            if message.metadata.deliveryCount > 1 { ServiceMetrics.redelivered(stream: stream) }
+            let timer = ServiceMetrics.handlerDuration(stream: stream)
+            let start = ContinuousClock.now
+            defer { timer.record(duration: ContinuousClock.now - start) }
             switch decode(message) {
             case .failure(let failure):
+                ServiceMetrics.consumed(type: "undecodable", outcome: "dead_letter")
+                ServiceMetrics.deadLettered(stream: stream)
                 return await deadLetters.deadLetter(message, reason: failure.reason)
             case .success(let event):
+                let type = Self.typeName(event)
                 do {
                     switch try await handle(event, message) {
                     case .done:
+                        ServiceMetrics.consumed(type: type, outcome: "ack")
                         return .ack
                     case .reject(let reason):
+                        ServiceMetrics.consumed(type: type, outcome: "dead_letter")
+                        ServiceMetrics.deadLettered(stream: stream)
                         return await deadLetters.deadLetter(message, reason: reason)
                     case .notYet(let reason):
                         let age = Self.age(of: message)
                         if age > prerequisiteTimeout {
+                            ServiceMetrics.consumed(type: type, outcome: "dead_letter")
+                            ServiceMetrics.deadLettered(stream: stream)
                             return await deadLetters.deadLetter(
                                 message, reason: "prerequisite never arrived after \(age.seconds)s: \(reason)")
                         }
+                        ServiceMetrics.consumed(type: type, outcome: "nak")
                         return .nak(delay: Self.retryDelay(deliveries: message.metadata.deliveryCount))
                     }
                 } catch {
+                    ServiceMetrics.consumed(type: type, outcome: "retry")
                     logger.warning(
                         "handler failed; retrying",
                         metadata: ["nats.subject": "\(message.subject)", "error": "\(error)"])
@@ -69,6 +84,11 @@ public struct EventConsumer<Event: Sendable>: Service {
     }
 
     public func run() async throws { try await service.run() }
+
+    /// The event's type for metrics: a bounded set (the catalogue's types, or `event`).
+    static func typeName(_ event: Event) -> String {
+        (event as? any EventTyped)?.eventType ?? "event"
+    }
 
     /// 100 ms, doubling with each delivery, at most 5 s.
     static func retryDelay(deliveries: Int) -> Duration {
@@ -85,4 +105,9 @@ public struct EventConsumer<Event: Sendable>: Service {
 
 extension Duration {
     var seconds: Int64 { components.seconds }
+}
+
+/// Events that can name their type for metrics.
+public protocol EventTyped {
+    var eventType: String { get }
 }

@@ -62,3 +62,7 @@ public enum ULID {
         return prefix + String(time) + String(random)
     }
 }
+
+extension AnyEvent: EventTyped {
+    public var eventType: String { type }
+}

@@ -27,6 +27,8 @@ public enum HTTPKit {
     public static func router(health: HealthChecks) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: APIErrorMiddleware())
+        // HTTP requests by route and status; a no-op until Prometheus is bootstrapped (ServiceMain).
+        router.add(middleware: MetricsMiddleware())
         router.get("/health/live") { _, _ in
             JSONResponse(["status": "live"])
         }

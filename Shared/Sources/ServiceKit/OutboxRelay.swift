@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 public import Logging
 public import Messaging
@@ -48,7 +49,11 @@ public struct OutboxRelay: Service {
     /// Publishes one batch; returns how many rows left the outbox.
     @discardableResult
     public func publishOnce() async throws -> Int {
-        let batch = try await store.writer.read { db in try Outbox.pending(limit: batchSize, in: db) }
+        let (batch, backlog) = try await store.writer.read { db in
+            (try Outbox.pending(limit: batchSize, in: db), try Outbox.backlog(in: db))
+        }
+        ServiceMetrics.outboxBacklog(
+            count: backlog.count, oldestAgeSeconds: backlog.oldest.map { -$0.timeIntervalSinceNow } ?? 0)
         guard !batch.isEmpty else { return 0 }
         let messages = batch.map { entry in
             OutgoingMessage(
@@ -62,6 +67,8 @@ public struct OutboxRelay: Service {
             switch result {
             case .success:
                 done.append(entry.seq!)
+                ServiceMetrics.published(
+                    subjectPrefix: entry.subject.split(separator: ".").prefix(2).joined(separator: "."), count: 1)
             case .failure(let error) where error.apiErrorCode == 10071 && entry.oncePerSubject:
                 // The subject already holds its one event: this is a copy of one published before a crash.
                 logger.info("outbox relay: already published", metadata: ["event.id": "\(entry.eventId)"])

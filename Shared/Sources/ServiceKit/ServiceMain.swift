@@ -2,6 +2,8 @@ public import Foundation
 public import GRDB
 public import Hummingbird
 import Logging
+import Metrics
+import Prometheus
 public import ServiceLifecycle
 
 /// The body of every service's thin `main`: settings (flags, then `TROUPE_*`), logging, runtime,
@@ -36,9 +38,11 @@ public enum ServiceMain {
             let configuration = ServiceConfiguration.read(&reader, service: descriptor.name)
             try reader.finish()
             Logger.bootstrap(service: descriptor.name, format: configuration.logFormat, level: configuration.logLevel)
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             let logger = Logger(label: program)
             let runtime = try await ServiceRuntime(
-                descriptor: descriptor, settings: settings, logger: logger, migrations: migrations)
+                descriptor: descriptor, settings: settings, logger: logger, migrations: migrations, metrics: registry)
             let (router, services) = try await build(runtime)
             try await runtime.run(router: router, services: services)
         } catch let error as SettingsError {

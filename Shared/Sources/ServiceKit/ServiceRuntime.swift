@@ -3,6 +3,7 @@ public import GRDB
 public import Hummingbird
 public import Logging
 public import Messaging
+public import Prometheus
 public import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -38,12 +39,14 @@ public final class ServiceRuntime: Sendable {
     public let outboxSignal = OutboxSignal()
     public let deadLetters: DeadLetters
     let streamsReady = BoundFlagBox()
+    /// Where `/metrics` reads from; nil in tests that build a runtime without Prometheus.
+    let metrics: PrometheusCollectorRegistry?
 
     /// Reads the settings (throwing every problem at once), connects to NATS (in the background if
     /// it is not up yet) and opens the store.
     public init(
         descriptor: ServiceDescriptor, settings: Settings, logger: Logger,
-        migrations: (inout DatabaseMigrator) -> Void
+        migrations: (inout DatabaseMigrator) -> Void, metrics: PrometheusCollectorRegistry? = nil
     ) async throws {
         var reader = SettingsReader(settings)
         let configuration = ServiceConfiguration.read(&reader, service: descriptor.name)
@@ -52,6 +55,7 @@ public final class ServiceRuntime: Sendable {
         self.settings = settings
         self.configuration = configuration
         self.logger = logger
+        self.metrics = metrics
         for (name, value) in settings.summary {
             logger.info("setting", metadata: ["setting": "\(name)", "value": "\(value)"])
         }
@@ -88,6 +92,7 @@ public final class ServiceRuntime: Sendable {
     /// Runs the HTTP server, the relay, the stream keeper and `services` until SIGTERM or SIGINT,
     /// then shuts them down gracefully (HTTP first, the relay last) and closes the connection.
     public func run(router: Router<BasicRequestContext>, services: [any Service]) async throws {
+        if let metrics { ServiceMetrics.add(to: router, registry: metrics) }
         let relay = OutboxRelay(store: store, connection: connection, signal: outboxSignal, logger: logger)
         let keeper = StreamKeeper(
             connection: connection, streams: descriptor.streams, replicas: configuration.streamReplicas,
