@@ -20,8 +20,12 @@ declare -A DOMAIN=([order]=orders [inventory]=inventory [payment]=payments [ship
 say() { printf '%s\n' "$*"; }
 die() { printf 'troupe: %s\n' "$*" >&2; exit 1; }
 
-running() { # pidfile
-    [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+running() { # pidfile: the process lives (a zombie left by a crash does not count)
+    local pid
+    [ -f "$1" ] || return 1
+    pid="$(cat "$1")"
+    kill -0 "$pid" 2>/dev/null || return 1
+    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != "Z" ]
 }
 
 secret() { # name -> prints a random secret, created once (mode 0600)
