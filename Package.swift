@@ -181,7 +181,13 @@ let package = Package(
             name: "ServicesTests",
             dependencies: [
                 "Contracts", "OrderService", "InventoryService", "PaymentService", "ShippingService",
-                "NotificationService",
+                "NotificationService", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/ServicesTests",
             swiftSettings: swiftSettings
