@@ -28,7 +28,10 @@ private final class Receiver: Sendable {
             }
             return count <= self.failures ? .serviceUnavailable : .ok
         }
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        var logger = Logger(label: "webhook-receiver")
+        logger.logLevel = .critical
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
         try await app.runService(gracefulShutdownSignals: [])
     }
 }

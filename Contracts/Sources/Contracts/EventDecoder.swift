@@ -94,17 +94,7 @@ public struct EventDecoder: Sendable {
     }
 
     static func describe(_ error: DecodingError) -> ContractError {
-        func path(_ keys: [any CodingKey]) -> String {
-            var text = ""
-            for key in keys {
-                if let index = key.intValue {
-                    text += "[\(index)]"
-                } else {
-                    text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
-                }
-            }
-            return text
-        }
+        let path = FieldPath.text
         switch error {
         case .keyNotFound(let key, let context):
             return ContractError(.invalidData, "is required", field: path(context.codingPath + [key]))
@@ -117,5 +107,21 @@ public struct EventDecoder: Sendable {
         @unknown default:
             return ContractError(.invalidData, "\(error)")
         }
+    }
+}
+
+/// Field paths as errors name them: `lines[0].quantity`.
+public enum FieldPath {
+    /// The path of a coding path.
+    public static func text(_ keys: [any CodingKey]) -> String {
+        var text = ""
+        for key in keys {
+            if let index = key.intValue {
+                text += "[\(index)]"
+            } else {
+                text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        return text
     }
 }

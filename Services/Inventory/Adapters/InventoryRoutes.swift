@@ -34,19 +34,6 @@ struct InventoryRoutes: Sendable {
         let onHand: Int64
     }
 
-    struct ProductPage: Encodable, Sendable {
-        let items: [ProductBody]
-        let next: String?
-
-        enum CodingKeys: CodingKey { case items, next }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(items, forKey: .items)
-            try container.encode(next, forKey: .next)  // null on the last page, not absent
-        }
-    }
-
     func add(to router: Router<BasicRequestContext>) {
         let runtime = self.runtime
         router.get("/stock/:sku") { _, context -> JSONResponse<ProductBody> in
@@ -87,14 +74,13 @@ struct InventoryRoutes: Sendable {
             guard let product else { throw APIError(.conflict, "onHand may not go below what is reserved") }
             return JSONResponse(ProductBody(product))
         }
-        router.get("/stock") { request, _ -> JSONResponse<ProductPage> in
+        router.get("/stock") { request, _ -> JSONResponse<PageResponse<ProductBody>> in
             let page = try Page(request)
             let products = try await runtime.store.writer.read { db in
                 try InventoryStore.products(after: page.after, limit: page.limit + 1, in: db)
             }
-            let items = Array(products.prefix(page.limit))
-            let next = products.count > page.limit ? items.last.map { Page.cursor($0.sku) } : nil
-            return JSONResponse(ProductPage(items: items.map(ProductBody.init), next: next))
+            return JSONResponse(
+                PageResponse("items", fetched: products.map(ProductBody.init), limit: page.limit) { $0.sku })
         }
     }
 

@@ -16,22 +16,9 @@ struct NotificationRoutes: Sendable {
         let sentAt: String
     }
 
-    struct PageBody: Encodable, Sendable {
-        let notifications: [Item]
-        let next: String?
-
-        enum CodingKeys: CodingKey { case notifications, next }
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(notifications, forKey: .notifications)
-            try c.encode(next, forKey: .next)
-        }
-    }
-
     func add(to router: Router<BasicRequestContext>) {
         let runtime = self.runtime
-        router.get("/notifications") { request, _ -> JSONResponse<PageBody> in
+        router.get("/notifications") { request, _ -> JSONResponse<PageResponse<Item>> in
             let page = try Page(request)
             let orderId = request.uri.queryParameters["orderId"].map(String.init)
             let items = try await runtime.store.writer.read { db -> [Item] in
@@ -51,9 +38,7 @@ struct NotificationRoutes: Sendable {
                         status: row["status"], sentAt: row["sentAt"])
                 }
             }
-            let page_ = Array(items.prefix(page.limit))
-            let next = items.count > page.limit ? page_.last.map { Page.cursor($0.notificationId) } : nil
-            return JSONResponse(PageBody(notifications: page_, next: next))
+            return JSONResponse(PageResponse("notifications", fetched: items, limit: page.limit) { $0.notificationId })
         }
     }
 }

@@ -81,7 +81,7 @@ struct OrderRoutes: Sendable {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
         }
-        router.get("/orders") { request, _ -> JSONResponse<OrderPage> in
+        router.get("/orders") { request, _ -> JSONResponse<PageResponse<OrderView>> in
             let page = try Page(request)
             let query = request.uri.queryParameters
             let customerId = query["customerId"].map(String.init)
@@ -93,9 +93,8 @@ struct OrderRoutes: Sendable {
                 try OrderStore.list(
                     customerId: customerId, status: status, before: page.after, limit: page.limit + 1, in: db)
             }
-            let items = Array(orders.prefix(page.limit))
-            let next = orders.count > page.limit ? items.last.map { Page.cursor($0.orderId) } : nil
-            return JSONResponse(OrderPage(orders: items.map(OrderView.init), next: next))
+            return JSONResponse(
+                PageResponse("orders", fetched: orders.map(OrderView.init), limit: page.limit) { $0.state.orderId })
         }
         router.post("/orders/:orderId/cancel") { request, context -> JSONResponse<OrderView> in
             let orderId = context.parameters.get("orderId") ?? ""
@@ -200,18 +199,5 @@ struct OrderView: Encodable, Sendable {
         try c.encode(state.createdAt, forKey: .createdAt)
         try c.encode(state.updatedAt, forKey: .updatedAt)
         try c.encode(state.version, forKey: .version)
-    }
-}
-
-struct OrderPage: Encodable, Sendable {
-    let orders: [OrderView]
-    let next: String?
-
-    enum CodingKeys: CodingKey { case orders, next }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(orders, forKey: .orders)
-        try c.encode(next, forKey: .next)
     }
 }

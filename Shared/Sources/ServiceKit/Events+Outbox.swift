@@ -5,17 +5,6 @@ public import Messaging
 
 extension OutboxEntry {
     /// The outbox row of an event: its JSON, its subject, its NATS headers.
-    public init<Payload>(_ event: CloudEvent<Payload>) throws {
-        var headers = [EventHeaders.contentType: EventHeaders.cloudEventsJSON]
-        if let traceparent = event.traceparent { headers[EventHeaders.traceparent] = traceparent }
-        self.init(
-            eventId: event.id, subject: event.natsSubject, payload: try event.encoded(), headers: headers,
-            oncePerSubject: Payload.oncePerOrder)
-    }
-}
-
-extension OutboxEntry {
-    /// The outbox row of any event.
     public init(_ event: AnyEvent) throws {
         var headers = [EventHeaders.contentType: EventHeaders.cloudEventsJSON]
         if let traceparent = event.traceparent { headers[EventHeaders.traceparent] = traceparent }

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 public import Hummingbird
 import NIOCore
@@ -45,17 +46,7 @@ public enum JSONBody {
     }
 
     /// `lines[0].quantity` from a coding path.
-    public static func fieldPath(_ path: [any CodingKey]) -> String {
-        var text = ""
-        for key in path {
-            if let index = key.intValue {
-                text += "[\(index)]"
-            } else {
-                text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
-            }
-        }
-        return text
-    }
+    static func fieldPath(_ path: [any CodingKey]) -> String { FieldPath.text(path) }
 
     private static func describe(_ type: Any.Type) -> String {
         switch type {

@@ -76,3 +76,32 @@ public struct Page: Sendable {
         return String(data: data, encoding: .utf8)
     }
 }
+
+/// A page of a list endpoint: `{"<key>": [...], "next": "…" | null}`.
+public struct PageResponse<Item: Encodable & Sendable>: Encodable, Sendable {
+    public let key: String
+    public let items: [Item]
+    /// null on the last page (present, not absent).
+    public let next: String?
+
+    /// A page from `fetched`, which holds up to `limit + 1` rows: one more than the page means
+    /// there is a next page, whose cursor comes from the page's last item.
+    public init(_ key: String, fetched: [Item], limit: Int, cursor: (Item) -> String) {
+        self.key = key
+        self.items = Array(fetched.prefix(limit))
+        self.next = fetched.count > limit ? items.last.map { Page.cursor(cursor($0)) } : nil
+    }
+
+    private struct Key: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(items, forKey: Key(stringValue: key))
+        try container.encode(next, forKey: Key(stringValue: "next"))
+    }
+}
