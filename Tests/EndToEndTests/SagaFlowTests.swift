@@ -65,6 +65,22 @@ struct SagaFlowTests {
         }
     }
 
+    @Test func ordersAreAcceptedWhileNATSIsAwayAndFlowWhenItComesBack() async throws {
+        try await withCluster(dispatchDelay: "300ms") { cluster in
+            try await Blocking.run { cluster.nats.kill() }
+            let (status, placed) = try await cluster.placeOrder()
+            #expect(status == 202)
+            let id = try orderId(placed)
+            let ready = try await HTTP.request("GET", cluster.url("order", "/health/ready"))
+            #expect(ready.0 == 503)
+            #expect((ready.1["notReady"] as? [String])?.contains("nats") == true)
+            try await Blocking.run { try cluster.nats.start() }
+            let order = try await cluster.waitForStatus(id, in: ["SHIPPED", "CANCELLED"], timeout: 30)
+            #expect(order["status"] as? String == "SHIPPED")
+            return [id]
+        }
+    }
+
     @Test(arguments: [
         ("out_of_stock", "cus_rich", [("SKU-RARE", 2)], "GB"),
         ("unknown_sku", "cus_rich", [("SKU-MUG", 1), ("SKU-GHOST", 1)], "GB"),
