@@ -22,7 +22,7 @@ struct InventoryStore: Sendable {
                 t.column("lines", .text).notNull()
                 t.column("status", .text).notNull()
             }
-            try db.create(table: "cancelledOrder") { t in t.primaryKey("orderId", .text) }
+            try Tombstones.createTable(in: db)
         }
     }
 
@@ -37,7 +37,7 @@ struct InventoryStore: Sendable {
                 status: Reservation.Status(rawValue: row["status"]) ?? .rejected)
         }
         let cancelled =
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM cancelledOrder WHERE orderId = ?", arguments: [orderId]) ?? false
+            try Tombstones.isCancelled(orderId, in: db)
         var products: [String: Product] = [:]
         for sku in Set(skus + (reservation?.lines.map(\.sku) ?? [])) {
             if let product = try product(sku, in: db) { products[sku] = product }
@@ -54,7 +54,7 @@ struct InventoryStore: Sendable {
                 arguments: [reservation.orderId, lines, reservation.status.rawValue])
         }
         if state.cancelled {
-            try db.execute(sql: "INSERT OR IGNORE INTO cancelledOrder (orderId) VALUES (?)", arguments: [orderId])
+            try Tombstones.record(orderId, in: db)
         }
     }
 

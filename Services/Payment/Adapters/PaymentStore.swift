@@ -21,7 +21,7 @@ enum PaymentStore {
                 t.column("currency", .text).notNull()
                 t.column("status", .text).notNull()
             }
-            try db.create(table: "cancelledOrder") { t in t.primaryKey("orderId", .text) }
+            try Tombstones.createTable(in: db)
         }
     }
 
@@ -30,7 +30,7 @@ enum PaymentStore {
         let customer = customerId ?? payment?.customerId
         let account = try customer.flatMap { try self.account($0, in: db) }
         let cancelled =
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM cancelledOrder WHERE orderId = ?", arguments: [orderId]) ?? false
+            try Tombstones.isCancelled(orderId, in: db)
         return PaymentState(account: account, payment: payment, cancelled: cancelled)
     }
 
@@ -45,7 +45,7 @@ enum PaymentStore {
                 arguments: [p.orderId, p.paymentId, p.customerId, p.amount, p.currency, p.status.rawValue])
         }
         if state.cancelled {
-            try db.execute(sql: "INSERT OR IGNORE INTO cancelledOrder (orderId) VALUES (?)", arguments: [orderId])
+            try Tombstones.record(orderId, in: db)
         }
     }
 

@@ -18,7 +18,7 @@ enum ShippingStore {
                 t.column("dispatchAt", .double)
             }
             try db.create(index: "shipmentDue", on: "shipment", columns: ["status", "dispatchAt"])
-            try db.create(table: "cancelledOrder") { t in t.primaryKey("orderId", .text) }
+            try Tombstones.createTable(in: db)
         }
     }
 
@@ -28,7 +28,7 @@ enum ShippingStore {
         )
         .map { try JSONDecoder().decode(ShippingAddress.self, from: Data($0.utf8)) }
         let cancelled =
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM cancelledOrder WHERE orderId = ?", arguments: [orderId]) ?? false
+            try Tombstones.isCancelled(orderId, in: db)
         return ShippingState(address: address, shipment: try shipment(orderId, in: db), cancelled: cancelled)
     }
 
@@ -48,7 +48,7 @@ enum ShippingStore {
                 ])
         }
         if state.cancelled {
-            try db.execute(sql: "INSERT OR IGNORE INTO cancelledOrder (orderId) VALUES (?)", arguments: [orderId])
+            try Tombstones.record(orderId, in: db)
         }
     }
 

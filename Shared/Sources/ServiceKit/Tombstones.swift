@@ -1,0 +1,19 @@
+public import GRDB
+
+/// Orders a service has seen cancelled (or, for shipping, has cancelled): nothing may be acquired
+/// for them any more (spec/README.md, "Tombstones"). Each service keeps its own, in its own store.
+public enum Tombstones {
+    /// Creates the table, in a service's migration.
+    public static func createTable(in db: Database) throws {
+        try db.create(table: "cancelledOrder") { t in t.primaryKey("orderId", .text) }
+    }
+
+    public static func isCancelled(_ orderId: String, in db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT 1 FROM cancelledOrder WHERE orderId = ?", arguments: [orderId]) ?? false
+    }
+
+    /// Records the tombstone, inside the caller's transaction; idempotent.
+    public static func record(_ orderId: String, in db: Database) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO cancelledOrder (orderId) VALUES (?)", arguments: [orderId])
+    }
+}
