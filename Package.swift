@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "payment-service", targets: ["PaymentService"]),
         .executable(name: "shipping-service", targets: ["ShippingService"]),
         .executable(name: "notification-service", targets: ["NotificationService"]),
+        .executable(name: "troupe", targets: ["TroupeCLI"]),
         .executable(name: "nats-ceiling", targets: ["NATSCeiling"]),
     ],
     dependencies: [
@@ -129,6 +130,17 @@ let package = Package(
             name: "SagaCheck",
             dependencies: ["Contracts"],
             path: "Tools/SagaCheck",
+            swiftSettings: swiftSettings
+        ),
+        // The operator's command-line tool: `troupe dlq …` (operations.md, "Observability").
+        .executableTarget(
+            name: "TroupeCLI",
+            dependencies: [
+                "Contracts", "Messaging", "SagaCheck",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/troupe",
             swiftSettings: swiftSettings
         ),
         // Ceiling benchmark of the JetStream layer (`make bench-nats`).

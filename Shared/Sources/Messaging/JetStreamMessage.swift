@@ -54,19 +54,7 @@ public final class JetStreamMessage: Sendable {
     public var headers: [String: String] {
         headerCache.withLock { cache in
             if let cache { return cache }
-            var parsed: [String: String] = [:]
-            var keys: UnsafeMutablePointer<UnsafePointer<CChar>?>?
-            var count: Int32 = 0
-            if natsMsgHeader_Keys(msg, &keys, &count) == NATS_OK, let keys {
-                for index in 0..<Int(count) {
-                    guard let key = keys[index] else { continue }
-                    var value: UnsafePointer<CChar>?
-                    if natsMsgHeader_Get(msg, key, &value) == NATS_OK, let value {
-                        parsed[String(cString: key)] = String(cString: value)
-                    }
-                }
-                free(keys)
-            }
+            let parsed = natsHeaders(of: msg)
             cache = parsed
             return parsed
         }

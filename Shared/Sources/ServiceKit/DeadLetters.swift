@@ -1,3 +1,4 @@
+import Contracts
 public import Logging
 public import Messaging
 
@@ -10,12 +11,6 @@ public import Messaging
 /// original terminated on its consumer; if storing fails the message is left unsettled and comes
 /// back later, so nothing is lost.
 public struct DeadLetters: Sendable {
-    public static let reasonHeader = "Troupe-Dead-Letter-Reason"
-    public static let originalMessageIdHeader = "Troupe-Original-Msg-Id"
-    public static let originalStreamHeader = "Troupe-Original-Stream"
-    public static let originalSequenceHeader = "Troupe-Original-Sequence"
-    public static let deliveriesHeader = "Troupe-Deliveries"
-
     let connection: NATSConnection
     let service: String
     let logger: Logger
@@ -26,19 +21,32 @@ public struct DeadLetters: Sendable {
         self.logger = logger
     }
 
-    /// The dead-letter copy of `message`.
+    /// The dead-letter copy of `message`. A replayed dead letter that fails again keeps the
+    /// subject and the `Troupe-Original-*` headers of the event it carries (so it can be replayed
+    /// again), under a new `Nats-Msg-Id` named after its replay's sequence.
     public func copy(of message: JetStreamMessage, reason: String) -> OutgoingMessage {
         var headers = message.headers
         let originalId = headers.removeValue(forKey: NATSHeader.messageId)
-        if let originalId { headers[Self.originalMessageIdHeader] = originalId }
+        var subject = message.subject
+        let replayPrefix = DeadLetter.replayPrefix(service: service)
+        if message.metadata.stream == DeadLetter.stream, subject.hasPrefix(replayPrefix),
+            headers[DeadLetter.originalStreamHeader] != nil
+        {
+            subject.removeFirst(replayPrefix.count)
+        } else {
+            if let originalId { headers[DeadLetter.originalMessageIdHeader] = originalId }
+            headers[DeadLetter.originalStreamHeader] = message.metadata.stream
+            headers[DeadLetter.originalSequenceHeader] = String(message.metadata.streamSequence)
+            headers.removeValue(forKey: DeadLetter.replayOfHeader)
+        }
         // Header values are one line.
-        headers[Self.reasonHeader] = String(reason.map { $0.isNewline ? " " : $0 }.prefix(1000))
-        headers[Self.originalStreamHeader] = message.metadata.stream
-        headers[Self.originalSequenceHeader] = String(message.metadata.streamSequence)
-        headers[Self.deliveriesHeader] = String(message.metadata.deliveryCount)
+        headers[DeadLetter.reasonHeader] = String(reason.map { $0.isNewline ? " " : $0 }.prefix(1000))
+        headers[DeadLetter.deliveriesHeader] = String(message.metadata.deliveryCount)
         return OutgoingMessage(
-            subject: "deadletter.\(service).\(message.subject)", payload: message.payload, headers: headers,
-            messageId: "deadletter.\(service).\(message.metadata.stream).\(message.metadata.streamSequence)")
+            subject: DeadLetter.subject(service: service, originalSubject: subject), payload: message.payload,
+            headers: headers,
+            messageId: DeadLetter.messageId(
+                service: service, stream: message.metadata.stream, sequence: message.metadata.streamSequence))
     }
 
     /// Stores the copy, then terminates the original. Returns the disposition for the consumer:

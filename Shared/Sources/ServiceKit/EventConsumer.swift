@@ -56,6 +56,7 @@ public struct EventConsumer<Event: Sendable>: Service {
                     switch try await handle(event, message) {
                     case .done:
                         ServiceMetrics.consumed(type: type, outcome: "ack")
+                        FaultSwitch.shared.pass(.afterCommit)
                         return .ack
                     case .reject(let reason):
                         ServiceMetrics.consumed(type: type, outcome: "dead_letter")

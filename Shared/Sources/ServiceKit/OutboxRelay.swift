@@ -60,7 +60,15 @@ public struct OutboxRelay: Service {
                 subject: entry.subject, payload: Array(entry.payload), headers: entry.headerValues,
                 messageId: entry.eventId, expectedLastSubjectSequence: entry.oncePerSubject ? 0 : nil)
         }
-        let results = await connection.publish(messages)
+        var results: [Result<PublishAck, NATSError>]
+        if FaultSwitch.shared.isArmed(.midBatch) && messages.count >= 2 {
+            results = await connection.publish(Array(messages.prefix(messages.count / 2)))
+            FaultSwitch.shared.pass(.midBatch)
+            results += await connection.publish(Array(messages.dropFirst(messages.count / 2)))
+        } else {
+            results = await connection.publish(messages)
+        }
+        if results.contains(where: { (try? $0.get()) != nil }) { FaultSwitch.shared.pass(.afterPublish) }
         var done: [Int64] = []
         var firstError: NATSError?
         for (entry, result) in zip(batch, results) {

@@ -14,6 +14,11 @@ public struct ServiceConfiguration: Sendable {
     public var currency: String
     public var logLevel: Logger.Level
     public var logFormat: String
+    /// How long NATS waits for a handler's acknowledgement before it delivers the message again
+    /// (also after a crash: what was in flight comes back after this).
+    public var ackWait: Duration
+    /// How long an event whose prerequisite has not arrived is asked for again before it is dead-lettered.
+    public var prerequisiteTimeout: Duration
 
     /// The common settings of `service`, with its default HTTP port.
     public static func specs(service: String, defaultPort: Int) -> [SettingSpec] {
@@ -35,6 +40,12 @@ public struct ServiceConfiguration: Sendable {
             SettingSpec(
                 "log-level", env: "TROUPE_LOG_LEVEL", default: "info", help: "trace, debug, info, warning, error"),
             SettingSpec("log-format", env: "TROUPE_LOG_FORMAT", default: "json", help: "json or text"),
+            SettingSpec(
+                "ack-wait", env: "TROUPE_ACK_WAIT", default: "30s",
+                help: "redelivery of an unacknowledged event (1s-10m)"),
+            SettingSpec(
+                "prerequisite-timeout", env: "TROUPE_PREREQUISITE_TIMEOUT", default: "60s",
+                help: "wait for an out-of-order event's prerequisite before dead-lettering it"),
         ]
     }
 
@@ -68,11 +79,20 @@ public struct ServiceConfiguration: Sendable {
         }
         let level = reader.oneOf("log-level", ["info", "trace", "debug", "notice", "warning", "error", "critical"])
         let format = reader.oneOf("log-format", ["json", "text"])
+        let ackWait = reader.duration("ack-wait") ?? .seconds(30)
+        if ackWait < .seconds(1) || ackWait > .seconds(600) {
+            reader.fail("ack-wait", "must be between 1s and 10m")
+        }
+        let prerequisiteTimeout = reader.duration("prerequisite-timeout") ?? .seconds(60)
+        if prerequisiteTimeout < .milliseconds(100) {
+            reader.fail("prerequisite-timeout", "must be at least 100ms")
+        }
         return ServiceConfiguration(
             service: service,
             nats: NATSConfiguration(urls: urls, name: "\(service)-service", credentials: credentials, tlsCAFile: tlsCA),
             httpHost: reader.required("http-host"), httpPort: port, dataDirectory: reader.required("data-dir"),
             streamReplicas: replicas, adminToken: token, currency: currency,
-            logLevel: Logger.Level(rawValue: level) ?? .info, logFormat: format)
+            logLevel: Logger.Level(rawValue: level) ?? .info, logFormat: format, ackWait: ackWait,
+            prerequisiteTimeout: prerequisiteTimeout)
     }
 }

@@ -26,17 +26,20 @@ extension ServiceRuntime {
 
     /// A consumer of `stream` for this service (durable `<service>-<stream>`), decoding with the
     /// contract and dead-lettering what breaks it.
+    /// Dead letters of this stream that `troupe dlq replay` puts back go to the same `handle`.
     public func consumer(
-        of stream: StreamDefinition, concurrency: Int = 4, prerequisiteTimeout: Duration = .seconds(60),
+        of stream: StreamDefinition, concurrency: Int = 4,
         handle: @escaping @Sendable (AnyEvent, JetStreamMessage) async throws -> HandlerOutcome
     ) -> EventConsumer<AnyEvent> {
         let decoder = EventDecoder()
         let durable = "\(descriptor.name)-\(stream.name.lowercased())"
+        handlers[stream.name] = handle
         return EventConsumer(
             connection: connection, stream: stream.name,
-            consumer: ConsumerConfiguration(durable: durable, ackWait: .seconds(30), maxAckPending: 20_000),
+            consumer: ConsumerConfiguration(
+                durable: durable, ackWait: configuration.ackWait, maxAckPending: 20_000),
             deadLetters: deadLetters, pull: PullOptions(batch: 128), concurrency: concurrency,
-            prerequisiteTimeout: prerequisiteTimeout, logger: logger,
+            prerequisiteTimeout: configuration.prerequisiteTimeout, logger: logger,
             decode: { decoder.decodeMessage($0) }, handle: handle)
     }
 }

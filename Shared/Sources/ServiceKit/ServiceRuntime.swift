@@ -1,3 +1,4 @@
+public import Contracts
 import Foundation
 public import GRDB
 public import Hummingbird
@@ -39,6 +40,11 @@ public final class ServiceRuntime: Sendable {
     public let outboxSignal = OutboxSignal()
     public let deadLetters: DeadLetters
     let streamsReady = BoundFlagBox()
+    /// The handler of each stream the service reads, by stream name, for replayed dead letters.
+    let handlers = HandlerRegistry()
+    /// Reads the dead letters `troupe dlq replay` puts back for this service and hands each to the
+    /// handler of the stream it first came from.
+    public let replay: EventConsumer<AnyEvent>
     /// Where `/metrics` reads from; nil in tests that build a runtime without Prometheus.
     let metrics: PrometheusCollectorRegistry?
 
@@ -51,6 +57,7 @@ public final class ServiceRuntime: Sendable {
         var reader = SettingsReader(settings)
         let configuration = ServiceConfiguration.read(&reader, service: descriptor.name)
         try reader.finish()
+        _ = try FaultSwitch(ProcessInfo.processInfo.environment[FaultSwitch.variable])
         self.descriptor = descriptor
         self.settings = settings
         self.configuration = configuration
@@ -66,11 +73,36 @@ public final class ServiceRuntime: Sendable {
             throw SettingsError(problems: ["TROUPE_DATA_DIR: cannot open the store: \(error)"])
         }
         connection = try await NATSConnection.connect(configuration.nats, logger: logger)
-        deadLetters = DeadLetters(connection: connection, service: descriptor.name, logger: logger)
+        let deadLetters = DeadLetters(connection: connection, service: descriptor.name, logger: logger)
+        self.deadLetters = deadLetters
+        let decoder = EventDecoder()
+        let handlers = self.handlers
+        let name = descriptor.name
+        replay = EventConsumer(
+            connection: connection, stream: DeadLetter.stream,
+            consumer: ConsumerConfiguration(
+                durable: "\(name)-replay", filterSubject: "\(DeadLetter.replayPrefix(service: name))>",
+                ackWait: configuration.ackWait, maxAckPending: 1000),
+            deadLetters: deadLetters, prerequisiteTimeout: configuration.prerequisiteTimeout, logger: logger,
+            decode: { decoder.decodeMessage($0) },
+            handle: { event, message in
+                let stream = message.header(DeadLetter.originalStreamHeader) ?? "?"
+                guard let handle = handlers[stream] else {
+                    return .reject("replayed from stream \(stream), which \(name) does not read")
+                }
+                return try await handle(event, message)
+            })
+        if let point = FaultSwitch.shared.point {
+            logger.warning(
+                "test-only crash point armed", metadata: ["fault": "\(point.rawValue)@\(FaultSwitch.shared.occurrence)"])
+        }
     }
 
     /// Readiness: NATS connected, streams ensured, every consumer bound, store answering.
     public func healthChecks(consumers: [String: @Sendable () -> Bool]) -> HealthChecks {
+        var consumers = consumers
+        let replay = self.replay
+        consumers["\(descriptor.name)-replay"] = { replay.isBound }
         var checks = HealthChecks()
         let connection = self.connection
         let streamsReady = self.streamsReady
@@ -102,7 +134,7 @@ public final class ServiceRuntime: Sendable {
             configuration: .init(
                 address: .hostname(configuration.httpHost, port: configuration.httpPort),
                 serverName: "\(descriptor.name)-service"),
-            services: [keeper, relay] + services,
+            services: [keeper, relay, replay] + services,
             logger: logger)
         logger.info(
             "starting", metadata: ["http.address": "\(configuration.httpHost):\(configuration.httpPort)"])
@@ -145,6 +177,17 @@ struct StreamKeeper: Service {
             }
         }
         try? await gracefulShutdown()
+    }
+}
+
+/// The event handler of each stream a service reads, registered by `consumer(of:)`.
+final class HandlerRegistry: Sendable {
+    typealias Handle = @Sendable (AnyEvent, JetStreamMessage) async throws -> HandlerOutcome
+    private let handlers = Mutex<[String: Handle]>([:])
+
+    subscript(stream: String) -> Handle? {
+        get { handlers.withLock { $0[stream] } }
+        set { handlers.withLock { $0[stream] = newValue } }
     }
 }
 

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Messaging
+
+/// How the tool reaches NATS: the same variables as the services, and by default the operator
+/// identity that `make up` generates.
+struct ConnectionOptions: ParsableArguments {
+    static let defaultCredentials = ".troupe/secrets/admin.nats.json"
+
+    @Option(help: "Comma-separated NATS URLs (env TROUPE_NATS_URL).")
+    var natsURL: String = ProcessInfo.processInfo.environment["TROUPE_NATS_URL"] ?? "nats://127.0.0.1:4222"
+
+    @Option(
+        help: ArgumentHelp(
+            "NATS identity file {\"user\",\"password\"} (env TROUPE_NATS_CREDENTIALS).",
+            discussion: "Defaults to \(defaultCredentials) when that file exists."))
+    var credentials: String? = ProcessInfo.processInfo.environment["TROUPE_NATS_CREDENTIALS"]
+
+    @Option(help: "CA file: connect with TLS (env TROUPE_NATS_TLS_CA).")
+    var tlsCA: String? = ProcessInfo.processInfo.environment["TROUPE_NATS_TLS_CA"]
+
+    /// Connects, failing at once (with the reason) when no server answers.
+    func connect() async throws -> NATSConnection {
+        let urls: [String]
+        do { urls = try NATSConfiguration.parseURLs(natsURL) } catch {
+            throw ValidationError("--nats-url: \(error.message)")
+        }
+        var identity: NATSCredentials?
+        let path =
+            credentials
+            ?? (FileManager.default.fileExists(atPath: Self.defaultCredentials) ? Self.defaultCredentials : nil)
+        if let path {
+            do { identity = try NATSCredentials.load(from: path) } catch {
+                throw ValidationError("--credentials: \(error.message)")
+            }
+        }
+        var logger = Logger(label: "troupe")
+        logger.logLevel = .error
+        let configuration = NATSConfiguration(
+            urls: urls, name: "troupe-cli", credentials: identity, tlsCAFile: tlsCA, waitForServer: false)
+        do {
+            return try await NATSConnection.connect(configuration, logger: logger)
+        } catch {
+            throw CLIError("cannot connect to NATS at \(natsURL): \(error)")
+        }
+    }
+}
+
+/// A failure the tool reports in one line, exiting with status 1.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

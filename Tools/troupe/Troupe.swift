@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `troupe`: the operator's command-line tool (operations.md, "Observability").
+@main
+struct Troupe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "troupe",
+        abstract: "Inspect and operate a running Troupe suite through its NATS server.",
+        subcommands: [DLQ.self])
+}
