@@ -72,6 +72,11 @@ final class Cluster: @unchecked Sendable {
         processes[service] = process
     }
 
+    func process(_ service: String) -> Process? { processes[service] }
+
+    /// Forgets a process that ended on its own.
+    func forget(_ service: String) { processes.removeValue(forKey: service) }
+
     /// SIGTERM (graceful) or SIGKILL (a crash) to one service, waiting for it to end.
     func stopService(_ service: String, signal: Int32 = SIGTERM) {
         guard let process = processes.removeValue(forKey: service) else { return }

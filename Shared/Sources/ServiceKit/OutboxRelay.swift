@@ -63,7 +63,7 @@ public struct OutboxRelay: Service {
         var results: [Result<PublishAck, NATSError>]
         if FaultSwitch.shared.isArmed(.midBatch) && messages.count >= 2 {
             results = await connection.publish(Array(messages.prefix(messages.count / 2)))
-            FaultSwitch.shared.pass(.midBatch)
+            if results.allSatisfy({ (try? $0.get()) != nil }) { FaultSwitch.shared.pass(.midBatch) }
             results += await connection.publish(Array(messages.dropFirst(messages.count / 2)))
         } else {
             results = await connection.publish(messages)

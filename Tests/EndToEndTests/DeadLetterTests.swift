@@ -1,0 +1,160 @@
+import Contracts
+import Foundation
+import Messaging
+import TestSupport
+import Testing
+
+/// Guarantee 8 and issue 4.1: what cannot be processed lands in `DEADLETTER` with its reason, is
+/// terminated on its consumer, never stops a service; `troupe dlq` lists, shows and replays it.
+@Suite("Dead letters end to end", .serialized, .timeLimit(.minutes(3)))
+struct DeadLetterTests {
+    /// The services that consume `ORDERS`, each of which must dead-letter what it cannot decode.
+    static let ordersReaders = ["inventory", "payment", "shipping", "notification"]
+
+    @Test func everyKindOfBrokenMessageIsDeadLetteredWithItsReasonAndTheSagaFlowsOn() async throws {
+        let lonely = "ord_01JD8Z6Q4Y3K5V7W9X1Z3B5D70"
+        var synthetic: Set<String> = [lonely]
+        try await withCluster(
+            environment: ["TROUPE_PREREQUISITE_TIMEOUT": "1s"],
+            excusing: { line in line.contains("ord_bad_") || synthetic.contains { line.contains($0) } }
+        ) { cluster in
+            func placedJSON(type: String, quantity: Int) -> [UInt8] {
+                Array(
+                    """
+                    {"specversion":"1.0","id":"0193b7a2-6f1e-7c3a-9d1b-\(String(quantity + 100_000_000_000).suffix(12))",
+                     "source":"/troupe/order","type":"\(type)","subject":"\(lonely)","time":"2026-11-22T11:32:38.123Z",
+                     "datacontenttype":"application/json","dataschema":"troupe:schemas/order.placed.v1.json","correlationid":"\(lonely)",
+                     "data":{"orderId":"\(lonely)","customerId":"cus_rich","lines":[{"sku":"SKU-MUG","quantity":\(quantity)}],
+                             "shippingAddress":{"name":"A","line1":"B","city":"C","postalCode":"D","country":"GB"},
+                             "placedAt":"2026-11-22T11:32:38.123Z"}}
+                    """.utf8)
+            }
+            // Broken messages on ORDERS, one of each kind, with the reason each must carry.
+            let broken: [(suffix: String, payload: [UInt8], reason: String)] = [
+                ("ord_bad_json", Array("{\"specversion\": \"1.0\", oops".utf8), "not_json"),
+                ("ord_bad_envelope", Array(#"{"hello": "world"}"#.utf8), "not_cloudevent"),
+                ("ord_bad_type", placedJSON(type: "troupe.order.exploded.v1", quantity: 1), "unknown_type"),
+                ("ord_bad_version", placedJSON(type: "troupe.order.placed.v9", quantity: 2), "unsupported_version"),
+                ("ord_bad_data", placedJSON(type: "troupe.order.placed.v1", quantity: 0), "invalid_data"),
+            ]
+            try await cluster.publish(
+                broken.map {
+                    OutgoingMessage(subject: "orders.placed.\($0.suffix)", payload: $0.payload, messageId: $0.suffix)
+                })
+            // A payment authorization for an order nobody placed: its prerequisite never arrives.
+            let authorized = CloudEvent(
+                data: PaymentAuthorized(
+                    orderId: lonely, customerId: "cus_rich", paymentId: "pay_01JD8Z6Q4Y3K5V7W9X1Z3B5D71", amount: 1250,
+                    currency: "USD"),
+                causationid: nil, traceparent: nil)
+            synthetic.insert(authorized.id)
+            try await cluster.publish([try outgoing(authorized)])
+
+            // Meanwhile a real order flows through all five services.
+            let (status, placed) = try await cluster.placeOrder()
+            #expect(status == 202)
+            let id = try orderId(placed)
+            try await cluster.waitForStatus(id, in: ["CONFIRMED"])
+            _ = try await HTTP.request("POST", cluster.url("shipping", "/shipments/\(id)/dispatch"), admin: true)
+            try await cluster.waitForStatus(id, in: ["SHIPPED"])
+
+            // Every reader of ORDERS dead-letters every broken message, with the original payload.
+            let letters = try await cluster.waitForDeadLetters(count: broken.count * Self.ordersReaders.count) {
+                $0.subject.contains(".orders.placed.ord_bad_")
+            }
+            for item in broken {
+                for service in Self.ordersReaders {
+                    let subject = "deadletter.\(service).orders.placed.\(item.suffix)"
+                    let copies = letters.filter { $0.subject == subject }
+                    #expect(copies.count == 1, "\(subject)")
+                    guard let letter = copies.first else { continue }
+                    #expect(letter.payload == item.payload)
+                    #expect(letter.headers[DeadLetter.reasonHeader]?.hasPrefix(item.reason) == true, "\(letter.headers)")
+                    #expect(letter.headers[DeadLetter.originalMessageIdHeader] == item.suffix)
+                    #expect(letter.headers[DeadLetter.originalStreamHeader] == "ORDERS")
+                    #expect(letter.headers[DeadLetter.deliveriesHeader] == "1", "permanent failures go at once")
+                    #expect(letter.headers[NATSHeader.messageId] == nil || letter.headers[NATSHeader.messageId]!.hasPrefix("deadletter.\(service).ORDERS."))
+                    #expect(UInt64(letter.headers[DeadLetter.originalSequenceHeader] ?? "") != nil)
+                }
+            }
+            // Shipping waited for the address (delivered again and again) and then gave up, saying why.
+            let late = try #require(
+                try await cluster.waitForDeadLetters(count: 1) {
+                    $0.subject == "deadletter.shipping.payments.authorized.\(lonely)"
+                }.first)
+            #expect(late.headers[DeadLetter.reasonHeader]?.contains("prerequisite never arrived") == true)
+            #expect(Int(late.headers[DeadLetter.deliveriesHeader] ?? "") ?? 0 > 1)
+
+            // Dead letters are terminated on their consumers: nothing is left pending or unacknowledged.
+            try await expectDrained(cluster, stream: "ORDERS", consumers: Self.ordersReaders.map { "\($0)-orders" })
+            try await expectDrained(cluster, stream: "PAYMENTS", consumers: ["shipping-payments"])
+
+            // `troupe dlq list` shows them; `show` prints one with its headers.
+            let list = try await cluster.troupe(["dlq", "list", "--json"])
+            #expect(list.status == 0, "\(list.standardError)")
+            let records = list.standardOutput.split(separator: "\n").compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+            }
+            #expect(records.count >= broken.count * Self.ordersReaders.count + 1)
+            let lateRecord = try #require(
+                records.first { $0["service"] as? String == "shipping" && $0["type"] as? String == PaymentAuthorized.type })
+            #expect(lateRecord["type"] as? String == PaymentAuthorized.type)
+            let lateSequence = try #require((lateRecord["sequence"] as? NSNumber)?.uint64Value)
+            let table = try await cluster.troupe(["dlq", "list", "--service", "shipping"])
+            #expect(table.standardOutput.contains("payments.authorized.\(lonely)"))
+            #expect(!table.standardOutput.contains("deadletter.inventory"))
+            let shown = try await cluster.troupe(["dlq", "show", "\(lateSequence)"])
+            #expect(shown.standardOutput.contains("Troupe-Dead-Letter-Reason: prerequisite never arrived"))
+            #expect(shown.standardOutput.contains(#""paymentId" : "pay_01JD8Z6Q4Y3K5V7W9X1Z3B5D71""#))
+
+            // The fix: the missing order.placed arrives after all (its SKU is unknown, so inventory
+            // rejects it, but shipping learns the address). Replaying hands the authorization back
+            // to shipping alone, which now schedules the shipment.
+            let placedLate = CloudEvent(
+                data: OrderPlaced(
+                    orderId: lonely, customerId: "cus_rich", lines: [Line(sku: "SKU-NOWHERE", quantity: 1)],
+                    shippingAddress: ShippingAddress(
+                        name: "Ada", line1: "1 Road", city: "London", postalCode: "N1", country: "GB"),
+                    placedAt: Timestamp.string(Date())),
+                causationid: nil, traceparent: nil)
+            synthetic.insert(placedLate.id)
+            try await cluster.publish([try outgoing(placedLate)])
+            let (before, _) = try await HTTP.request("GET", cluster.url("shipping", "/shipments/\(lonely)"))
+            #expect(before == 404)
+            let replayed = try await cluster.troupe(["dlq", "replay", "\(lateSequence)"])
+            #expect(replayed.status == 0, "\(replayed.standardError)")
+            #expect(replayed.standardOutput.contains("replayed \(lateSequence) to shipping"))
+            var shipment: [String: Any] = [:]
+            for _ in 0..<100 {
+                shipment = try await HTTP.request("GET", cluster.url("shipping", "/shipments/\(lonely)")).1
+                if shipment["status"] != nil { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(shipment["status"] as? String == "SCHEDULED")
+            // Replaying again is refused without --again; with it, the inbox makes it harmless.
+            let again = try await cluster.troupe(["dlq", "replay", "\(lateSequence)"])
+            #expect(again.status != 0)
+            #expect(again.standardError.contains("replayed already"))
+            let relisted = try await cluster.troupe(["dlq", "list", "--json", "--service", "shipping"])
+            #expect(
+                relisted.standardOutput.split(separator: "\n").contains {
+                    $0.contains("\"sequence\":\(lateSequence),") && !$0.contains("\"replays\":[]")
+                })
+            // The real order's saga holds every guarantee (checked by withCluster).
+            return [id]
+        }
+    }
+
+    private func expectDrained(_ cluster: Cluster, stream: String, consumers: [String]) async throws {
+        let connection = try await cluster.nats.connect(name: "e2e-drained")
+        for consumer in consumers {
+            var state = try await connection.consumerState(stream: stream, durable: consumer)
+            for _ in 0..<50 where state.pending > 0 || state.ackPending > 0 {
+                try await Task.sleep(for: .milliseconds(100))
+                state = try await connection.consumerState(stream: stream, durable: consumer)
+            }
+            #expect(state.pending == 0 && state.ackPending == 0, "\(consumer): \(state)")
+        }
+        await connection.close()
+    }
+}
