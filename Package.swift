@@ -193,8 +193,9 @@ let package = Package(
             name: "ServicesTests",
             dependencies: [
                 "Contracts", "OrderService", "InventoryService", "PaymentService", "ShippingService",
-                "NotificationService", "TestSupport",
+                "NotificationService", "TestSupport", "Messaging", "ServiceKit",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -95,7 +95,15 @@ extension Cluster {
             open = still
             if open.isEmpty { return }
             guard Date() < deadline else {
-                throw TestSupportError("\(open.count) orders not final, for example \(open.prefix(3))")
+                var details: [String] = []
+                for id in open.prefix(3) {
+                    let status = (try? await order(id))?["status"] as? String ?? "?"
+                    let history = (try? await HTTP.request("GET", url("order", "/orders/\(id)/events")))?.1
+                    let types = (history?["events"] as? [[String: Any]] ?? []).compactMap { $0["type"] as? String }
+                    details.append("\(id) \(status): \(types.joined(separator: ", "))")
+                }
+                throw TestSupportError(
+                    "\(open.count) orders not final:\n\(details.joined(separator: "\n"))")
             }
             try await Task.sleep(for: .milliseconds(250))
         }
