@@ -25,10 +25,13 @@ struct CrashPointTests {
             try await cluster.stopServiceAsync(service)
             try cluster.start(service, environment: ["TROUPE_FAULT": fault])
             try await cluster.waitUntilReady(service)
-            let ids = await cluster.placeLoad(count: 12, interval: .milliseconds(20))
+            // The client keeps placing (and retrying) while the service dies and comes back.
+            async let placed = cluster.placeLoad(count: 12, interval: .milliseconds(20))
             let status = try await cluster.waitForExit(service)
             #expect(status == SIGKILL, "\(service)-service should have crashed at \(fault)")
             try cluster.start(service)
+            let ids = await placed
+            #expect(ids.count == 12)
             try await cluster.waitForAllFinal(ids, timeout: 60)
             return ids
         }

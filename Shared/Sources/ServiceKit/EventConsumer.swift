@@ -63,8 +63,13 @@ public struct EventConsumer<Event: Sendable>: Service {
                         ServiceMetrics.deadLettered(stream: stream)
                         return await deadLetters.deadLetter(message, reason: reason)
                     case .notYet(let reason):
+                        // Both the message's age and the time it has actually spent waiting here (its
+                        // back-off so far) must pass the timeout: after a downtime longer than the
+                        // timeout, an event whose prerequisite sits in another stream's backlog gets
+                        // its full wait instead of being dead-lettered at its first delivery.
                         let age = Self.age(of: message)
-                        if age > prerequisiteTimeout {
+                        let deliveries = message.metadata.deliveryCount
+                        if age > prerequisiteTimeout && Self.waited(deliveries: deliveries) >= prerequisiteTimeout {
                             ServiceMetrics.consumed(type: type, outcome: "dead_letter")
                             ServiceMetrics.deadLettered(stream: stream)
                             return await deadLetters.deadLetter(
@@ -95,6 +100,12 @@ public struct EventConsumer<Event: Sendable>: Service {
     static func retryDelay(deliveries: Int) -> Duration {
         let exponent = min(max(deliveries - 1, 0), 6)
         return min(.milliseconds(100 * (1 << exponent)), .seconds(5))
+    }
+
+    /// The back-off a message has been through before its `deliveries`-th delivery.
+    static func waited(deliveries: Int) -> Duration {
+        guard deliveries > 1 else { return .zero }
+        return (1..<deliveries).reduce(Duration.zero) { $0 + retryDelay(deliveries: $1) }
     }
 
     /// How long ago the stream stored the message.

@@ -1,0 +1,24 @@
+@testable import ServiceKit
+import Testing
+
+/// An out-of-order event is dead-lettered only after it has itself waited the timeout in back-off,
+/// not merely because it is old: after a downtime longer than the timeout, its prerequisite may be
+/// in another stream's backlog, about to be applied.
+@Suite("Prerequisite wait")
+struct PrerequisiteWaitTests {
+    @Test func theBackOffGrowsToFiveSecondsAndAddsUp() {
+        #expect(EventConsumer<Int>.retryDelay(deliveries: 1) == .milliseconds(100))
+        #expect(EventConsumer<Int>.retryDelay(deliveries: 4) == .milliseconds(800))
+        #expect(EventConsumer<Int>.retryDelay(deliveries: 20) == .seconds(5))
+        #expect(EventConsumer<Int>.waited(deliveries: 1) == .zero)
+        #expect(EventConsumer<Int>.waited(deliveries: 5) == .milliseconds(1500))
+    }
+
+    @Test func anOldEventAtItsFirstDeliveryHasNotWaitedAtAll() {
+        // A message stored two minutes ago but delivered for the first time (the service was down)
+        // has waited nothing: with a 60 s timeout it is asked for again, not dead-lettered.
+        #expect(EventConsumer<Int>.waited(deliveries: 1) < .seconds(60))
+        // Eighteen deliveries with the back-off between them have waited more than 60 s.
+        #expect(EventConsumer<Int>.waited(deliveries: 18) >= .seconds(60))
+    }
+}
