@@ -113,8 +113,11 @@ public struct SagaCheck: Sendable {
                 found.append("guarantee 7: \(event.type) \(event.id) names unknown cause \(cause)")
             }
         }
+        // Conservation is computed over distinct events (a copy is guarantee 6's business, above).
+        var seen = Set<String>()
+        let distinct = events.filter { seen.insert($0.id).inserted }
         var committed: [String: Int64] = [:]
-        for case .inventoryCommitted(let e) in events {
+        for case .inventoryCommitted(let e) in distinct {
             for line in e.data.lines { committed[line.sku, default: 0] += Int64(line.quantity) }
         }
         for item in stock {
@@ -127,8 +130,8 @@ public struct SagaCheck: Sendable {
         }
         var capturedByCustomer: [String: Int64] = [:]
         var customerOfPayment: [String: String] = [:]
-        for case .paymentAuthorized(let e) in events { customerOfPayment[e.data.paymentId] = e.data.customerId }
-        for case .paymentCaptured(let e) in events {
+        for case .paymentAuthorized(let e) in distinct { customerOfPayment[e.data.paymentId] = e.data.customerId }
+        for case .paymentCaptured(let e) in distinct {
             capturedByCustomer[customerOfPayment[e.data.paymentId] ?? "?", default: 0] += e.data.amount
         }
         for account in accounts {

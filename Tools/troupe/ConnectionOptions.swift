@@ -15,10 +15,10 @@ struct ConnectionOptions: ParsableArguments {
         help: ArgumentHelp(
             "NATS identity file {\"user\",\"password\"} (env TROUPE_NATS_CREDENTIALS).",
             discussion: "Defaults to \(defaultCredentials) when that file exists."))
-    var credentials: String? = ProcessInfo.processInfo.environment["TROUPE_NATS_CREDENTIALS"]
+    var credentials: String?
 
     @Option(help: "CA file: connect with TLS (env TROUPE_NATS_TLS_CA).")
-    var tlsCA: String? = ProcessInfo.processInfo.environment["TROUPE_NATS_TLS_CA"]
+    var tlsCA: String?
 
     /// Connects, failing at once (with the reason) when no server answers.
     func connect() async throws -> NATSConnection {
@@ -27,8 +27,9 @@ struct ConnectionOptions: ParsableArguments {
             throw ValidationError("--nats-url: \(error.message)")
         }
         var identity: NATSCredentials?
+        let environment = ProcessInfo.processInfo.environment
         let path =
-            credentials
+            credentials ?? environment["TROUPE_NATS_CREDENTIALS"]
             ?? (FileManager.default.fileExists(atPath: Self.defaultCredentials) ? Self.defaultCredentials : nil)
         if let path {
             do { identity = try NATSCredentials.load(from: path) } catch {
@@ -38,7 +39,7 @@ struct ConnectionOptions: ParsableArguments {
         var logger = Logger(label: "troupe")
         logger.logLevel = .error
         let configuration = NATSConfiguration(
-            urls: urls, name: "troupe-cli", credentials: identity, tlsCAFile: tlsCA, waitForServer: false)
+            urls: urls, name: "troupe-cli", credentials: identity, tlsCAFile: tlsCA ?? environment["TROUPE_NATS_TLS_CA"], waitForServer: false)
         do {
             return try await NATSConnection.connect(configuration, logger: logger)
         } catch {
