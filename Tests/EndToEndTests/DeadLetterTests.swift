@@ -69,11 +69,14 @@ struct DeadLetterTests {
                     #expect(copies.count == 1, "\(subject)")
                     guard let letter = copies.first else { continue }
                     #expect(letter.payload == item.payload)
-                    #expect(letter.headers[DeadLetter.reasonHeader]?.hasPrefix(item.reason) == true, "\(letter.headers)")
+                    #expect(
+                        letter.headers[DeadLetter.reasonHeader]?.hasPrefix(item.reason) == true, "\(letter.headers)")
                     #expect(letter.headers[DeadLetter.originalMessageIdHeader] == item.suffix)
                     #expect(letter.headers[DeadLetter.originalStreamHeader] == "ORDERS")
                     #expect(letter.headers[DeadLetter.deliveriesHeader] == "1", "permanent failures go at once")
-                    #expect(letter.headers[NATSHeader.messageId] == nil || letter.headers[NATSHeader.messageId]!.hasPrefix("deadletter.\(service).ORDERS."))
+                    #expect(
+                        letter.headers[NATSHeader.messageId] == nil
+                            || letter.headers[NATSHeader.messageId]!.hasPrefix("deadletter.\(service).ORDERS."))
                     #expect(UInt64(letter.headers[DeadLetter.originalSequenceHeader] ?? "") != nil)
                 }
             }
@@ -97,7 +100,9 @@ struct DeadLetterTests {
             }
             #expect(records.count >= broken.count * Self.ordersReaders.count + 1)
             let lateRecord = try #require(
-                records.first { $0["service"] as? String == "shipping" && $0["type"] as? String == PaymentAuthorized.type })
+                records.first {
+                    $0["service"] as? String == "shipping" && $0["type"] as? String == PaymentAuthorized.type
+                })
             #expect(lateRecord["type"] as? String == PaymentAuthorized.type)
             let lateSequence = try #require((lateRecord["sequence"] as? NSNumber)?.uint64Value)
             let table = try await cluster.troupe(["dlq", "list", "--service", "shipping"])

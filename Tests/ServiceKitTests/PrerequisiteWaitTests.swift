@@ -1,5 +1,6 @@
-@testable import ServiceKit
 import Testing
+
+@testable import ServiceKit
 
 /// An out-of-order event is dead-lettered only after it has itself waited the timeout in back-off,
 /// not merely because it is old: after a downtime longer than the timeout, its prerequisite may be

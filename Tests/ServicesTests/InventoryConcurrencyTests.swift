@@ -1,12 +1,13 @@
 import Contracts
 import Foundation
 import GRDB
-@testable import InventoryService
 import Logging
 import Messaging
 import ServiceKit
 import TestSupport
 import Testing
+
+@testable import InventoryService
 
 /// Issue 4.5: several messages in flight inside one service never break per-order correctness.
 /// Real handlers and a real SQLite store; the events of 80 orders arrive concurrently, duplicated,
@@ -35,13 +36,16 @@ struct InventoryConcurrencyTests {
             specs: ServiceConfiguration.specs(service: "inventory", defaultPort: 8082) + descriptor.settings,
             arguments: [],
             // No NATS is needed: the runtime connects in the background and the test never publishes.
-            environment: ["TROUPE_DATA_DIR": directory.path, "TROUPE_NATS_URL": "nats://127.0.0.1:\(try FreePort.find())"])
+            environment: [
+                "TROUPE_DATA_DIR": directory.path, "TROUPE_NATS_URL": "nats://127.0.0.1:\(try FreePort.find())",
+            ])
         let runtime = try await ServiceRuntime(
             descriptor: descriptor, settings: settings, logger: logger, migrations: InventoryStore.migrations)
         let onHand: Int64 = 50
         try await runtime.store.writer.write { db in
             try InventoryStore.save(
-                Product(sku: "SKU-MUG", name: "Mug", unitPrice: 1250, currency: "USD", onHand: onHand, reserved: 0), in: db)
+                Product(sku: "SKU-MUG", name: "Mug", unitPrice: 1250, currency: "USD", onHand: onHand, reserved: 0),
+                in: db)
         }
         let handlers = InventoryHandlers(runtime: runtime)
 

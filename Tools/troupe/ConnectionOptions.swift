@@ -39,7 +39,8 @@ struct ConnectionOptions: ParsableArguments {
         var logger = Logger(label: "troupe")
         logger.logLevel = .error
         let configuration = NATSConfiguration(
-            urls: urls, name: "troupe-cli", credentials: identity, tlsCAFile: tlsCA ?? environment["TROUPE_NATS_TLS_CA"], waitForServer: false)
+            urls: urls, name: "troupe-cli", credentials: identity,
+            tlsCAFile: tlsCA ?? environment["TROUPE_NATS_TLS_CA"], waitForServer: false)
         do {
             return try await NATSConnection.connect(configuration, logger: logger)
         } catch {

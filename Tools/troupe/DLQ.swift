@@ -69,13 +69,16 @@ struct DLQ: AsyncParsableCommand {
             print("subject:   \(record.subject)")
             print("from:      \(record.originalStream ?? "?") #\(record.originalSequence.map(String.init) ?? "?")")
             print("reason:    \(record.reason)")
-            print("replays:   \(record.replays.isEmpty ? "none" : record.replays.map(String.init).joined(separator: ", "))")
+            print(
+                "replays:   \(record.replays.isEmpty ? "none" : record.replays.map(String.init).joined(separator: ", "))"
+            )
             print("headers:")
             for (name, value) in entry.message.headers.sorted(by: { $0.key < $1.key }) { print("  \(name): \(value)") }
             print("payload (\(entry.message.payload.count) bytes):")
             let data = Data(entry.message.payload)
             if let object = try? JSONSerialization.jsonObject(with: data),
-                let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+                let pretty = try? JSONSerialization.data(
+                    withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
             {
                 print(String(decoding: pretty, as: UTF8.self))
             } else {
@@ -132,7 +135,9 @@ struct DLQ: AsyncParsableCommand {
                     continue
                 }
                 let ack = try await nats.publish(replay)
-                print("replayed \(record.sequence) to \(record.service) as \(ack.sequence)\(ack.duplicate ? " (already queued)" : "")")
+                print(
+                    "replayed \(record.sequence) to \(record.service) as \(ack.sequence)\(ack.duplicate ? " (already queued)" : "")"
+                )
             }
             if chosen.isEmpty { print("nothing to replay") }
             await nats.close()

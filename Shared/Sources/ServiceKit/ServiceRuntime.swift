@@ -94,7 +94,8 @@ public final class ServiceRuntime: Sendable {
             })
         if let point = FaultSwitch.shared.point {
             logger.warning(
-                "test-only crash point armed", metadata: ["fault": "\(point.rawValue)@\(FaultSwitch.shared.occurrence)"])
+                "test-only crash point armed", metadata: ["fault": "\(point.rawValue)@\(FaultSwitch.shared.occurrence)"]
+            )
         }
     }
 
