@@ -35,7 +35,7 @@ format: ## Reformat the sources in place
 SERVICES := order inventory payment shipping notification
 
 up: deps ## Build (release) and start NATS and the five services in the background, seed demo data
-	@for s in $(SERVICES); do $(SWIFT) build -c release --product $$s-service || exit 1; done
+	@for p in $(SERVICES:%=%-service) troupe; do $(SWIFT) build -c release --product $$p || exit 1; done
 	deploy/local/troupe.sh up
 
 down: ## Stop everything `make up` started (SIGTERM, in-flight work finishes); keeps the data
