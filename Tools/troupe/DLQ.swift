@@ -109,7 +109,16 @@ struct DLQ: AsyncParsableCommand {
 
         func run() async throws {
             let nats = try await connection.connect()
-            defer { Task { await nats.close() } }
+            do {
+                try await replay(on: nats)
+            } catch {
+                await nats.close()
+                throw error
+            }
+            await nats.close()
+        }
+
+        private func replay(on nats: NATSConnection) async throws {
             let entries = try await DeadLetterReader(connection: nats).read(service: service)
             var chosen: [(record: DeadLetterRecord, message: StoredMessage)]
             if all {
@@ -140,7 +149,6 @@ struct DLQ: AsyncParsableCommand {
                 )
             }
             if chosen.isEmpty { print("nothing to replay") }
-            await nats.close()
         }
 
         /// The original payload and headers, without the dead-letter reason, on the service's replay subject.
