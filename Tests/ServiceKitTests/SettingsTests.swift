@@ -18,6 +18,9 @@ struct SettingsTests {
         #expect(configuration.currency == "EUR")
         #expect(configuration.logLevel == .debug)
         #expect(configuration.dataDirectory == ".troupe/data/inventory")
+        #expect(configuration.ackWait == .seconds(30))
+        #expect(configuration.prerequisiteTimeout == .seconds(60))
+        #expect(configuration.storeBusyTimeout == .seconds(5))
         #expect(configuration.nats.urls == ["nats://127.0.0.1:4222"])
         #expect(configuration.nats.name == "inventory-service")
     }
@@ -27,17 +30,22 @@ struct SettingsTests {
             specs: specs, arguments: [],
             environment: [
                 "TROUPE_HTTP_PORT": "http", "TROUPE_NATS_URL": "localhost:4222", "TROUPE_CURRENCY": "usd",
-                "TROUPE_LOG_LEVEL": "loud", "TROUPE_ADMIN_TOKEN": "short",
+                "TROUPE_LOG_LEVEL": "loud", "TROUPE_ADMIN_TOKEN": "short", "TROUPE_ACK_WAIT": "500ms",
+                "TROUPE_PREREQUISITE_TIMEOUT": "10ms", "TROUPE_STORE_BUSY_TIMEOUT": "2m",
             ])
         var reader = SettingsReader(settings)
         _ = ServiceConfiguration.read(&reader, service: "inventory")
         let error = try #require(throws: SettingsError.self) { try reader.finish() }
-        #expect(error.problems.count == 5)
+        #expect(error.problems.count == 8)
         #expect(error.problems.contains { $0.hasPrefix("TROUPE_HTTP_PORT: 'http'") })
         #expect(error.problems.contains { $0.hasPrefix("TROUPE_NATS_URL:") && $0.contains("localhost:4222") })
         #expect(error.problems.contains { $0.hasPrefix("TROUPE_CURRENCY: 'usd'") })
         #expect(error.problems.contains { $0.hasPrefix("TROUPE_LOG_LEVEL: 'loud'") })
         #expect(error.problems.contains { $0.hasPrefix("TROUPE_ADMIN_TOKEN:") && !$0.contains("short") })
+        #expect(error.problems.contains { $0.hasPrefix("TROUPE_ACK_WAIT:") && $0.contains("between 1s and 10m") })
+        #expect(error.problems.contains { $0.hasPrefix("TROUPE_PREREQUISITE_TIMEOUT:") })
+        #expect(
+            error.problems.contains { $0.hasPrefix("TROUPE_STORE_BUSY_TIMEOUT:") && $0.contains("100ms and 60s") })
     }
 
     @Test func unknownFlagsAndMissingValuesAreErrors() {

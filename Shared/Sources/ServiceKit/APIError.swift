@@ -25,11 +25,14 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
     public var code: Code
     public var message: String
     public var field: String?
+    /// Seconds after which a retry may succeed (`Retry-After`), for `unavailable`.
+    public var retryAfter: Int?
 
-    public init(_ code: Code, _ message: String, field: String? = nil) {
+    public init(_ code: Code, _ message: String, field: String? = nil, retryAfter: Int? = nil) {
         self.code = code
         self.message = message
         self.field = field
+        self.retryAfter = retryAfter
     }
 
     public static func validation(_ field: String, _ message: String) -> APIError {
@@ -42,9 +45,9 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let data = try JSONEncoder().encode(
             ErrorBody(error: ErrorBody.Detail(code: code.name, message: message, field: field)))
-        return Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 
@@ -62,6 +65,11 @@ public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             throw APIError.from(status: error.status)
         } catch {
+            if let fault = StorageFault(error) {
+                // Nothing of the request was kept (SQLite rolled it back): the client may retry.
+                context.logger.warning("request refused", metadata: ["error": "\(fault)"])
+                throw APIError(.unavailable, "\(fault); nothing was changed, retry later", retryAfter: 1)
+            }
             context.logger.error("request failed", metadata: ["error": "\(error)"])
             throw APIError(.internalError, "internal error")
         }

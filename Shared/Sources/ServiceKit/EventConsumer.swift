@@ -80,9 +80,10 @@ public struct EventConsumer<Event: Sendable>: Service {
                     }
                 } catch {
                     ServiceMetrics.consumed(type: type, outcome: "retry")
+                    let described = StorageFault(error).map { "\($0)" } ?? "\(error)"
                     logger.warning(
                         "handler failed; retrying",
-                        metadata: ["nats.subject": "\(message.subject)", "error": "\(error)"])
+                        metadata: ["nats.subject": "\(message.subject)", "error": "\(described)"])
                     return .nak(delay: Self.retryDelay(deliveries: message.metadata.deliveryCount))
                 }
             }

@@ -37,7 +37,10 @@ public struct OutboxRelay: Service {
                 backoff = .milliseconds(100)
                 if published == 0 { await signal.wait(upTo: .milliseconds(500)) }
             } catch {
-                logger.warning("outbox relay: publishing failed; retrying", metadata: ["error": "\(error)"])
+                // NATS away, a publish timeout, or the store (disk full, locked): all pass; a row
+                // published but not yet removed goes out again and the broker drops the copy.
+                let described = StorageFault(error).map { "\($0)" } ?? "\(error)"
+                logger.warning("outbox relay: publishing failed; retrying", metadata: ["error": "\(described)"])
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(5))
             }

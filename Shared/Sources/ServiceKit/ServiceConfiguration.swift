@@ -19,6 +19,9 @@ public struct ServiceConfiguration: Sendable {
     public var ackWait: Duration
     /// How long an event whose prerequisite has not arrived is asked for again before it is dead-lettered.
     public var prerequisiteTimeout: Duration
+    /// How long a write waits for the store while another process holds its lock, before the
+    /// request answers 503 or the event is retried.
+    public var storeBusyTimeout: Duration
 
     /// The common settings of `service`, with its default HTTP port.
     public static func specs(service: String, defaultPort: Int) -> [SettingSpec] {
@@ -46,6 +49,9 @@ public struct ServiceConfiguration: Sendable {
             SettingSpec(
                 "prerequisite-timeout", env: "TROUPE_PREREQUISITE_TIMEOUT", default: "60s",
                 help: "wait for an out-of-order event's prerequisite before dead-lettering it"),
+            SettingSpec(
+                "store-busy-timeout", env: "TROUPE_STORE_BUSY_TIMEOUT", default: "5s",
+                help: "wait for a store locked by another process (100ms-60s)"),
         ]
     }
 
@@ -87,12 +93,16 @@ public struct ServiceConfiguration: Sendable {
         if prerequisiteTimeout < .milliseconds(100) {
             reader.fail("prerequisite-timeout", "must be at least 100ms")
         }
+        let storeBusyTimeout = reader.duration("store-busy-timeout") ?? .seconds(5)
+        if storeBusyTimeout < .milliseconds(100) || storeBusyTimeout > .seconds(60) {
+            reader.fail("store-busy-timeout", "must be between 100ms and 60s")
+        }
         return ServiceConfiguration(
             service: service,
             nats: NATSConfiguration(urls: urls, name: "\(service)-service", credentials: credentials, tlsCAFile: tlsCA),
             httpHost: reader.required("http-host"), httpPort: port, dataDirectory: reader.required("data-dir"),
             streamReplicas: replicas, adminToken: token, currency: currency,
             logLevel: Logger.Level(rawValue: level) ?? .info, logFormat: format, ackWait: ackWait,
-            prerequisiteTimeout: prerequisiteTimeout)
+            prerequisiteTimeout: prerequisiteTimeout, storeBusyTimeout: storeBusyTimeout)
     }
 }

@@ -68,7 +68,9 @@ public final class ServiceRuntime: Sendable {
         }
         do {
             store = try ServiceStore.open(
-                directory: configuration.dataDirectory, name: descriptor.name, migrations: migrations)
+                directory: configuration.dataDirectory, name: descriptor.name,
+                busyTimeout: configuration.storeBusyTimeout,
+                migrations: migrations)
         } catch {
             throw SettingsError(problems: ["TROUPE_DATA_DIR: cannot open the store: \(error)"])
         }

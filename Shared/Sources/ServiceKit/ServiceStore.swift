@@ -9,9 +9,11 @@ public import GRDB
 public struct ServiceStore: Sendable {
     public let writer: any DatabaseWriter
 
-    /// Opens (creating when missing) `<directory>/<name>.sqlite` and migrates it.
+    /// Opens (creating when missing) `<directory>/<name>.sqlite` and migrates it. A write waits up to
+    /// `busyTimeout` while another process (a backup, an operator's `sqlite3`) holds the lock.
     public static func open(
-        directory: String, name: String, migrations: (inout DatabaseMigrator) -> Void = { _ in }
+        directory: String, name: String, busyTimeout: Duration = .seconds(5),
+        migrations: (inout DatabaseMigrator) -> Void = { _ in }
     ) throws -> ServiceStore {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -19,7 +21,8 @@ public struct ServiceStore: Sendable {
             throw StoreError("cannot create the data directory \(directory): \(error.localizedDescription)")
         }
         var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(
+            Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18)
         configuration.label = name
         let pool = try DatabasePool(path: "\(directory)/\(name).sqlite", configuration: configuration)
         return try ServiceStore(writer: pool, migrations: migrations)
