@@ -209,6 +209,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "Contracts", "Messaging", "SagaCheck", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/EndToEndTests",

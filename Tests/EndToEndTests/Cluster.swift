@@ -56,7 +56,9 @@ final class Cluster: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment.merging(self.environment) { _, new in new }
             .merging(extra) { _, new in new }
         environment["TROUPE_HTTP_PORT"] = "\(ports[service]!)"
-        environment["TROUPE_DATA_DIR"] = directory.appendingPathComponent("data/\(service)").path
+        if extra["TROUPE_DATA_DIR"] == nil {
+            environment["TROUPE_DATA_DIR"] = directory.appendingPathComponent("data/\(service)").path
+        }
         process.environment = environment
         let log = directory.appendingPathComponent("\(service).log")
         if !FileManager.default.fileExists(atPath: log.path),

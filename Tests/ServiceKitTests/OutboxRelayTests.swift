@@ -96,6 +96,43 @@ struct OutboxRelayTests {
         }
     }
 
+    @Test func aStoreThatCannotDeleteForLongerThanTheWindowGetsNoSecondCopyPublished() async throws {
+        try await withNATSServer { (server) async throws in
+            try await server.withConnection { (nats) async throws in
+                try await nats.ensureStream(
+                    StreamConfiguration(name: "TEST", subjects: ["test.>"], duplicateWindow: .seconds(1)))
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "troupe-relay-\(UUID().uuidString.prefix(8))")
+                defer { try? FileManager.default.removeItem(at: directory) }
+                let store = try ServiceStore.open(
+                    directory: directory.path, name: "relay", busyTimeout: .milliseconds(100))
+                let rows = [entry("e1", "test.reserved.o1"), entry("n1", "test.sent.o1", once: false)]
+                try await store.writer.write { db in for row in rows { try Outbox.append(row, in: db) } }
+
+                // Another process holds the store's write lock: the relay publishes but cannot delete.
+                var configuration = Configuration()
+                configuration.allowsUnsafeTransactions = true
+                let other = try DatabaseQueue(
+                    path: directory.appendingPathComponent("relay.sqlite").path, configuration: configuration)
+                try await other.writeWithoutTransaction { db in try db.execute(sql: "BEGIN EXCLUSIVE") }
+                let relay = OutboxRelay(store: store, connection: nats, signal: OutboxSignal(), logger: logger())
+                await #expect { try await relay.publishOnce() } throws: { StorageFault($0) != nil }
+                #expect(try await nats.streamState("TEST").messages == 2)
+
+                // Past the broker's window, still locked: the relay only retries the delete.
+                try await Task.sleep(for: .milliseconds(1500))
+                await #expect { try await relay.publishOnce() } throws: { StorageFault($0) != nil }
+                #expect(try await nats.streamState("TEST").messages == 2)
+
+                try await other.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
+                #expect(try await relay.publishOnce() == 2)
+                #expect(try await relay.publishOnce() == 0)
+                #expect(try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
+                #expect(try await nats.streamState("TEST").messages == 2)
+            }
+        }
+    }
+
     @Test func theRelayKeepsEventsWhileNATSIsAwayAndPublishesThemWhenItComesBack() async throws {
         try await withNATSServer { (server) async throws in
             let nats = try await server.connect(name: "relay")

@@ -11,13 +11,17 @@ import Synchronization
 /// published just before a crash is published again; the broker recognises the copy by its
 /// `Nats-Msg-Id` within the de-duplication window, and after it by
 /// `Nats-Expected-Last-Subject-Sequence` for events that occur once per subject. Works in batches:
-/// up to `batchSize` rows are published pipelined, then deleted in one transaction.
+/// up to `batchSize` rows are published pipelined, then deleted in one transaction. When the store
+/// cannot delete them (disk full, locked), the relay remembers what the broker stored and only
+/// retries the delete, so that a long store outage never sends copies past the broker's window.
 public struct OutboxRelay: Service {
     let store: ServiceStore
     let connection: NATSConnection
     let logger: Logger
     let batchSize: Int
     let signal: OutboxSignal
+    /// Rows the broker has stored that are still in the outbox (their delete failed).
+    private let unremoved = Unremoved()
 
     public init(
         store: ServiceStore, connection: NATSConnection, signal: OutboxSignal, batchSize: Int = 256, logger: Logger
@@ -52,6 +56,11 @@ public struct OutboxRelay: Service {
     /// Publishes one batch; returns how many rows left the outbox.
     @discardableResult
     public func publishOnce() async throws -> Int {
+        let stored = unremoved.rows.withLock { $0 }
+        if !stored.isEmpty {
+            try await remove(stored)
+            return stored.count
+        }
         let (batch, backlog) = try await store.writer.read { db in
             (try Outbox.pending(limit: batchSize, in: db), try Outbox.backlog(in: db))
         }
@@ -88,15 +97,28 @@ public struct OutboxRelay: Service {
                 if firstError == nil { firstError = error }
             }
         }
-        if !done.isEmpty {
-            let published = done
-            try await store.writer.write { db in
-                _ = try OutboxEntry.filter(keys: published).deleteAll(db)
-            }
-        }
+        if !done.isEmpty { try await remove(done) }
         if let firstError, done.isEmpty { throw firstError }
         return done.count
     }
+
+    /// Deletes rows the broker has stored; remembers them when the store refuses, to try again.
+    private func remove(_ published: [Int64]) async throws {
+        do {
+            try await store.writer.write { db in
+                _ = try OutboxEntry.filter(keys: published).deleteAll(db)
+            }
+            unremoved.rows.withLock { $0 = [] }
+        } catch {
+            unremoved.rows.withLock { $0 = published }
+            throw error
+        }
+    }
+}
+
+/// The rows of the outbox that the broker stored and the store has not yet let the relay delete.
+private final class Unremoved: Sendable {
+    let rows = Mutex<[Int64]>([])
 }
 
 /// Wakes the relay as soon as a transaction has added to the outbox, instead of waiting for its poll.
