@@ -14,33 +14,9 @@ import Testing
 /// and with cancellations overtaking their placements.
 @Suite("Inventory under concurrent, duplicated, reordered delivery", .timeLimit(.minutes(1)))
 struct InventoryConcurrencyTests {
-    static let crockford = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
-
-    static func orderId(_ index: Int) -> String {
-        var suffix = ""
-        var value = index
-        for _ in 0..<4 {
-            suffix = String(crockford[value % 32]) + suffix
-            value /= 32
-        }
-        return "ord_01JD8Z6Q4Y3K5V7W9X1Z3B" + suffix
-    }
-
     @Test func eachOrderIsDecidedOnceAndStockIsConserved() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("inv-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let descriptor = InventoryApp.descriptor
-        let settings = try Settings(
-            specs: ServiceConfiguration.specs(service: "inventory", defaultPort: 8082) + descriptor.settings,
-            arguments: [],
-            // No NATS is needed: the runtime connects in the background and the test never publishes.
-            environment: [
-                "TROUPE_DATA_DIR": directory.path, "TROUPE_NATS_URL": "nats://127.0.0.1:\(try FreePort.find())",
-            ])
-        let runtime = try await ServiceRuntime(
-            descriptor: descriptor, settings: settings, logger: logger, migrations: InventoryStore.migrations)
+        let bench = try await HandlerBench(InventoryApp.descriptor, migrations: InventoryStore.migrations)
+        let runtime = bench.runtime
         let onHand: Int64 = 50
         try await runtime.store.writer.write { db in
             try InventoryStore.save(
@@ -54,7 +30,7 @@ struct InventoryConcurrencyTests {
         var deliveries: [(AnyEvent, String)] = []
         var cancelledOrders: Set<String> = []
         for index in 0..<80 {
-            let id = Self.orderId(index)
+            let id = HandlerBench.orderId(index)
             let placed = CloudEvent(
                 data: OrderPlaced(
                     orderId: id, customerId: "cus_42", lines: [Line(sku: "SKU-MUG", quantity: 1)],
@@ -71,39 +47,16 @@ struct InventoryConcurrencyTests {
             }
         }
         deliveries.shuffle()
-        let work = deliveries
-        try await withThrowingTaskGroup(of: HandlerOutcome.self) { group in
-            // Eight in flight at a time, like a consumer with that concurrency.
-            var next = 0
-            for _ in 0..<8 where next < work.count {
-                let (event, consumer) = work[next]
-                next += 1
-                group.addTask { try await handlers.handle(event, consumer: consumer) }
-            }
-            while let outcome = try await group.next() {
-                #expect(outcome == .done)
-                if next < work.count {
-                    let (event, consumer) = work[next]
-                    next += 1
-                    group.addTask { try await handlers.handle(event, consumer: consumer) }
-                }
-            }
+        // Eight in flight at a time, like a consumer with that concurrency.
+        try await HandlerBench.deliver(deliveries, inFlight: 8) { event, consumer in
+            try await handlers.handle(event, consumer: consumer)
         }
 
-        let (subjects, product) = try await runtime.store.writer.read { db in
-            (
-                try String.fetchAll(db, sql: "SELECT subject FROM \(OutboxEntry.databaseTableName) ORDER BY seq"),
-                try InventoryStore.product("SKU-MUG", in: db)
-            )
-        }
-        var byOrder: [String: [String]] = [:]
-        for subject in subjects {
-            let parts = subject.split(separator: ".")
-            byOrder[String(parts[2]), default: []].append("\(parts[0]).\(parts[1])")
-        }
+        let byOrder = try await bench.outgoingByOrder()
+        let product = try await runtime.store.writer.read { db in try InventoryStore.product("SKU-MUG", in: db) }
         var held: Int64 = 0
         for index in 0..<80 {
-            let id = Self.orderId(index)
+            let id = HandlerBench.orderId(index)
             let events = byOrder[id] ?? []
             #expect(Set(events).count == events.count, "\(id) has an event twice: \(events)")
             let reserved = events.contains("inventory.reserved")
@@ -123,6 +76,6 @@ struct InventoryConcurrencyTests {
         #expect(mug.onHand == onHand)
         #expect(mug.reserved == held, "reserved matches the reservations still held")
         #expect(held <= onHand)
-        await runtime.connection.close()
+        await bench.close()
     }
 }
