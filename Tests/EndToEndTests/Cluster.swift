@@ -217,28 +217,15 @@ final class Cluster: @unchecked Sendable {
         var events: [AnyEvent] = []
         var undecodable: [String] = []
         let decoder = EventDecoder()
-        var logger = Logger(label: "e2e")
-        logger.logLevel = .critical
-        for stream in StreamDefinition.all where stream.name != "DEADLETTER" {
-            let total = try await connection.streamState(stream.name).messages
-            guard total > 0 else { continue }
-            let durable = "check-\(UUID().uuidString.prefix(8))"
-            try await connection.ensureConsumer(stream: stream.name, ConsumerConfiguration(durable: durable))
-            let consumer = try PullConsumer.bind(
-                connection: connection, stream: stream.name, durable: durable, logger: logger)
-            var received = 0
-            while UInt64(received) < total {
-                for message in await consumer.nextBatch(max: 512) {
-                    received += 1
-                    do {
-                        events.append(try decoder.decode(message.payload))
-                    } catch {
-                        undecodable.append("\(message.subject): \(error)")
-                    }
-                    try message.ack()
+        // Read by sequence: no consumer is left behind on the streams (`troupe streams` stays clean).
+        for stream in StreamDefinition.all where stream.name != DeadLetter.stream {
+            for message in try await connection.storedMessages(stream: stream.name) {
+                do {
+                    events.append(try decoder.decode(message.payload))
+                } catch {
+                    undecodable.append("\(message.subject): \(error)")
                 }
             }
-            consumer.stop()
         }
         await connection.close()
         var orders: [SagaCheck.OrderOutcome] = []

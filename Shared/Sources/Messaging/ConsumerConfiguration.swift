@@ -58,3 +58,11 @@ public struct ConsumerState: Sendable, Hashable {
     /// The highest stream sequence acknowledged with everything below it.
     public var ackFloorStreamSequence: UInt64
 }
+
+/// One consumer of a stream, as `troupe streams` shows it.
+public struct ConsumerListing: Sendable, Hashable {
+    public var name: String
+    /// Its `FilterSubject`, or nil for the whole stream.
+    public var filterSubject: String?
+    public var state: ConsumerState
+}

@@ -59,11 +59,38 @@ extension NATSConnection {
                 js_GetConsumerInfo(&info, js, stream, durable, nil, &apiError), apiError,
                 "reading consumer \(durable) on \(stream)")
             defer { jsConsumerInfo_Destroy(info) }
-            let ci = info!.pointee
-            return ConsumerState(
-                pending: ci.NumPending, ackPending: ci.NumAckPending, redelivered: ci.NumRedelivered,
-                waiting: ci.NumWaiting, ackFloorStreamSequence: ci.AckFloor.Stream)
+            return ConsumerState(info!.pointee)
         }
+    }
+
+    /// Every consumer of `stream` with its filter and counters, sorted by name.
+    public func consumers(of stream: String) async throws(NATSError) -> [ConsumerListing] {
+        return try await BlockingCalls.run { () throws(NATSError) -> [ConsumerListing] in
+            let js = self.js
+            var list: UnsafeMutablePointer<jsConsumerInfoList>?
+            var apiError = jsErrCode(rawValue: 0)
+            let status = js_Consumers(&list, js, stream, nil, &apiError)
+            // nats.c answers NOT_FOUND for an empty list too; only an API error means no such stream.
+            if status == NATS_NOT_FOUND && apiError.rawValue == 0 { return [] }
+            try check(status, apiError, "listing the consumers of \(stream)")
+            defer { jsConsumerInfoList_Destroy(list) }
+            guard let list = list?.pointee, let items = list.List else { return [] }
+            return (0..<Int(list.Count)).compactMap { index -> ConsumerListing? in
+                guard let info = items[index]?.pointee else { return nil }
+                return ConsumerListing(
+                    name: info.Name.map { String(cString: $0) } ?? "?",
+                    filterSubject: info.Config?.pointee.FilterSubject.map { String(cString: $0) },
+                    state: ConsumerState(info))
+            }.sorted { $0.name < $1.name }
+        }
+    }
+}
+
+extension ConsumerState {
+    init(_ info: jsConsumerInfo) {
+        self.init(
+            pending: info.NumPending, ackPending: info.NumAckPending, redelivered: info.NumRedelivered,
+            waiting: info.NumWaiting, ackFloorStreamSequence: info.AckFloor.Stream)
     }
 }
 

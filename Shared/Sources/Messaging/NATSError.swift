@@ -101,3 +101,8 @@ func natsErrors<R>(_ body: () throws -> R) throws(NATSError) -> R {
         throw NATSError(code: .status, message: "\(error)")
     }
 }
+
+extension NATSError {
+    /// The stream, consumer or message asked for does not exist.
+    public var isNotFound: Bool { status == Int32(NATS_NOT_FOUND.rawValue) }
+}
