@@ -111,6 +111,16 @@ struct DeadLetterTests {
             let shown = try await cluster.troupe(["dlq", "show", "\(lateSequence)"])
             #expect(shown.standardOutput.contains("Troupe-Dead-Letter-Reason: prerequisite never arrived"))
             #expect(shown.standardOutput.contains(#""paymentId" : "pay_01JD8Z6Q4Y3K5V7W9X1Z3B5D71""#))
+            // The order's trace shows the lonely event and what became of it.
+            let trace = try await cluster.troupe(["trace", lonely])
+            // (Order dead-letters it too: an order it never placed.)
+            #expect(trace.standardOutput.contains("\(lonely): 1 events, 2 dead letters"), "\(trace.standardOutput)")
+            let line = trace.standardOutput.split(separator: "\n").first { $0.contains("prerequisite never arrived") }
+            #expect(
+                line.map {
+                    $0.contains(" shipping ") && $0.contains(" \(lateSequence) ") && $0.contains("payments.authorized")
+                }
+                    == true, "\(trace.standardOutput)")
 
             // The fix: the missing order.placed arrives after all (its SKU is unknown, so inventory
             // rejects it, but shipping learns the address). Replaying hands the authorization back

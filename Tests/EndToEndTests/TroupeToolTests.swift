@@ -58,6 +58,8 @@ struct TroupeToolTests {
             let table = try await cluster.troupe(["streams"])
             #expect(table.standardOutput.contains("CONSUMER") && table.standardOutput.contains("inventory-orders"))
 
+            try await traceOfAShippedOrder(ids[0], cluster)
+
             let stock = ["--initial-stock", "SKU-MUG=100,SKU-TEAPOT=5,SKU-RARE=1"]
             let holds = try await check(cluster, stock)
             #expect(holds.status == 0, "\(holds.standardOutput)\(holds.standardError)")
@@ -86,6 +88,50 @@ struct TroupeToolTests {
                 "\(broken.standardOutput)")
             return ids
         }
+    }
+
+    /// `troupe trace` in its three formats, and for an order that does not exist.
+    func traceOfAShippedOrder(_ id: String, _ cluster: Cluster) async throws {
+        let text = try await cluster.troupe(["trace", id])
+        #expect(text.status == 0, "\(text.standardError)")
+        #expect(text.standardOutput.contains("\(id): 11 events, 0 dead letters"), "\(text.standardOutput)")
+        #expect(
+            text.standardOutput.contains("Causation:\norders.placed (order)\n└── inventory.reserved (inventory, +"),
+            "\(text.standardOutput)")
+
+        let json = try await cluster.troupe(["trace", id, "--format", "json"])
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+        let events = try #require(report["events"] as? [[String: Any]])
+        let names = events.compactMap { $0["event"] as? String }
+        #expect(names.first == "orders.placed")
+        #expect(
+            names.sorted() == [
+                "inventory.committed", "inventory.reserved", "notifications.sent:order_confirmed",
+                "notifications.sent:order_shipped",
+                "orders.confirmed", "orders.placed", "orders.shipped", "payments.authorized", "payments.captured",
+                "shipping.dispatched", "shipping.scheduled",
+            ])
+        let times = events.compactMap { $0["time"] as? String }
+        #expect(times == times.sorted(), "by time")
+        for event in events.dropFirst() {
+            #expect(event["cause"] is String && (event["afterCauseMs"] as? Int ?? -1) >= 0, "\(event)")
+        }
+
+        let mermaid = try await cluster.troupe(["trace", id, "--format", "mermaid"])
+        let diagram = mermaid.standardOutput
+        #expect(diagram.hasPrefix("sequenceDiagram\n    participant order"))
+        #expect(diagram.contains("    Note over order: orders.placed\n"))
+        #expect(diagram.contains("    order->>inventory: orders.placed → inventory.reserved (+"))
+        #expect(diagram.contains("    shipping->>order: shipping.dispatched → orders.shipped (+"))
+        #expect(diagram.contains("    order->>notification: orders.shipped → notifications.sent:order_shipped (+"))
+
+        let unknown = try await cluster.troupe(["trace", "ord_00000000000000000000000000"])
+        #expect(unknown.status == 1)
+        #expect(unknown.standardError.contains("no events for ord_00000000000000000000000000"))
+        let invalid = try await cluster.troupe(["trace", "nope"])
+        #expect(invalid.status != 0)
+        #expect(invalid.standardError.contains("'nope' is not an order id"))
     }
 
     @Test func aConsumerThatFallsBehindShowsItsLagAndCheckWaits() async throws {
