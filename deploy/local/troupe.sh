@@ -181,7 +181,7 @@ Place a first order:
          "shippingAddress": {"name": "Ada Lovelace", "line1": "12 St James Sq", "city": "London",
                              "postalCode": "SW1Y 4JH", "country": "GB"}}'
 Then: curl -s http://127.0.0.1:${PORTS[order]}/orders/<orderId>   (make logs, make status, make down)
-Operate: .build/release/troupe streams | check | dlq list
+Operate: .build/release/troupe trace <orderId> | streams | check | dlq list
 SUMMARY
 }
 
