@@ -51,7 +51,8 @@ run-%: deps ## One service in the foreground against the local NATS (make run-or
 	$(SWIFT) build -c release --product $*-service
 	deploy/local/troupe.sh run $*
 
-bench: bench-nats ## The benchmarks (today: the JetStream layer's ceiling)
+bench: up ## The load benchmark against the running suite (BENCH="--rate 100 --duration 60"); results in bench/results/
+	.build/release/troupe bench $(BENCH)
 
 clean: ## Stop what runs and remove the runtime state (.troupe/)
 	-deploy/local/troupe.sh down
@@ -60,4 +61,4 @@ clean: ## Stop what runs and remove the runtime state (.troupe/)
 bench-nats: deps ## The JetStream layer against plain nats.c: publish and consume+ack msg/s (release build)
 	$(SWIFT) build -c release --product nats-ceiling
 	cc -O2 -o .build/nats-ceiling-c Tools/nats-ceiling-c/ceiling.c $$(pkg-config --cflags --libs libnats)
-	.build/release/nats-ceiling --c-binary .build/nats-ceiling-c $(BENCH_ARGS)
+	.build/release/nats-ceiling --c-binary .build/nats-ceiling-c $(BENCH)

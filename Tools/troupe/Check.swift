@@ -22,12 +22,7 @@ struct Check: AsyncParsableCommand {
             --initial-stock (what they held before the orders).
             """)
     @OptionGroup var connection: ConnectionOptions
-    @Option(help: "The order service's base URL.")
-    var orderURL = "http://127.0.0.1:8081"
-    @Option(help: "The inventory service's base URL.")
-    var inventoryURL = "http://127.0.0.1:8082"
-    @Option(help: "The payment service's base URL.")
-    var paymentURL = "http://127.0.0.1:8083"
+    @OptionGroup var services: ServiceURLs
     @Option(help: "SKU=onHand,… before the orders: also check onHand = initial − committed.")
     var initialStock: String?
     @Option(help: "Seconds to wait for quiescence.")
@@ -36,9 +31,9 @@ struct Check: AsyncParsableCommand {
     func run() async throws {
         let initial = try parseInitialStock()
         let nats = try await connection.connect()
-        let outcome: Outcome
+        let outcome: GuaranteeCheck.Outcome
         do {
-            outcome = try await check(nats, initial: initial)
+            outcome = try await GuaranteeCheck(services: services, initialStock: initial, wait: wait).run(nats)
         } catch {
             await nats.close()
             throw error
@@ -59,11 +54,6 @@ struct Check: AsyncParsableCommand {
         }
     }
 
-    enum Outcome {
-        case notQuiescent([String])
-        case checked(violations: [String], orders: Int, events: Int)
-    }
-
     private func parseInitialStock() throws -> [String: Int64] {
         guard let initialStock else { return [:] }
         var result: [String: Int64] = [:]
@@ -77,7 +67,36 @@ struct Check: AsyncParsableCommand {
         return result
     }
 
-    private func check(_ nats: NATSConnection, initial: [String: Int64]) async throws -> Outcome {
+}
+
+/// The base URLs of the services whose APIs the tool reads (`make up`'s ports by default).
+struct ServiceURLs: ParsableArguments {
+    @Option(help: "The order service's base URL.")
+    var orderURL = "http://127.0.0.1:8081"
+    @Option(help: "The inventory service's base URL.")
+    var inventoryURL = "http://127.0.0.1:8082"
+    @Option(help: "The payment service's base URL.")
+    var paymentURL = "http://127.0.0.1:8083"
+}
+
+/// What `troupe check` does, for `troupe bench` too: wait for quiescence, then SagaCheck over
+/// every event and the APIs.
+struct GuaranteeCheck {
+    enum Outcome {
+        case notQuiescent([String])
+        case checked(violations: [String], orders: Int, events: Int)
+    }
+
+    var services: ServiceURLs
+    var initialStock: [String: Int64] = [:]
+    /// Seconds to wait for quiescence.
+    var wait: Int
+
+    func run(_ nats: NATSConnection) async throws -> Outcome {
+        let initial = initialStock
+        let orderURL = services.orderURL
+        let inventoryURL = services.inventoryURL
+        let paymentURL = services.paymentURL
         if let busy = try await waitForQuiescence(nats) { return .notQuiescent(busy) }
         let decoder = EventDecoder()
         var events: [AnyEvent] = []
@@ -172,7 +191,7 @@ struct Check: AsyncParsableCommand {
 }
 
 /// The services' public GET endpoints, as JSON objects.
-private struct API {
+struct API {
     /// The object at `base + path`; nil for 404.
     func get(_ base: String, _ path: String) async throws -> [String: Any]? {
         guard let url = URL(string: base + path) else { throw CLIError("bad URL \(base + path)") }

@@ -6,5 +6,5 @@ struct Troupe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "troupe",
         abstract: "Inspect and operate a running Troupe suite through its NATS server.",
-        subcommands: [Check.self, DLQ.self, Streams.self, Trace.self])
+        subcommands: [Bench.self, Check.self, DLQ.self, Streams.self, Trace.self])
 }

@@ -63,6 +63,16 @@ extension NATSConnection {
         }
     }
 
+    /// Deletes a durable consumer (a tool's own, when it is done); no error when it is already gone.
+    public func deleteConsumer(stream: String, durable: String) async throws(NATSError) {
+        try await BlockingCalls.run { () throws(NATSError) in
+            var apiError = jsErrCode(rawValue: 0)
+            let status = js_DeleteConsumer(self.js, stream, durable, nil, &apiError)
+            if status == NATS_NOT_FOUND { return }
+            try check(status, apiError, "deleting consumer \(durable) on \(stream)")
+        }
+    }
+
     /// Every consumer of `stream` with its filter and counters, sorted by name.
     public func consumers(of stream: String) async throws(NATSError) -> [ConsumerListing] {
         return try await BlockingCalls.run { () throws(NATSError) -> [ConsumerListing] in

@@ -1,0 +1,463 @@
+import ArgumentParser
+import Contracts
+import Foundation
+import Histogram
+import Logging
+import Messaging
+import Synchronization
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// `troupe bench`: the load benchmark of operations.md against a running suite.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load the running suite with orders at a fixed arrival rate and measure it.",
+        discussion: """
+            Open loop: orders are sent on a fixed schedule whatever the answers, and each order's latency \
+            runs from its scheduled time (not from when it was sent) to the time of its final event \
+            (orders.shipped or orders.cancelled), so a slow suite cannot hide its latency by slowing the \
+            load down (coordinated omission). A warm-up is sent first and not measured. Reports completed \
+            sagas per second, latency percentiles (HDR histogram), CPU seconds and peak memory per \
+            process (from the pid files `make up` writes), then runs `troupe check`. Writes \
+            <output>/<time>.json, .md and a latency plot .svg. The shipping dispatch delay of the suite \
+            (TROUPE_SHIPPING_DISPATCH_DELAY, 2 s by default) is part of every shipped order's latency.
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var services: ServiceURLs
+    @Option(help: "Orders per second.")
+    var rate: Double = 50
+    @Option(help: "Seconds of warm-up (sent, not measured).")
+    var warmup: Int = 10
+    @Option(help: "Seconds measured.")
+    var duration: Int = 60
+    @Option(help: "Percentages shipped,out_of_stock,declined,undeliverable.")
+    var mix = "85,5,5,5"
+    @Option(help: "Admin bearer token, to seed the bench's products and accounts (env TROUPE_ADMIN_TOKEN, else .troupe/admin-token).")
+    var adminToken: String?
+    @Option(help: "Folder of <name>.pid files of the processes to measure.")
+    var pidsDirectory = ".troupe/run"
+    @Option(help: "Folder for the results.")
+    var output = "bench/results"
+    @Option(help: "Seconds to wait for the measured orders to finish after the last is sent.")
+    var drain: Int = 60
+
+    func validate() throws {
+        guard rate > 0 && rate <= 10_000 else { throw ValidationError("--rate must be in (0, 10000]") }
+        guard warmup >= 0, duration > 0 else { throw ValidationError("--warmup ≥ 0 and --duration > 0 seconds") }
+        _ = try Self.parseMix(mix)
+    }
+
+    static func parseMix(_ text: String) throws -> [Kind: Int] {
+        let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 4, parts.allSatisfy({ ($0 ?? -1) >= 0 }), parts.reduce(0, { $0 + ($1 ?? 0) }) == 100 else {
+            throw ValidationError("--mix: four percentages that add up to 100 (shipped,out_of_stock,declined,undeliverable)")
+        }
+        return Dictionary(uniqueKeysWithValues: zip(Kind.allCases, parts.map { $0! }))
+    }
+
+    /// What an order of the load is built to become.
+    enum Kind: String, CaseIterable, Codable, Sendable {
+        case shipped, outOfStock = "out_of_stock", declined, undeliverable
+
+        var expected: (status: String, reason: String?) {
+            switch self {
+            case .shipped: ("SHIPPED", nil)
+            case .outOfStock: ("CANCELLED", "out_of_stock")
+            case .declined: ("CANCELLED", "payment_declined")
+            case .undeliverable: ("CANCELLED", "shipping_unavailable")
+            }
+        }
+    }
+
+    /// The kind of the index-th order: the mix spread evenly over every 100 orders.
+    static func kinds(_ mix: [Kind: Int]) -> [Kind] {
+        var slots: [Kind] = []
+        for kind in Kind.allCases where kind != .shipped { slots += Array(repeating: kind, count: mix[kind] ?? 0) }
+        var spread = Array(repeating: Kind.shipped, count: 100)
+        for (index, kind) in slots.enumerated() { spread[(index * 100 / max(slots.count, 1) + 7) % 100] = kind }
+        return spread
+    }
+
+    func run() async throws {
+        let mix = try Self.parseMix(mix)
+        let token = try adminTokenValue()
+        let api = API()
+        try await seed(api, token: token)
+        let nats = try await connection.connect()
+        let durable = "bench-\(UUID().uuidString.prefix(8).lowercased())"
+        do {
+            try await nats.ensureConsumer(
+                stream: "ORDERS",
+                ConsumerConfiguration(durable: durable, filterSubject: "orders.>", deliverPolicy: .new))
+            let result = try await measure(nats, durable: durable, mix: mix, api: api)
+            try? await nats.deleteConsumer(stream: "ORDERS", durable: durable)
+            Self.status("running troupe check …")
+            let check = try await GuaranteeCheck(services: services, wait: 120).run(nats)
+            await nats.close()
+            Self.status("")
+            var report = result
+            switch check {
+            case .checked(let violations, let orders, let events):
+                report.check = .init(holds: violations.isEmpty, violations: violations, orders: orders, events: events)
+            case .notQuiescent(let busy):
+                report.check = .init(holds: false, violations: ["not quiescent: " + busy.joined(separator: "; ")])
+            }
+            let files = try report.write(to: output)
+            print(report.summary())
+            print("\nwrote \(files.joined(separator: ", "))")
+            if !(report.check?.holds ?? false) || report.unfinished > 0 { throw ExitCode(1) }
+        } catch {
+            try? await nats.deleteConsumer(stream: "ORDERS", durable: durable)
+            await nats.close()
+            throw error
+        }
+    }
+
+    private func adminTokenValue() throws -> String {
+        if let adminToken { return adminToken }
+        if let token = ProcessInfo.processInfo.environment["TROUPE_ADMIN_TOKEN"], !token.isEmpty { return token }
+        if let token = try? String(contentsOfFile: ".troupe/admin-token", encoding: .utf8) {
+            return token.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        throw ValidationError("--admin-token: none given, no TROUPE_ADMIN_TOKEN, no .troupe/admin-token")
+    }
+
+    /// The bench's own products and accounts: plenty of stock and credit, none where the mix needs none.
+    private func seed(_ api: API, token: String) async throws {
+        for (sku, onHand) in [(Self.sku, 1_000_000_000), (Self.emptySKU, 0)] {
+            try await api.put(
+                services.inventoryURL, "/stock/\(sku)", token: token,
+                ["name": "Bench \(sku)", "unitPrice": 100, "currency": "USD", "onHand": onHand])
+        }
+        for (customer, limit) in [(Self.customer, 1_000_000_000_000), (Self.brokeCustomer, 0)] {
+            try await api.put(
+                services.paymentURL, "/accounts/\(customer)", token: token, ["currency": "USD", "creditLimit": limit])
+        }
+    }
+
+    /// Replaces the progress line on a terminal; a plain line otherwise.
+    static func status(_ text: String) {
+        if isatty(STDERR_FILENO) == 1 {
+            FileHandle.standardError.write(Data("\r\(text)\u{1B}[K".utf8))
+        } else if !text.isEmpty {
+            FileHandle.standardError.write(Data("\(text)\n".utf8))
+        }
+    }
+
+    static let sku = "SKU-BENCH"
+    static let emptySKU = "SKU-BENCH-NONE"
+    static let customer = "cus_bench"
+    static let brokeCustomer = "cus_bench_broke"
+
+    static func body(_ kind: Kind) -> [String: Any] {
+        [
+            "customerId": kind == .declined ? brokeCustomer : customer,
+            "lines": [["sku": kind == .outOfStock ? emptySKU : sku, "quantity": 1]],
+            "shippingAddress": [
+                "name": "Bench", "line1": "1 Load St", "city": "London", "postalCode": "E1 6AN",
+                "country": kind == .undeliverable ? "BR" : "GB",
+            ],
+        ]
+    }
+
+    // MARK: - The run
+
+    private func measure(_ nats: NATSConnection, durable: String, mix: [Kind: Int], api: API) async throws
+        -> BenchReport
+    {
+        var logger = Logger(label: "troupe-bench")
+        logger.logLevel = .error
+        let consumer = try PullConsumer.bind(connection: nats, stream: "ORDERS", durable: durable, logger: logger)
+        let tracker = Tracker()
+        let listening = Task {
+            let decoder = EventDecoder()
+            while !Task.isCancelled {
+                for message in await consumer.nextBatch(max: 256) {
+                    if message.subject.hasPrefix("orders.shipped.") || message.subject.hasPrefix("orders.cancelled.") {
+                        if let event = try? decoder.decode(message.payload) { tracker.finished(event) }
+                    }
+                    try? message.ack()
+                }
+            }
+        }
+        defer {
+            listening.cancel()
+            _ = consumer.stop()
+        }
+
+        let pids = ProcessStats.pids(in: pidsDirectory)
+        let kinds = Self.kinds(mix)
+        let interval = 1.0 / rate
+        let total = Int((Double(warmup + duration) * rate).rounded())
+        let start = Date().addingTimeInterval(0.5)
+        let measuredFrom = start.addingTimeInterval(Double(warmup))
+        let measuredUntil = measuredFrom.addingTimeInterval(Double(duration))
+        let sampler = Sampler(pids: pids)
+        let session = Self.session()
+        let progress = Task { await self.showProgress(tracker, start: start, measuredFrom: measuredFrom, until: measuredUntil) }
+        defer { progress.cancel() }
+
+        await withTaskGroup(of: Void.self) { group in
+            var cpuAtStart = false
+            for index in 0..<total {
+                let scheduled = start.addingTimeInterval(Double(index) * interval)
+                let wait = scheduled.timeIntervalSinceNow
+                if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
+                if !cpuAtStart && scheduled >= measuredFrom {
+                    sampler.markStart()
+                    cpuAtStart = true
+                }
+                sampler.sample()
+                let kind = kinds[index % kinds.count]
+                let measured = scheduled >= measuredFrom && scheduled < measuredUntil
+                group.addTask {
+                    await Self.place(
+                        kind, scheduled: scheduled, measured: measured, session: session, url: self.services.orderURL,
+                        tracker: tracker)
+                }
+            }
+            if !cpuAtStart { sampler.markStart() }
+            await group.waitForAll()
+        }
+        let sentAll = Date()
+        sampler.markEnd(at: max(Date(), measuredUntil))
+        // The measured orders finish (or the drain runs out).
+        while tracker.unfinishedMeasured > 0 && Date().timeIntervalSince(sentAll) < Double(drain) {
+            try await Task.sleep(for: .milliseconds(200))
+            sampler.sample()
+        }
+        return tracker.report(
+            rate: rate, warmup: warmup, duration: duration, mix: mix, measuredFrom: measuredFrom,
+            measuredUntil: measuredUntil, processes: sampler.results())
+    }
+
+    static func session() -> URLSession {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpMaximumConnectionsPerHost = 64
+        configuration.timeoutIntervalForRequest = 30
+        return URLSession(configuration: configuration)
+    }
+
+    static func place(
+        _ kind: Kind, scheduled: Date, measured: Bool, session: URLSession, url: String, tracker: Tracker
+    ) async {
+        var request = URLRequest(url: URL(string: url + "/orders")!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try? JSONSerialization.data(withJSONObject: body(kind))
+        guard let (data, response) = try? await session.data(for: request),
+            (response as? HTTPURLResponse)?.statusCode == 202,
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let id = object["orderId"] as? String
+        else {
+            tracker.failed(measured: measured)
+            return
+        }
+        tracker.accepted(id, kind: kind, scheduled: scheduled, measured: measured)
+    }
+
+    /// A progress line on standard error: rewritten every second on a terminal, a new line every
+    /// 5 s otherwise (a log, CI).
+    private func showProgress(_ tracker: Tracker, start: Date, measuredFrom: Date, until: Date) async {
+        let terminal = isatty(STDERR_FILENO) == 1
+        var tick = 0
+        while !Task.isCancelled {
+            defer { tick += 1 }
+            let now = Date()
+            let phase =
+                now < measuredFrom
+                ? "warm-up \(Int(max(0, now.timeIntervalSince(start))))/\(warmup) s"
+                : now < until
+                    ? "measuring \(Int(now.timeIntervalSince(measuredFrom)))/\(duration) s" : "draining"
+            let counts = tracker.counts()
+            let line =
+                "\(phase) | sent \(counts.sent) | accepted \(counts.accepted) | finished \(counts.finished) "
+                + "| in flight \(counts.accepted - counts.finished) | errors \(counts.errors)"
+            if terminal {
+                FileHandle.standardError.write(Data("\r\(line)\u{1B}[K".utf8))
+            } else if tick % 5 == 0 {
+                FileHandle.standardError.write(Data("\(line)\n".utf8))
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}
+
+/// The orders of a run: when each was scheduled, what it should become, and what it became.
+final class Tracker: Sendable {
+    struct Order: Sendable {
+        var kind: Bench.Kind
+        var scheduled: Date
+        var measured: Bool
+    }
+
+    struct Final: Sendable {
+        var time: Date
+        var status: String
+        var reason: String?
+    }
+
+    private struct State {
+        var orders: [String: Order] = [:]
+        var finals: [String: Final] = [:]
+        var sent = 0
+        var errors = 0
+        var measuredErrors = 0
+    }
+
+    private let state = Mutex(State())
+
+    func accepted(_ id: String, kind: Bench.Kind, scheduled: Date, measured: Bool) {
+        state.withLock {
+            $0.sent += 1
+            $0.orders[id] = Order(kind: kind, scheduled: scheduled, measured: measured)
+        }
+    }
+
+    func failed(measured: Bool) {
+        state.withLock {
+            $0.sent += 1
+            $0.errors += 1
+            if measured { $0.measuredErrors += 1 }
+        }
+    }
+
+    func finished(_ event: AnyEvent) {
+        let final: Final
+        switch event {
+        case .orderShipped(let e): final = Final(time: Timestamp.date(e.time) ?? Date(), status: "SHIPPED")
+        case .orderCancelled(let e):
+            final = Final(time: Timestamp.date(e.time) ?? Date(), status: "CANCELLED", reason: e.data.reason.rawValue)
+        default: return
+        }
+        state.withLock { $0.finals[event.orderId] = $0.finals[event.orderId] ?? final }
+    }
+
+    func counts() -> (sent: Int, accepted: Int, finished: Int, errors: Int) {
+        state.withLock { state in
+            (state.sent, state.orders.count, state.orders.keys.filter { state.finals[$0] != nil }.count, state.errors)
+        }
+    }
+
+    var unfinishedMeasured: Int {
+        state.withLock { state in state.orders.filter { $0.value.measured && state.finals[$0.key] == nil }.count }
+    }
+
+    func report(
+        rate: Double, warmup: Int, duration: Int, mix: [Bench.Kind: Int], measuredFrom: Date, measuredUntil: Date,
+        processes: [String: BenchReport.Process]
+    ) -> BenchReport {
+        state.withLock { state in
+            var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+            var byKind: [String: Histogram<UInt64>] = [:]
+            var unexpected: [String] = []
+            var measured = 0
+            var finished = 0
+            let completedInWindow = state.finals.values.filter { $0.time >= measuredFrom && $0.time < measuredUntil }.count
+            for (id, order) in state.orders where order.measured {
+                measured += 1
+                guard let final = state.finals[id] else { continue }
+                finished += 1
+                let micros = UInt64(max(0, final.time.timeIntervalSince(order.scheduled)) * 1_000_000)
+                _ = histogram.record(micros)
+                byKind[order.kind.rawValue, default: Histogram(highestTrackableValue: 3_600_000_000)].record(micros)
+                let expected = order.kind.expected
+                if final.status != expected.status || final.reason != expected.reason {
+                    unexpected.append("\(id) (\(order.kind.rawValue)): \(final.status) \(final.reason ?? "")")
+                }
+            }
+            return BenchReport(
+                date: Timestamp.string(Date()), rate: rate, warmupSeconds: warmup, durationSeconds: duration,
+                mix: Dictionary(uniqueKeysWithValues: mix.map { ($0.key.rawValue, $0.value) }),
+                sent: state.sent, errors: state.errors, measuredOrders: measured + state.measuredErrors,
+                measuredErrors: state.measuredErrors, finished: finished, unfinished: measured - finished,
+                completedPerSecond: Double(completedInWindow) / Double(duration),
+                latency: .init(histogram), latencyByKind: byKind.mapValues { .init($0) },
+                unexpectedOutcomes: Array(unexpected.prefix(20)), unexpectedCount: unexpected.count,
+                processes: processes, plot: BenchReport.plotPoints(histogram))
+        }
+    }
+}
+
+/// CPU and memory of the measured processes over the measured period.
+final class Sampler: Sendable {
+    private let pids: [String: Int32]
+    private let state = Mutex<(start: [String: ProcessStats], end: [String: ProcessStats], peak: [String: UInt64], seconds: Double)>(
+        ([:], [:], [:], 0))
+    private let startTime = Mutex<Date?>(nil)
+    private let lastSample = Mutex(Date.distantPast)
+
+    init(pids: [String: Int32]) { self.pids = pids }
+
+    private func read() -> [String: ProcessStats] {
+        pids.compactMapValues { ProcessStats.read(pid: $0) }
+    }
+
+    func markStart() {
+        let now = read()
+        startTime.withLock { $0 = Date() }
+        state.withLock { $0.start = now }
+    }
+
+    /// Notes resident memory, at most once a second.
+    func sample() {
+        let due = lastSample.withLock { last -> Bool in
+            guard Date().timeIntervalSince(last) >= 1 else { return false }
+            last = Date()
+            return true
+        }
+        guard due else { return }
+        let now = read()
+        state.withLock { state in
+            for (name, stats) in now { state.peak[name] = max(state.peak[name] ?? 0, stats.residentBytes) }
+        }
+    }
+
+    func markEnd(at end: Date) {
+        let now = read()
+        let began = startTime.withLock { $0 } ?? end
+        state.withLock {
+            $0.end = now
+            $0.seconds = end.timeIntervalSince(began)
+        }
+    }
+
+    func results() -> [String: BenchReport.Process] {
+        state.withLock { state in
+            var results: [String: BenchReport.Process] = [:]
+            for (name, end) in state.end {
+                let cpu = end.cpuSeconds - (state.start[name]?.cpuSeconds ?? end.cpuSeconds)
+                results[name] = BenchReport.Process(
+                    cpuSeconds: cpu, cpuPercent: state.seconds > 0 ? 100 * cpu / state.seconds : 0,
+                    peakResidentBytes: max(end.peakResidentBytes, state.peak[name] ?? 0),
+                    residentBytes: end.residentBytes)
+            }
+            return results
+        }
+    }
+}
+
+/// The services' admin endpoints, for seeding.
+extension API {
+    func put(_ base: String, _ path: String, token: String, _ body: [String: Any]) async throws {
+        guard let url = URL(string: base + path) else { throw CLIError("bad URL \(base + path)") }
+        var request = URLRequest(url: url, timeoutInterval: 10)
+        request.httpMethod = "PUT"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.httpBody = try JSONSerialization.data(withJSONObject: body)
+        let (data, response): (Data, URLResponse)
+        do {
+            (data, response) = try await URLSession.shared.data(for: request)
+        } catch {
+            throw CLIError("PUT \(url): \(error.localizedDescription)")
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard status == 200 || status == 201 else {
+            throw CLIError("PUT \(url): \(status) \(String(decoding: data.prefix(300), as: UTF8.self))")
+        }
+    }
+}

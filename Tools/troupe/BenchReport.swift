@@ -1,0 +1,197 @@
+import Foundation
+import Histogram
+
+/// What `troupe bench` measured: written as JSON, as a Markdown summary and as a latency plot (SVG).
+struct BenchReport: Codable {
+    struct Latency: Codable {
+        var count: UInt64
+        var p50Ms: Double
+        var p90Ms: Double
+        var p99Ms: Double
+        var p999Ms: Double
+        var maxMs: Double
+        var meanMs: Double
+
+        init(_ histogram: Histogram<UInt64>) {
+            func ms(_ micros: UInt64) -> Double { (Double(micros) / 1000).rounded(toPlaces: 1) }
+            count = histogram.totalCount
+            p50Ms = count == 0 ? 0 : ms(histogram.valueAtPercentile(50))
+            p90Ms = count == 0 ? 0 : ms(histogram.valueAtPercentile(90))
+            p99Ms = count == 0 ? 0 : ms(histogram.valueAtPercentile(99))
+            p999Ms = count == 0 ? 0 : ms(histogram.valueAtPercentile(99.9))
+            maxMs = count == 0 ? 0 : ms(histogram.max)
+            meanMs = count == 0 ? 0 : (histogram.mean / 1000).rounded(toPlaces: 1)
+        }
+    }
+
+    struct Process: Codable {
+        var cpuSeconds: Double
+        /// Of one core, over the measured period.
+        var cpuPercent: Double
+        var peakResidentBytes: UInt64
+        var residentBytes: UInt64
+    }
+
+    struct Check: Codable {
+        var holds: Bool
+        var violations: [String]
+        var orders: Int = 0
+        var events: Int = 0
+    }
+
+    struct PlotPoint: Codable {
+        var percentile: Double
+        var ms: Double
+    }
+
+    var date: String
+    var rate: Double
+    var warmupSeconds: Int
+    var durationSeconds: Int
+    var mix: [String: Int]
+    /// Every order sent, warm-up included, and those the order service did not accept.
+    var sent: Int
+    var errors: Int
+    /// Orders scheduled in the measured period; of them, refused, finished and not finished.
+    var measuredOrders: Int
+    var measuredErrors: Int
+    var finished: Int
+    var unfinished: Int
+    /// Final events (shipped or cancelled) in the measured period, per second.
+    var completedPerSecond: Double
+    var latency: Latency
+    var latencyByKind: [String: Latency]
+    var unexpectedOutcomes: [String]
+    var unexpectedCount: Int
+    var processes: [String: Process]
+    var plot: [PlotPoint]
+    var check: Check?
+
+    /// Latency at percentiles spaced evenly on the usual HDR axis (1 / (1 − p)).
+    static func plotPoints(_ histogram: Histogram<UInt64>) -> [PlotPoint] {
+        guard histogram.totalCount > 0 else { return [] }
+        return (0...56).map { step in
+            let percentile = min(100 * (1 - pow(2, -Double(step) / 4)), 99.9999)
+            return PlotPoint(
+                percentile: percentile, ms: Double(histogram.valueAtPercentile(percentile)) / 1000)
+        }
+    }
+
+    // MARK: - Output
+
+    func summary() -> String {
+        var lines: [String] = []
+        let mixText = ["shipped", "out_of_stock", "declined", "undeliverable"].map { "\(mix[$0] ?? 0)% \($0)" }
+        lines.append("Troupe load benchmark, \(date)")
+        lines.append(
+            "offered \(rate.formatted1) orders/s (open loop), \(warmupSeconds) s warm-up, \(durationSeconds) s measured; "
+                + mixText.joined(separator: ", "))
+        lines.append("")
+        lines.append(
+            "completed sagas: \(completedPerSecond.formatted1)/s; measured orders \(measuredOrders): "
+                + "\(finished) finished, \(unfinished) unfinished, \(measuredErrors) refused")
+        lines.append(
+            "latency POST → final event (ms): p50 \(latency.p50Ms)  p90 \(latency.p90Ms)  p99 \(latency.p99Ms)  "
+                + "p99.9 \(latency.p999Ms)  max \(latency.maxMs)")
+        for (kind, value) in latencyByKind.sorted(by: { $0.key < $1.key }) {
+            lines.append("  \(kind): \(value.count) orders, p50 \(value.p50Ms)  p99 \(value.p99Ms)  max \(value.maxMs)")
+        }
+        if unexpectedCount > 0 { lines.append("unexpected outcomes: \(unexpectedCount), e.g. \(unexpectedOutcomes[0])") }
+        lines.append("")
+        lines.append(
+            contentsOf: table(
+                header: ["PROCESS", "CPU s", "CPU %", "PEAK RSS", "RSS"],
+                rows: processes.sorted(by: { $0.key < $1.key }).map { name, process in
+                    [
+                        name, process.cpuSeconds.formatted1, process.cpuPercent.formatted1,
+                        Self.mebibytes(process.peakResidentBytes), Self.mebibytes(process.residentBytes),
+                    ]
+                }))
+        if let check {
+            lines.append("")
+            lines.append(
+                check.holds
+                    ? "troupe check: all guarantees hold (\(check.orders) orders, \(check.events) events)"
+                    : "troupe check: \(check.violations.count) violations, e.g. \(check.violations.first ?? "")")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func mebibytes(_ bytes: UInt64) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+
+    /// Writes `<stamp>.json`, `<stamp>.md` and `<stamp>.svg` into `directory`; returns their paths.
+    func write(to directory: String) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let stamp = date.replacingOccurrences(of: ":", with: "-").replacingOccurrences(of: ".", with: "-")
+        let base = "\(directory)/\(stamp)"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: URL(fileURLWithPath: base + ".json"))
+        try svg().write(toFile: base + ".svg", atomically: true, encoding: .utf8)
+        let markdown = """
+            # Troupe load benchmark, \(date)
+
+            ```
+            \(summary())
+            ```
+
+            ![latency by percentile](\(stamp).svg)
+
+            Raw numbers: [\(stamp).json](\(stamp).json). Latency runs from each order's scheduled send time to
+            the time of its `orders.shipped` or `orders.cancelled` event (open loop, no coordinated omission).
+
+            """
+        try markdown.write(toFile: base + ".md", atomically: true, encoding: .utf8)
+        return [base + ".json", base + ".md", base + ".svg"]
+    }
+
+    /// Latency by percentile, the usual HDR plot: x is 1 / (1 − p) on a log scale.
+    func svg() -> String {
+        let width = 720.0
+        let height = 400.0
+        let left = 70.0
+        let right = 20.0
+        let top = 40.0
+        let bottom = 50.0
+        let maxX = plot.map { log10(1 / (1 - $0.percentile / 100)) }.max() ?? 1
+        let maxY = max(plot.map(\.ms).max() ?? 1, 1) * 1.1
+        func x(_ percentile: Double) -> Double {
+            left + (width - left - right) * log10(1 / (1 - percentile / 100)) / max(maxX, 1)
+        }
+        func y(_ ms: Double) -> Double { height - bottom - (height - top - bottom) * ms / maxY }
+        var svg = """
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="\(Int(left))" y="24" font-size="15">Troupe: latency POST /orders → final event, \(rate.formatted1) orders/s</text>
+
+            """
+        for percentile in [0.0, 50, 90, 99, 99.9, 99.99, 99.999] where log10(1 / (1 - percentile / 100)) <= maxX + 1e-9 {
+            let px = x(percentile)
+            svg += "<line x1=\"\(px)\" y1=\"\(top)\" x2=\"\(px)\" y2=\"\(height - bottom)\" stroke=\"#ddd\"/>\n"
+            svg += "<text x=\"\(px)\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(percentile.percentLabel)</text>\n"
+        }
+        for tick in 0...4 {
+            let ms = maxY * Double(tick) / 4
+            svg += "<line x1=\"\(left)\" y1=\"\(y(ms))\" x2=\"\(width - right)\" y2=\"\(y(ms))\" stroke=\"#eee\"/>\n"
+            svg += "<text x=\"\(left - 8)\" y=\"\(y(ms) + 4)\" text-anchor=\"end\">\(Int(ms.rounded())) ms</text>\n"
+        }
+        let points = plot.map { "\(x($0.percentile).rounded(toPlaces: 1)),\(y($0.ms).rounded(toPlaces: 1))" }
+        svg += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+        svg += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">percentile</text>\n"
+        svg += "</svg>\n"
+        return svg
+    }
+}
+
+extension Double {
+    func rounded(toPlaces places: Int) -> Double {
+        let scale = pow(10, Double(places))
+        return (self * scale).rounded() / scale
+    }
+
+    var formatted1: String { String(format: "%.1f", self) }
+
+    var percentLabel: String {
+        self == self.rounded() ? "\(Int(self))%" : "\(self)%"
+    }
+}
