@@ -160,4 +160,58 @@ struct TroupeToolTests {
             return [id]
         }
     }
+
+    @Test func theBenchLoadsTheSuiteMeasuresItAndChecksIt() async throws {
+        try await withCluster(dispatchDelay: "300ms") { cluster in
+            // The pid files `make up` would write, for CPU and memory per process.
+            let run = cluster.directory.appendingPathComponent("run")
+            try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+            for service in Cluster.services {
+                let pid = try #require(cluster.process(service)?.processIdentifier)
+                try "\(pid)\n".write(
+                    to: run.appendingPathComponent("\(service).pid"), atomically: true, encoding: .utf8)
+            }
+            let natsPid = try #require(cluster.nats.pid)
+            try "\(natsPid)".write(to: run.appendingPathComponent("nats-server.pid"), atomically: true, encoding: .utf8)
+            let results = cluster.directory.appendingPathComponent("results")
+
+            let bench = try await cluster.troupe([
+                "bench", "--rate", "20", "--warmup", "1", "--duration", "3", "--drain", "60",
+                "--admin-token", Cluster.adminToken, "--pids-directory", run.path, "--output", results.path,
+                "--order-url", cluster.url("order", "").absoluteString,
+                "--inventory-url", cluster.url("inventory", "").absoluteString,
+                "--payment-url", cluster.url("payment", "").absoluteString,
+            ])
+            #expect(bench.status == 0, "\(bench.standardOutput)\n\(bench.standardError)")
+            #expect(bench.standardOutput.contains("troupe check: all guarantees hold"), "\(bench.standardOutput)")
+            #expect(bench.standardError.contains("measuring"), "a progress line")
+
+            let files = try FileManager.default.contentsOfDirectory(atPath: results.path)
+            let json = try #require(files.first { $0.hasSuffix(".json") })
+            #expect(files.contains(json.replacingOccurrences(of: ".json", with: ".md")))
+            #expect(files.contains(json.replacingOccurrences(of: ".json", with: ".svg")))
+            let report = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: results.appendingPathComponent(json)))
+                    as? [String: Any])
+            #expect(report["measuredOrders"] as? Int == 60)
+            #expect(report["finished"] as? Int == 60)
+            #expect(report["unfinished"] as? Int == 0)
+            #expect(report["unexpectedCount"] as? Int == 0)
+            #expect((report["completedPerSecond"] as? Double ?? 0) > 0)
+            let byKind = try #require(report["latencyByKind"] as? [String: [String: Any]])
+            #expect(Set(byKind.keys) == ["shipped", "out_of_stock", "declined", "undeliverable"])
+            let latency = try #require(report["latency"] as? [String: Double])
+            let ordered = ["p50Ms", "p90Ms", "p99Ms", "p999Ms", "maxMs"].compactMap { latency[$0] }
+            #expect(ordered.count == 5 && ordered == ordered.sorted() && ordered[0] > 0, "\(latency)")
+            let processes = try #require(report["processes"] as? [String: [String: Any]])
+            #expect(Set(processes.keys) == Set(Cluster.services + ["nats-server"]))
+            for (name, process) in processes {
+                #expect((process["cpuSeconds"] as? Double ?? 0) > 0, "\(name)")
+                #expect((process["peakResidentBytes"] as? Int ?? 0) > 1_000_000, "\(name)")
+            }
+            let check = try #require(report["check"] as? [String: Any])
+            #expect(check["holds"] as? Bool == true, "\(check)")
+            return []
+        }
+    }
 }

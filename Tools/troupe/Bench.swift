@@ -35,7 +35,10 @@ struct Bench: AsyncParsableCommand {
     var duration: Int = 60
     @Option(help: "Percentages shipped,out_of_stock,declined,undeliverable.")
     var mix = "85,5,5,5"
-    @Option(help: "Admin bearer token, to seed the bench's products and accounts (env TROUPE_ADMIN_TOKEN, else .troupe/admin-token).")
+    @Option(
+        help:
+            "Admin bearer token, to seed the bench's products and accounts (env TROUPE_ADMIN_TOKEN, else .troupe/admin-token)."
+    )
     var adminToken: String?
     @Option(help: "Folder of <name>.pid files of the processes to measure.")
     var pidsDirectory = ".troupe/run"
@@ -53,7 +56,8 @@ struct Bench: AsyncParsableCommand {
     static func parseMix(_ text: String) throws -> [Kind: Int] {
         let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.count == 4, parts.allSatisfy({ ($0 ?? -1) >= 0 }), parts.reduce(0, { $0 + ($1 ?? 0) }) == 100 else {
-            throw ValidationError("--mix: four percentages that add up to 100 (shipped,out_of_stock,declined,undeliverable)")
+            throw ValidationError(
+                "--mix: four percentages that add up to 100 (shipped,out_of_stock,declined,undeliverable)")
         }
         return Dictionary(uniqueKeysWithValues: zip(Kind.allCases, parts.map { $0! }))
     }
@@ -197,7 +201,9 @@ struct Bench: AsyncParsableCommand {
         let measuredUntil = measuredFrom.addingTimeInterval(Double(duration))
         let sampler = Sampler(pids: pids)
         let session = Self.session()
-        let progress = Task { await self.showProgress(tracker, start: start, measuredFrom: measuredFrom, until: measuredUntil) }
+        let progress = Task {
+            await self.showProgress(tracker, start: start, measuredFrom: measuredFrom, until: measuredUntil)
+        }
         defer { progress.cancel() }
 
         await withTaskGroup(of: Void.self) { group in
@@ -259,11 +265,12 @@ struct Bench: AsyncParsableCommand {
         tracker.accepted(id, kind: kind, scheduled: scheduled, measured: measured)
     }
 
-    /// A progress line on standard error: rewritten every second on a terminal, a new line every
-    /// 5 s otherwise (a log, CI).
+    /// A progress line on standard error: rewritten every second on a terminal, otherwise (a log,
+    /// CI) a new line every 5 s and at each change of phase.
     private func showProgress(_ tracker: Tracker, start: Date, measuredFrom: Date, until: Date) async {
         let terminal = isatty(STDERR_FILENO) == 1
         var tick = 0
+        var lastPhase = ""
         while !Task.isCancelled {
             defer { tick += 1 }
             let now = Date()
@@ -278,9 +285,10 @@ struct Bench: AsyncParsableCommand {
                 + "| in flight \(counts.accepted - counts.finished) | errors \(counts.errors)"
             if terminal {
                 FileHandle.standardError.write(Data("\r\(line)\u{1B}[K".utf8))
-            } else if tick % 5 == 0 {
+            } else if tick % 5 == 0 || !phase.hasPrefix(lastPhase) {
                 FileHandle.standardError.write(Data("\(line)\n".utf8))
             }
+            lastPhase = String(phase.prefix { $0 != " " })
             try? await Task.sleep(for: .seconds(1))
         }
     }
@@ -351,12 +359,14 @@ final class Tracker: Sendable {
         processes: [String: BenchReport.Process]
     ) -> BenchReport {
         state.withLock { state in
-            var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+            var histogram = Histogram<UInt64>(
+                highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
             var byKind: [String: Histogram<UInt64>] = [:]
             var unexpected: [String] = []
             var measured = 0
             var finished = 0
-            let completedInWindow = state.finals.values.filter { $0.time >= measuredFrom && $0.time < measuredUntil }.count
+            let completedInWindow = state.finals.values.filter { $0.time >= measuredFrom && $0.time < measuredUntil }
+                .count
             for (id, order) in state.orders where order.measured {
                 measured += 1
                 guard let final = state.finals[id] else { continue }
@@ -385,7 +395,9 @@ final class Tracker: Sendable {
 /// CPU and memory of the measured processes over the measured period.
 final class Sampler: Sendable {
     private let pids: [String: Int32]
-    private let state = Mutex<(start: [String: ProcessStats], end: [String: ProcessStats], peak: [String: UInt64], seconds: Double)>(
+    private let state = Mutex<
+        (start: [String: ProcessStats], end: [String: ProcessStats], peak: [String: UInt64], seconds: Double)
+    >(
         ([:], [:], [:], 0))
     private let startTime = Mutex<Date?>(nil)
     private let lastSample = Mutex(Date.distantPast)

@@ -96,7 +96,9 @@ struct BenchReport: Codable {
         for (kind, value) in latencyByKind.sorted(by: { $0.key < $1.key }) {
             lines.append("  \(kind): \(value.count) orders, p50 \(value.p50Ms)  p99 \(value.p99Ms)  max \(value.maxMs)")
         }
-        if unexpectedCount > 0 { lines.append("unexpected outcomes: \(unexpectedCount), e.g. \(unexpectedOutcomes[0])") }
+        if unexpectedCount > 0 {
+            lines.append("unexpected outcomes: \(unexpectedCount), e.g. \(unexpectedOutcomes[0])")
+        }
         lines.append("")
         lines.append(
             contentsOf: table(
@@ -165,10 +167,12 @@ struct BenchReport: Codable {
             <text x="\(Int(left))" y="24" font-size="15">Troupe: latency POST /orders → final event, \(rate.formatted1) orders/s</text>
 
             """
-        for percentile in [0.0, 50, 90, 99, 99.9, 99.99, 99.999] where log10(1 / (1 - percentile / 100)) <= maxX + 1e-9 {
-            let px = x(percentile)
+        for percentile in [0.0, 50, 90, 99, 99.9, 99.99, 99.999] where log10(1 / (1 - percentile / 100)) <= maxX + 1e-9
+        {
+            let px = x(percentile).rounded(toPlaces: 1)
             svg += "<line x1=\"\(px)\" y1=\"\(top)\" x2=\"\(px)\" y2=\"\(height - bottom)\" stroke=\"#ddd\"/>\n"
-            svg += "<text x=\"\(px)\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(percentile.percentLabel)</text>\n"
+            svg +=
+                "<text x=\"\(px)\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(percentile.percentLabel)</text>\n"
         }
         for tick in 0...4 {
             let ms = maxY * Double(tick) / 4
@@ -176,8 +180,10 @@ struct BenchReport: Codable {
             svg += "<text x=\"\(left - 8)\" y=\"\(y(ms) + 4)\" text-anchor=\"end\">\(Int(ms.rounded())) ms</text>\n"
         }
         let points = plot.map { "\(x($0.percentile).rounded(toPlaces: 1)),\(y($0.ms).rounded(toPlaces: 1))" }
-        svg += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
-        svg += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">percentile</text>\n"
+        svg +=
+            "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+        svg +=
+            "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">percentile</text>\n"
         svg += "</svg>\n"
         return svg
     }
