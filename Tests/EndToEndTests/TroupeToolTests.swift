@@ -174,6 +174,10 @@ struct TroupeToolTests {
             let natsPid = try #require(cluster.nats.pid)
             try "\(natsPid)".write(to: run.appendingPathComponent("nats-server.pid"), atomically: true, encoding: .utf8)
             let results = cluster.directory.appendingPathComponent("results")
+            // What an interrupted run would have left behind.
+            let connection = try await cluster.nats.connect(name: "e2e-stale-bench")
+            try await connection.ensureConsumer(stream: "ORDERS", ConsumerConfiguration(durable: "bench-stale"))
+            await connection.close()
 
             let bench = try await cluster.troupe([
                 "bench", "--rate", "20", "--warmup", "1", "--duration", "3", "--drain", "60",
@@ -211,6 +215,10 @@ struct TroupeToolTests {
             }
             let check = try #require(report["check"] as? [String: Any])
             #expect(check["holds"] as? Bool == true, "\(check)")
+            // Neither its own consumer nor the stale one is left on ORDERS.
+            let consumers = (try await Self.streams(cluster)["consumers"] as? [[String: Any]] ?? [])
+                .compactMap { $0["name"] as? String }
+            #expect(!consumers.contains { $0.hasPrefix("bench-") }, "\(consumers)")
             return []
         }
     }

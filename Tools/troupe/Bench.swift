@@ -90,35 +90,43 @@ struct Bench: AsyncParsableCommand {
         let token = try adminTokenValue()
         let api = API()
         try await seed(api, token: token)
-        let nats = try await connection.connect()
-        let durable = "bench-\(UUID().uuidString.prefix(8).lowercased())"
-        do {
-            try await nats.ensureConsumer(
-                stream: "ORDERS",
-                ConsumerConfiguration(durable: durable, filterSubject: "orders.>", deliverPolicy: .new))
-            let result = try await measure(nats, durable: durable, mix: mix, api: api)
-            try? await nats.deleteConsumer(stream: "ORDERS", durable: durable)
-            Self.status("running troupe check …")
-            let check = try await GuaranteeCheck(services: services, wait: 120).run(nats)
-            await nats.close()
-            Self.status("")
-            var report = result
-            switch check {
-            case .checked(let violations, let orders, let events):
-                report.check = .init(holds: violations.isEmpty, violations: violations, orders: orders, events: events)
-            case .notQuiescent(let busy):
-                report.check = .init(holds: false, violations: ["not quiescent: " + busy.joined(separator: "; ")])
+        let report = try await connection.withConnection { nats in
+            // What an interrupted run left behind would hold pending events for ever.
+            for stale in try await nats.consumers(of: "ORDERS") where stale.name.hasPrefix(Self.consumerPrefix) {
+                try? await nats.deleteConsumer(stream: "ORDERS", durable: stale.name)
             }
-            let files = try report.write(to: output)
-            print(report.summary())
-            print("\nwrote \(files.joined(separator: ", "))")
-            if !(report.check?.holds ?? false) || report.unfinished > 0 { throw ExitCode(1) }
-        } catch {
-            try? await nats.deleteConsumer(stream: "ORDERS", durable: durable)
-            await nats.close()
-            throw error
+            let durable = Self.consumerPrefix + UUID().uuidString.prefix(8).lowercased()
+            let report: BenchReport
+            do {
+                try await nats.ensureConsumer(
+                    stream: "ORDERS",
+                    ConsumerConfiguration(durable: durable, filterSubject: "orders.>", deliverPolicy: .new))
+                report = try await measure(nats, durable: durable, mix: mix, api: api)
+                try? await nats.deleteConsumer(stream: "ORDERS", durable: durable)
+            } catch {
+                try? await nats.deleteConsumer(stream: "ORDERS", durable: durable)
+                throw error
+            }
+            Self.status("running troupe check …")
+            var checked = report
+            switch try await GuaranteeCheck(services: services, wait: 120).run(nats) {
+            case .checked(let violations, let orders, let events):
+                checked.check = .init(holds: violations.isEmpty, violations: violations, orders: orders, events: events)
+            case .notQuiescent(let busy):
+                checked.check = .init(holds: false, violations: ["not quiescent: " + busy.joined(separator: "; ")])
+            }
+            Self.status("")
+            return checked
         }
+        let files = try report.write(to: output)
+        print(report.summary())
+        print("\nwrote \(files.joined(separator: ", "))")
+        // A run that lost orders, refused them, or broke a guarantee is a failed run.
+        if !(report.check?.holds ?? false) || report.unfinished > 0 || report.measuredErrors > 0 { throw ExitCode(1) }
     }
+
+    /// The bench's own durable consumer on ORDERS (`troupe check` does not wait for it).
+    static let consumerPrefix = "bench-"
 
     private func adminTokenValue() throws -> String {
         if let adminToken { return adminToken }

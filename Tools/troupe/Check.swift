@@ -30,15 +30,9 @@ struct Check: AsyncParsableCommand {
 
     func run() async throws {
         let initial = try parseInitialStock()
-        let nats = try await connection.connect()
-        let outcome: GuaranteeCheck.Outcome
-        do {
-            outcome = try await GuaranteeCheck(services: services, initialStock: initial, wait: wait).run(nats)
-        } catch {
-            await nats.close()
-            throw error
+        let outcome = try await connection.withConnection { nats in
+            try await GuaranteeCheck(services: services, initialStock: initial, wait: wait).run(nats)
         }
-        await nats.close()
         switch outcome {
         case .notQuiescent(let busy):
             print("not quiescent after \(wait)s: \(busy.joined(separator: "; "))")
@@ -168,7 +162,9 @@ struct GuaranteeCheck {
                 do {
                     counts.append(try await nats.streamState(stream.name).messages)
                     for consumer in try await nats.consumers(of: stream.name)
-                    where consumer.state.pending > 0 || consumer.state.ackPending > 0 {
+                    where (consumer.state.pending > 0 || consumer.state.ackPending > 0)
+                        && !consumer.name.hasPrefix(Bench.consumerPrefix)
+                    {
                         busy.append(
                             "\(consumer.name) has \(consumer.state.pending) pending, \(consumer.state.ackPending) unacknowledged"
                         )

@@ -49,6 +49,21 @@ struct ConnectionOptions: ParsableArguments {
     }
 }
 
+extension ConnectionOptions {
+    /// Connects, runs `body`, and closes the connection whatever `body` did.
+    func withConnection<T>(_ body: (NATSConnection) async throws -> T) async throws -> T {
+        let nats = try await connect()
+        do {
+            let result = try await body(nats)
+            await nats.close()
+            return result
+        } catch {
+            await nats.close()
+            throw error
+        }
+    }
+}
+
 /// A failure the tool reports in one line, exiting with status 1.
 struct CLIError: Error, CustomStringConvertible {
     var description: String

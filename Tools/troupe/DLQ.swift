@@ -26,9 +26,9 @@ struct DLQ: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let nats = try await connection.connect()
-            let entries = try await DeadLetterReader(connection: nats).read(service: service)
-            await nats.close()
+            let entries = try await connection.withConnection { nats in
+                try await DeadLetterReader(connection: nats).read(service: service)
+            }
             if json {
                 for entry in entries { print(try jsonLine(entry.record)) }
                 return
@@ -56,9 +56,7 @@ struct DLQ: AsyncParsableCommand {
         var sequence: UInt64
 
         func run() async throws {
-            let nats = try await connection.connect()
-            let entries = try await DeadLetterReader(connection: nats).read()
-            await nats.close()
+            let entries = try await connection.withConnection { try await DeadLetterReader(connection: $0).read() }
             guard let entry = entries.first(where: { $0.record.sequence == sequence }) else {
                 throw CLIError("no dead letter with sequence \(sequence)")
             }
@@ -108,14 +106,7 @@ struct DLQ: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let nats = try await connection.connect()
-            do {
-                try await replay(on: nats)
-            } catch {
-                await nats.close()
-                throw error
-            }
-            await nats.close()
+            try await connection.withConnection { try await replay(on: $0) }
         }
 
         private func replay(on nats: NATSConnection) async throws {

@@ -38,15 +38,7 @@ struct Streams: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let nats = try await connection.connect()
-        let report: Report
-        do {
-            report = try await read(nats)
-        } catch {
-            await nats.close()
-            throw error
-        }
-        await nats.close()
+        let report = try await connection.withConnection { try await read($0) }
         if json {
             print(try jsonLine(report))
             return

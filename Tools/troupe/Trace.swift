@@ -61,15 +61,7 @@ struct Trace: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let nats = try await connection.connect()
-        let report: Report
-        do {
-            report = try await read(nats)
-        } catch {
-            await nats.close()
-            throw error
-        }
-        await nats.close()
+        let report = try await connection.withConnection { try await read($0) }
         guard !report.events.isEmpty || !report.deadLetters.isEmpty else {
             throw CLIError("no events for \(orderId)")
         }
