@@ -12,7 +12,10 @@ enum OrderApp {
         settings: [
             SettingSpec(
                 "rebuild-projection", env: "TROUPE_ORDER_REBUILD_PROJECTION", default: "false",
-                help: "rebuild the order projection from the events at start (true/false)")
+                help: "rebuild the order projection from the events at start (true/false)"),
+            SettingSpec(
+                "idempotency-retention", env: "TROUPE_ORDER_IDEMPOTENCY_RETENTION", default: "24h",
+                help: "how long Idempotency-Keys are kept (at least 24h)"),
         ],
         streams: [.orders, .inventory, .payments, .shipping, .deadLetter].map(StreamConfiguration.init))
 
@@ -21,6 +24,8 @@ enum OrderApp {
     ) {
         var reader = SettingsReader(runtime.settings)
         let rebuild = reader.oneOf("rebuild-projection", ["false", "true"]) == "true"
+        let retention = reader.duration("idempotency-retention") ?? .seconds(86_400)
+        if retention < .seconds(86_400) { reader.fail("idempotency-retention", "must be at least 24h (http.md)") }
         try reader.finish()
         if rebuild {
             let count = try await runtime.write { db in try OrderStore.rebuildProjection(in: db) }
@@ -35,6 +40,7 @@ enum OrderApp {
         for (name, consumer) in consumers { bound[name] = { consumer.isBound } }
         let router = HTTPKit.router(health: runtime.healthChecks(consumers: bound))
         OrderRoutes(runtime: runtime).add(to: router)
-        return (router, consumers.map(\.1))
+        let sweeper = IdempotencyKeySweeper(runtime: runtime, retention: retention, interval: .seconds(3600))
+        return (router, consumers.map { $0.1 as any Service } + [sweeper])
     }
 }

@@ -12,7 +12,10 @@ struct HandlerBench {
     let runtime: ServiceRuntime
     let directory: URL
 
-    init(_ descriptor: ServiceDescriptor, migrations: (inout DatabaseMigrator) -> Void) async throws {
+    init(
+        _ descriptor: ServiceDescriptor, migrations: (inout DatabaseMigrator) -> Void,
+        environment: [String: String] = [:]
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "\(descriptor.name)-\(UUID().uuidString.prefix(8))")
         var logger = Logger(label: "test")
@@ -23,7 +26,7 @@ struct HandlerBench {
             arguments: [],
             environment: [
                 "TROUPE_DATA_DIR": directory.path, "TROUPE_NATS_URL": "nats://127.0.0.1:\(try FreePort.find())",
-            ])
+            ].merging(environment) { _, given in given })
         runtime = try await ServiceRuntime(
             descriptor: descriptor, settings: settings, logger: logger, migrations: migrations)
     }

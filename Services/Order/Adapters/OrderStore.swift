@@ -30,6 +30,9 @@ enum OrderStore {
                 t.column("createdAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("order-v2-idempotency-key-age") { db in
+            try db.create(index: "idempotencyKeyCreated", on: "idempotencyKey", columns: ["createdAt"])
+        }
     }
 
     /// The order's history, oldest first; `upTo` keeps only events at or before that time.

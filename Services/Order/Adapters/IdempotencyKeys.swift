@@ -1,0 +1,43 @@
+import Foundation
+import GRDB
+import Logging
+import ServiceKit
+import ServiceLifecycle
+
+/// Idempotency keys are kept at least `retention` (24 h by http.md), then a background sweep
+/// removes them, so that the table does not grow for ever.
+struct IdempotencyKeySweeper: Service {
+    let runtime: ServiceRuntime
+    let retention: Duration
+    /// Time between sweeps.
+    let interval: Duration
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let cutoff = Date().addingTimeInterval(-retention.timeInterval)
+            do {
+                let removed = try await runtime.write { db in try Self.purge(olderThan: cutoff, in: db) }
+                if removed > 0 {
+                    runtime.logger.info("idempotency keys removed", metadata: ["count": "\(removed)"])
+                }
+            } catch {
+                // A busy or full store: the keys stay until the next sweep, which is all that is lost.
+                let described = StorageFault(error).map { "\($0)" } ?? "\(error)"
+                runtime.logger.warning("idempotency keys: sweep failed", metadata: ["error": "\(described)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    /// Removes the keys created before `cutoff`; returns how many.
+    static func purge(olderThan cutoff: Date, in db: Database) throws -> Int {
+        try db.execute(sql: "DELETE FROM idempotencyKey WHERE createdAt < ?", arguments: [cutoff])
+        return db.changesCount
+    }
+}
+
+extension Duration {
+    var timeInterval: TimeInterval {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
