@@ -176,7 +176,7 @@ struct TroupeToolTests {
             let results = cluster.directory.appendingPathComponent("results")
             // What an interrupted run would have left behind.
             let connection = try await cluster.nats.connect(name: "e2e-stale-bench")
-            try await connection.ensureConsumer(stream: "ORDERS", ConsumerConfiguration(durable: "bench-stale"))
+            try await connection.ensureConsumer(stream: "ORDERS", ConsumerConfiguration(durable: "troupe-bench-stale"))
             await connection.close()
 
             let bench = try await cluster.troupe([
@@ -218,7 +218,7 @@ struct TroupeToolTests {
             // Neither its own consumer nor the stale one is left on ORDERS.
             let consumers = (try await Self.streams(cluster)["consumers"] as? [[String: Any]] ?? [])
                 .compactMap { $0["name"] as? String }
-            #expect(!consumers.contains { $0.hasPrefix("bench-") }, "\(consumers)")
+            #expect(!consumers.contains { $0.hasPrefix("troupe-") }, "\(consumers)")
             return []
         }
     }

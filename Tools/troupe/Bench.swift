@@ -91,8 +91,10 @@ struct Bench: AsyncParsableCommand {
         let api = API()
         try await seed(api, token: token)
         let report = try await connection.withConnection { nats in
-            // What an interrupted run left behind would hold pending events for ever.
-            for stale in try await nats.consumers(of: "ORDERS") where stale.name.hasPrefix(Self.consumerPrefix) {
+            // What an interrupted run left behind (no pull request waiting: nobody reads it) goes now,
+            // rather than when the server's inactivity threshold removes it.
+            for stale in try await nats.consumers(of: "ORDERS")
+            where stale.name.hasPrefix(Self.consumerPrefix) && stale.state.waiting == 0 {
                 try? await nats.deleteConsumer(stream: "ORDERS", durable: stale.name)
             }
             let durable = Self.consumerPrefix + UUID().uuidString.prefix(8).lowercased()
@@ -100,7 +102,10 @@ struct Bench: AsyncParsableCommand {
             do {
                 try await nats.ensureConsumer(
                     stream: "ORDERS",
-                    ConsumerConfiguration(durable: durable, filterSubject: "orders.>", deliverPolicy: .new))
+                    ConsumerConfiguration(
+                        durable: durable, filterSubject: "orders.>", deliverPolicy: .new,
+                        // Gone by itself a minute after a killed run.
+                        inactiveThreshold: .seconds(60)))
                 report = try await measure(nats, durable: durable, mix: mix, api: api)
                 try? await nats.deleteConsumer(stream: "ORDERS", durable: durable)
             } catch {
@@ -126,7 +131,7 @@ struct Bench: AsyncParsableCommand {
     }
 
     /// The bench's own durable consumer on ORDERS (`troupe check` does not wait for it).
-    static let consumerPrefix = "bench-"
+    static let consumerPrefix = toolConsumerPrefix + "bench-"
 
     private func adminTokenValue() throws -> String {
         if let adminToken { return adminToken }

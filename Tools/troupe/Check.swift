@@ -96,9 +96,9 @@ struct GuaranteeCheck {
         var events: [AnyEvent] = []
         var undecodable: [String] = []
         for stream in StreamDefinition.all where stream.name != DeadLetter.stream {
-            let messages: [StoredMessage]
+            let messages: [JetStreamMessage]
             do {
-                messages = try await nats.storedMessages(stream: stream.name)
+                messages = try await nats.readStream(stream.name, logger: toolLogger())
             } catch {
                 if error.isNotFound { continue }
                 throw CLIError("reading \(stream.name): \(error)")
@@ -107,15 +107,20 @@ struct GuaranteeCheck {
                 do {
                     events.append(try decoder.decode(message.payload))
                 } catch {
-                    undecodable.append("\(stream.name) #\(message.sequence) \(message.subject): \(error)")
+                    let sequence = message.metadata.streamSequence
+                    undecodable.append("\(stream.name) #\(sequence) \(message.subject): \(error)")
                 }
             }
         }
         let api = API()
+        // Every order's status, a page of 200 at a time.
+        var statuses: [String: String] = [:]
+        for order in try await api.pages(orderURL, "/orders", key: "orders") {
+            if let id = order["orderId"] as? String { statuses[id] = order["status"] as? String ?? "?" }
+        }
         var orders: [SagaCheck.OrderOutcome] = []
         for case .orderPlaced(let placed) in events {
-            let order = try await api.get(orderURL, "/orders/\(placed.data.orderId)")
-            orders.append(.init(orderId: placed.data.orderId, status: order?["status"] as? String ?? "missing"))
+            orders.append(.init(orderId: placed.data.orderId, status: statuses[placed.data.orderId] ?? "missing"))
         }
         var stock: [SagaCheck.Stock] = []
         for item in try await api.pages(inventoryURL, "/stock", key: "items") {
@@ -163,7 +168,7 @@ struct GuaranteeCheck {
                     counts.append(try await nats.streamState(stream.name).messages)
                     for consumer in try await nats.consumers(of: stream.name)
                     where (consumer.state.pending > 0 || consumer.state.ackPending > 0)
-                        && !consumer.name.hasPrefix(Bench.consumerPrefix)
+                        && !consumer.name.hasPrefix(toolConsumerPrefix)
                     {
                         busy.append(
                             "\(consumer.name) has \(consumer.state.pending) pending, \(consumer.state.ackPending) unacknowledged"

@@ -64,6 +64,16 @@ extension ConnectionOptions {
     }
 }
 
+/// The tool's own consumers (`troupe-read-…`, `troupe-bench-…`): `check` does not wait for them.
+let toolConsumerPrefix = "troupe-"
+
+/// The layer's logger for the tool: errors only.
+func toolLogger() -> Logger {
+    var logger = Logger(label: "troupe")
+    logger.logLevel = .error
+    return logger
+}
+
 /// A failure the tool reports in one line, exiting with status 1.
 struct CLIError: Error, CustomStringConvertible {
     var description: String

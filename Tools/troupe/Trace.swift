@@ -10,8 +10,7 @@ struct Trace: AsyncParsableCommand {
         abstract: "Show one order's saga across all streams.",
         discussion: """
             Reads the order's events from ORDERS, INVENTORY, PAYMENTS, SHIPPING and NOTIFICATIONS and its \
-            dead letters from DEADLETTER (the streams are read by sequence, so a trace takes longer on \
-            larger streams), and prints them by time: when, which service, which event, how long after \
+            dead letters from DEADLETTER (the server filters them by subject), and prints them by time: when, which service, which event, how long after \
             its cause; then the causation tree. --format mermaid prints a sequence diagram instead.
             """)
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -74,11 +73,14 @@ struct Trace: AsyncParsableCommand {
 
     private func read(_ nats: NATSConnection) async throws -> Report {
         let decoder = EventDecoder()
-        var decoded: [(event: AnyEvent, message: StoredMessage)] = []
+        var decoded: [(event: AnyEvent, message: JetStreamMessage)] = []
         for producer in Producer.allCases {
-            let messages: [StoredMessage]
+            let messages: [JetStreamMessage]
             do {
-                messages = try await nats.storedMessages(stream: producer.stream.name, filter: "*.*.\(orderId)")
+                // The server picks the order's messages out of the stream.
+                // (A filter must lie within the stream's subjects: `orders.*.<id>`, not `*.*.<id>`.)
+                messages = try await nats.readStream(
+                    producer.stream.name, filter: "\(producer.domain).*.\(orderId)", logger: toolLogger())
             } catch {
                 if error.isNotFound { continue }
                 throw CLIError("reading \(producer.stream.name): \(error)")
@@ -100,19 +102,22 @@ struct Trace: AsyncParsableCommand {
             return Step(
                 id: event.id, time: event.time, service: Self.service(of: event), event: Self.name(of: event),
                 type: event.type, causationId: event.causationid, cause: cause.map(Self.name(of:)),
-                causeService: cause.map(Self.service(of:)), afterCauseMs: after, stream: message.stream,
-                sequence: message.sequence)
+                causeService: cause.map(Self.service(of:)), afterCauseMs: after, stream: message.metadata.stream,
+                sequence: message.metadata.streamSequence)
         }.sorted { ($0.time, $0.stream, $0.sequence) < ($1.time, $1.stream, $1.sequence) }
 
         var deadLetters: [DeadLettered] = []
         do {
-            for message in try await nats.storedMessages(stream: DeadLetter.stream, filter: "deadletter.>")
-            where message.subject.hasSuffix(".\(orderId)") {
+            // deadletter.<service>.<domain>.<event>.<orderId> (replays have one token more).
+            let filter = "deadletter.*.*.*.\(orderId)"
+            for message in try await nats.readStream(DeadLetter.stream, filter: filter, logger: toolLogger()) {
                 let service = message.subject.split(separator: ".").dropFirst().first.map(String.init) ?? "?"
+                let stored = Date(timeIntervalSince1970: Double(message.metadata.timestampNanoseconds) / 1e9)
                 deadLetters.append(
                     DeadLettered(
-                        time: Timestamp.string(message.time), service: service, subject: message.subject,
-                        reason: message.headers[DeadLetter.reasonHeader] ?? "?", sequence: message.sequence))
+                        time: Timestamp.string(stored), service: service, subject: message.subject,
+                        reason: message.headers[DeadLetter.reasonHeader] ?? "?",
+                        sequence: message.metadata.streamSequence))
             }
         } catch {
             if !error.isNotFound { throw CLIError("reading \(DeadLetter.stream): \(error)") }

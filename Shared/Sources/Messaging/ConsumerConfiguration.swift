@@ -18,12 +18,16 @@ public struct ConsumerConfiguration: Sendable, Hashable {
     /// Messages delivered but not yet acknowledged, across all instances, at most.
     public var maxAckPending: Int
     public var description: String?
+    /// The server deletes the consumer after this long without a pull request (server 2.9 applies it
+    /// to durables too): for a tool's own consumers, which must not outlive a killed tool. Nil: kept.
+    public var inactiveThreshold: Duration?
 
     public init(
         durable: String, filterSubject: String? = nil, deliverPolicy: DeliverPolicy = .all,
         ackWait: Duration = .seconds(30), maxDeliver: Int? = nil, backoff: [Duration] = [],
-        maxAckPending: Int = 10_000, description: String? = nil
+        maxAckPending: Int = 10_000, description: String? = nil, inactiveThreshold: Duration? = nil
     ) {
+        self.inactiveThreshold = inactiveThreshold
         self.durable = durable
         self.filterSubject = filterSubject
         self.deliverPolicy = deliverPolicy

@@ -142,6 +142,7 @@ private func withConsumerConfig<R>(
     config.AckWait = wanted.effectiveAckWait.nanoseconds
     config.MaxDeliver = Int64(wanted.maxDeliver ?? -1)
     config.MaxAckPending = Int64(wanted.maxAckPending)
+    config.InactiveThreshold = wanted.inactiveThreshold?.nanoseconds ?? 0
     var backoff = wanted.backoff.map(\.nanoseconds)
     return try natsErrors {
         try backoff.withUnsafeMutableBufferPointer { (steps) throws -> R in
