@@ -6,6 +6,8 @@ SWIFT      ?= swift
 SWIFTFLAGS ?= -Xswiftc -warnings-as-errors
 APT_PACKAGES := nats-server libnats-dev pkg-config valgrind openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# make up TLS=1: NATS with TLS only, from a local CA under .troupe/secrets/tls/
+TLS ?= 0
 
 .PHONY: help deps build test lint format up down status logs clean bench bench-nats
 
@@ -34,9 +36,9 @@ format: ## Reformat the sources in place
 
 SERVICES := order inventory payment shipping notification
 
-up: deps ## Build (release) and start NATS and the five services in the background, seed demo data
+up: deps ## Build (release) and start NATS and the five services in the background, seed demo data (TLS=1: NATS over TLS)
 	@for p in $(SERVICES:%=%-service) troupe; do $(SWIFT) build -c release --product $$p || exit 1; done
-	deploy/local/troupe.sh up
+	TROUPE_TLS=$(TLS) deploy/local/troupe.sh up
 
 down: ## Stop everything `make up` started (SIGTERM, in-flight work finishes); keeps the data
 	deploy/local/troupe.sh down
@@ -49,7 +51,7 @@ logs: ## Follow the logs (SERVICE=payment for one)
 
 run-%: deps ## One service in the foreground against the local NATS (make run-order)
 	$(SWIFT) build -c release --product $*-service
-	deploy/local/troupe.sh run $*
+	TROUPE_TLS=$(TLS) deploy/local/troupe.sh run $*
 
 bench: up ## The load benchmark against the running suite (BENCH="--rate 100 --duration 60"); results in bench/results/
 	.build/release/troupe bench $(BENCH)

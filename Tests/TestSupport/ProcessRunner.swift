@@ -70,3 +70,57 @@ extension ProcessRunner {
         try await Blocking.run { try run(executable, arguments, timeout: timeout) }
     }
 }
+
+extension ProcessRunner {
+    /// Runs a program that leaves daemons behind (`make up`'s script), with `environment` over the
+    /// test's own, and returns when the program itself ends. Foundation's `Process` learns of the
+    /// end through a descriptor the daemons inherit and keep open, so it would wait for them too;
+    /// this uses `posix_spawn` and `waitpid` on the program's PID instead.
+    public static func runLeavingDaemons(
+        _ executable: URL, _ arguments: [String], environment: [String: String], timeout: Duration
+    ) async throws -> Output {
+        try await Blocking.run {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("troupe-run-\(UUID())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let out = directory.appendingPathComponent("out").path
+            let err = directory.appendingPathComponent("err").path
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            let variables = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
+                .map { "\($0.key)=\($0.value)" }
+            // Through a shell that first closes every descriptor above 2, so that nothing of the test
+            // process (other tests' connections) lives on in the daemons.
+            let closeAll = #"for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec "$0" "$@""#
+            let argv = (["/bin/bash", "-c", closeAll, executable.path] + arguments).map { strdup($0) } + [nil]
+            let envp = variables.map { strdup($0) } + [nil]
+            defer {
+                for pointer in argv { free(pointer) }
+                for pointer in envp { free(pointer) }
+            }
+            var pid: pid_t = 0
+            let spawned = posix_spawn(&pid, "/bin/bash", &actions, nil, argv, envp)
+            guard spawned == 0 else { throw TestSupportError("posix_spawn \(executable.path): \(spawned)") }
+            var status: Int32 = 0
+            let deadline = ContinuousClock.now + timeout
+            while waitpid(pid, &status, WNOHANG) == 0 {
+                if ContinuousClock.now > deadline {
+                    kill(pid, SIGKILL)
+                    waitpid(pid, &status, 0)
+                    break
+                }
+                usleep(20_000)
+            }
+            // WIFEXITED / WEXITSTATUS, which Swift does not import.
+            let exited = status & 0x7f == 0
+            return Output(
+                status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
+                standardOutput: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                standardError: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        }
+    }
+}

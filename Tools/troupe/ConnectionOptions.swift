@@ -17,8 +17,18 @@ struct ConnectionOptions: ParsableArguments {
             discussion: "Defaults to \(defaultCredentials) when that file exists."))
     var credentials: String?
 
-    @Option(help: "CA file: connect with TLS (env TROUPE_NATS_TLS_CA).")
+    @Option(
+        help: ArgumentHelp(
+            "CA file: connect with TLS (env TROUPE_NATS_TLS_CA).",
+            discussion: "Defaults to the CA of a server started by `make up TLS=1` (named in \(tlsMarker))."))
     var tlsCA: String?
+
+    /// Written by `make up TLS=1` while its server runs: the path of the CA to trust.
+    static let tlsMarker = ".troupe/run/nats.tls"
+
+    static func markedCA() -> String? {
+        (try? String(contentsOfFile: tlsMarker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 
     /// Connects, failing at once (with the reason) when no server answers.
     func connect() async throws -> NATSConnection {
@@ -40,7 +50,7 @@ struct ConnectionOptions: ParsableArguments {
         logger.logLevel = .error
         let configuration = NATSConfiguration(
             urls: urls, name: "troupe-cli", credentials: identity,
-            tlsCAFile: tlsCA ?? environment["TROUPE_NATS_TLS_CA"], waitForServer: false)
+            tlsCAFile: tlsCA ?? environment["TROUPE_NATS_TLS_CA"] ?? Self.markedCA(), waitForServer: false)
         do {
             return try await NATSConnection.connect(configuration, logger: logger)
         } catch {

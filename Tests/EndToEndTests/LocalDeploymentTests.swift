@@ -1,0 +1,141 @@
+import Foundation
+import Messaging
+import TestSupport
+import Testing
+
+/// `make up` / `make down` as an operator runs them (`deploy/local/troupe.sh`), with TLS, in a state
+/// folder and on ports of the test's own, with the debug binaries.
+@Suite("make up and make down, with TLS", .serialized, .timeLimit(.minutes(3)))
+struct LocalDeploymentTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let script = root.appendingPathComponent("deploy/local/troupe.sh")
+
+    struct Deployment {
+        let state: URL
+        let environment: [String: String]
+        let natsPort: Int
+        let ports: [String: Int]
+
+        init() throws {
+            state = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "troupe-up-\(UUID().uuidString.prefix(8))")
+            natsPort = try FreePort.find()
+            var ports: [String: Int] = [:]
+            for service in Cluster.services { ports[service] = try FreePort.find() }
+            self.ports = ports
+            var environment = [
+                "TROUPE_STATE": state.path, "TROUPE_BIN": ProcessRunner.productsDirectory().path,
+                "TROUPE_NATS_PORT": "\(natsPort)", "TROUPE_NATS_MONITOR_PORT": "\(try FreePort.find())",
+                "TROUPE_TLS": "1", "TROUPE_ADMIN_TOKEN": Cluster.adminToken, "TROUPE_LOG_LEVEL": "warning",
+                "TROUPE_SHIPPING_DISPATCH_DELAY": "300ms",
+            ]
+            for (service, port) in ports { environment["TROUPE_\(service.uppercased())_PORT"] = "\(port)" }
+            self.environment = environment
+        }
+
+        func run(_ command: String) async throws -> ProcessRunner.Output {
+            try await ProcessRunner.runLeavingDaemons(
+                URL(fileURLWithPath: "/bin/bash"), [LocalDeploymentTests.script.path, command],
+                environment: environment, timeout: .seconds(120))
+        }
+
+        /// The pids of the pid files, by name.
+        func pids() -> [String: Int32] {
+            let run = state.appendingPathComponent("run").path
+            var pids: [String: Int32] = [:]
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: run)) ?? [] where file.hasSuffix(".pid") {
+                let text = (try? String(contentsOfFile: "\(run)/\(file)", encoding: .utf8)) ?? ""
+                if let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                    pids[String(file.dropLast(4))] = pid
+                }
+            }
+            return pids
+        }
+
+        /// `down`, then SIGKILL for anything still alive, then the folder goes.
+        func tearDown() async {
+            let left = pids()
+            _ = try? await run("down")
+            for pid in left.values where kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+            try? FileManager.default.removeItem(at: state)
+        }
+    }
+
+    @Test func upWithTLSStartsEverythingAgainChangesNothingAndDownStopsIt() async throws {
+        let deployment = try Deployment()
+        do {
+            try await exercise(deployment)
+        } catch {
+            await deployment.tearDown()
+            throw error
+        }
+        await deployment.tearDown()
+    }
+
+    func exercise(_ deployment: Deployment) async throws {
+        let secrets = deployment.state.appendingPathComponent("secrets")
+        let up = try await deployment.run("up")
+        #expect(up.status == 0, "\(up.standardOutput)\n\(up.standardError)")
+        #expect(up.standardOutput.contains("All five services are ready"), "\(up.standardOutput)")
+        let ca = secrets.appendingPathComponent("tls/ca.pem").path
+        #expect(up.standardOutput.contains("TLS only (CA: \(ca))"), "\(up.standardOutput)")
+        let key = try FileManager.default.attributesOfItem(
+            atPath: secrets.appendingPathComponent("tls/server.key").path)
+        #expect((key[.posixPermissions] as? Int).map { $0 & 0o077 } == 0, "the server key is private")
+        let first = deployment.pids()
+        #expect(Set(first.keys) == Set(Cluster.services + ["nats-server"]))
+
+        // NATS speaks TLS only: a client that does not trust the local CA is refused; with it, it gets in.
+        let url = "nats://127.0.0.1:\(deployment.natsPort)"
+        let admin = secrets.appendingPathComponent("admin.nats.json").path
+        let troupe = ProcessRunner.productsDirectory().appendingPathComponent("troupe")
+        // (Any CA but the local one: the system's, when it has them.)
+        let otherCA = "/etc/ssl/certs/ca-certificates.crt"
+        if FileManager.default.fileExists(atPath: otherCA) {
+            let refused = try await ProcessRunner.run(
+                troupe, ["streams", "--nats-url", url, "--credentials", admin, "--tls-ca", otherCA],
+                timeout: .seconds(60))
+            #expect(refused.status == 1)
+            #expect(refused.standardError.contains("SSL"), "\(refused.standardError)")
+        }
+        let streams = try await ProcessRunner.run(
+            troupe, ["streams", "--nats-url", url, "--tls-ca", ca, "--credentials", admin], timeout: .seconds(60))
+        #expect(streams.status == 0, "\(streams.standardError)")
+        #expect(streams.standardOutput.contains("inventory-orders"), "\(streams.standardOutput)")
+
+        // The seeded demo data, and an order that goes all the way over TLS.
+        let order = try #require(deployment.ports["order"])
+        let (status, placed) = try await HTTP.request(
+            "POST", URL(string: "http://127.0.0.1:\(order)/orders")!,
+            json: [
+                "customerId": "cus_42", "lines": [["sku": "SKU-RED-MUG", "quantity": 2]],
+                "shippingAddress": [
+                    "name": "Ada Lovelace", "line1": "12 St James Sq", "city": "London", "postalCode": "SW1Y 4JH",
+                    "country": "GB",
+                ],
+            ])
+        #expect(status == 202, "\(placed)")
+        let id = try orderId(placed)
+        var final = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !["SHIPPED", "CANCELLED"].contains(final) && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            final =
+                try await HTTP.request("GET", URL(string: "http://127.0.0.1:\(order)/orders/\(id)")!).1["status"]
+                as? String ?? ""
+        }
+        #expect(final == "SHIPPED")
+
+        // Again: everything is running, nothing is started twice.
+        let again = try await deployment.run("up")
+        #expect(again.status == 0, "\(again.standardError)")
+        #expect(again.standardOutput.contains("nats-server       running (pid \(first["nats-server"] ?? 0), with TLS)"))
+        #expect(deployment.pids() == first)
+
+        let down = try await deployment.run("down")
+        #expect(down.status == 0, "\(down.standardError)")
+        for (name, pid) in first { #expect(kill(pid, 0) != 0, "\(name) still runs") }
+        #expect(!FileManager.default.fileExists(atPath: deployment.state.appendingPathComponent("run/nats.tls").path))
+    }
+}
