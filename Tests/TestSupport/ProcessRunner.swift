@@ -95,7 +95,9 @@ extension ProcessRunner {
                 .map { "\($0.key)=\($0.value)" }
             // Through a shell that first closes every descriptor above 2, so that nothing of the test
             // process (other tests' connections) lives on in the daemons.
-            let closeAll = #"for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec "$0" "$@""#
+            let closeAll =
+                #"for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; "#
+                + #"exec "$0" "$@""#
             let argv = (["/bin/bash", "-c", closeAll, executable.path] + arguments).map { strdup($0) } + [nil]
             let envp = variables.map { strdup($0) } + [nil]
             defer {
