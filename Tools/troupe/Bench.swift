@@ -106,7 +106,7 @@ struct Bench: AsyncParsableCommand {
                         durable: durable, filterSubject: "orders.>", deliverPolicy: .new,
                         // Gone by itself a minute after a killed run.
                         inactiveThreshold: .seconds(60)))
-                report = try await measure(nats, durable: durable, mix: mix, api: api)
+                report = try await measure(nats, durable: durable, mix: mix)
                 try? await nats.deleteConsumer(stream: "ORDERS", durable: durable)
             } catch {
                 try? await nats.deleteConsumer(stream: "ORDERS", durable: durable)
@@ -182,7 +182,7 @@ struct Bench: AsyncParsableCommand {
 
     // MARK: - The run
 
-    private func measure(_ nats: NATSConnection, durable: String, mix: [Kind: Int], api: API) async throws
+    private func measure(_ nats: NATSConnection, durable: String, mix: [Kind: Int]) async throws
         -> BenchReport
     {
         var logger = Logger(label: "troupe-bench")
