@@ -14,7 +14,7 @@ TLS ?= 0
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-deps: ## Install nats-server, libnats-dev (nats.c), pkg-config and valgrind from Debian when missing
+deps: ## Install nats-server, libnats-dev (nats.c), pkg-config, valgrind and openssl from Debian when missing
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
