@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Messaging
 import TestSupport
 import Testing
@@ -103,6 +104,19 @@ struct LocalDeploymentTests {
             troupe, ["streams", "--nats-url", url, "--tls-ca", ca, "--credentials", admin], timeout: .seconds(60))
         #expect(streams.status == 0, "\(streams.standardError)")
         #expect(streams.standardOutput.contains("inventory-orders"), "\(streams.standardOutput)")
+
+        // A service's identity may use the JetStream API for its own streams and consumers only.
+        let orderIdentity = try NATSCredentials.load(from: secrets.appendingPathComponent("order.nats.json").path)
+        var logger = Logger(label: "e2e")
+        logger.logLevel = .critical
+        let asOrder = try await NATSConnection.connect(
+            NATSConfiguration(
+                urls: [url], name: "e2e-as-order", credentials: orderIdentity, tlsCAFile: ca, waitForServer: false),
+            logger: logger)
+        let ordersBefore = try await asOrder.streamState("ORDERS").messages
+        await #expect(throws: NATSError.self) { try await asOrder.deleteStream("ORDERS") }
+        #expect(try await asOrder.streamState("ORDERS").messages == ordersBefore, "ORDERS is still there")
+        await asOrder.close()
 
         // The seeded demo data, and an order that goes all the way over TLS.
         let order = try #require(deployment.ports["order"])

@@ -22,6 +22,13 @@ declare -A PORTS=([order]="${TROUPE_ORDER_PORT:-8081}" [inventory]="${TROUPE_INV
 TLS="${TROUPE_TLS:-0}"
 TLS_DIR="$SECRETS/tls"
 declare -A DOMAIN=([order]=orders [inventory]=inventory [payment]=payments [shipping]=shipping [notification]=notifications)
+# The streams each service makes sure exist, and those it consumes (durable <service>-<stream>);
+# every service also reads its dead-letter replays (durable <service>-replay on DEADLETTER).
+declare -A ENSURES=([order]="ORDERS INVENTORY PAYMENTS SHIPPING DEADLETTER"
+    [inventory]="ORDERS INVENTORY SHIPPING DEADLETTER" [payment]="ORDERS INVENTORY PAYMENTS SHIPPING DEADLETTER"
+    [shipping]="ORDERS PAYMENTS SHIPPING DEADLETTER" [notification]="ORDERS NOTIFICATIONS DEADLETTER")
+declare -A CONSUMES=([order]="INVENTORY PAYMENTS SHIPPING" [inventory]="ORDERS SHIPPING"
+    [payment]="ORDERS INVENTORY SHIPPING" [shipping]="ORDERS PAYMENTS" [notification]="ORDERS")
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'troupe: %s\n' "$*" >&2; exit 1; }
@@ -59,16 +66,30 @@ admin_token() {
 nats_config() {
     mkdir -p "$SECRETS" "$STATE/nats"
     chmod 700 "$SECRETS"
-    local users="" name domain
+    local users="" name domain allow stream pair durable api
     identity admin
     users+="    { user: admin, password: \"$(secret admin.nats.password)\" }"$'\n'
     for name in "${SERVICES[@]}"; do
         identity "$name"
         domain="${DOMAIN[$name]}"
-        # Each service: publish its own domain's events and dead letters, use the JetStream API and
-        # acknowledge what it consumes, receive on its inboxes.
+        # Each service: publish its own domain's events and dead letters, the JetStream API calls for
+        # its streams and its own durable consumers only, acknowledge what those deliver, receive on
+        # its inboxes.
+        allow="\"$domain.>\", \"deadletter.>\", \"_INBOX.>\""
+        for stream in ${ENSURES[$name]}; do
+            allow+=", \"\$JS.API.STREAM.INFO.$stream\", \"\$JS.API.STREAM.CREATE.$stream\""
+            allow+=", \"\$JS.API.STREAM.UPDATE.$stream\", \"\$JS.API.STREAM.MSG.GET.$stream\""
+        done
+        for pair in $(for stream in ${CONSUMES[$name]}; do printf '%s:%s-%s ' "$stream" "$name" "${stream,,}"; done) \
+            "DEADLETTER:$name-replay"; do
+            stream="${pair%%:*}" durable="${pair#*:}"
+            for api in INFO CREATE DURABLE.CREATE MSG.NEXT; do
+                allow+=", \"\$JS.API.CONSUMER.$api.$stream.$durable\""
+            done
+            allow+=", \"\$JS.API.CONSUMER.CREATE.$stream.$durable.>\", \"\$JS.ACK.$stream.$durable.>\""
+        done
         users+="    { user: $name, password: \"$(secret "$name.nats.password")\", permissions: {
-        publish: { allow: [\"$domain.>\", \"deadletter.>\", \"\$JS.API.>\", \"\$JS.ACK.>\", \"_INBOX.>\"] }
+        publish: { allow: [$allow] }
         subscribe: { allow: [\"_INBOX.>\"] } } }"$'\n'
     done
     local tls=""
