@@ -97,7 +97,7 @@ struct Trace: AsyncParsableCommand {
             let cause = event.causationid.flatMap { byId[$0] }
             var after: Int64?
             if let cause, let start = Timestamp.date(cause.time), let end = Timestamp.date(event.time) {
-                after = Int64((end.timeIntervalSince(start) * 1000).rounded())
+                after = Self.milliseconds(from: start, to: end)
             }
             return Step(
                 id: event.id, time: event.time, service: Self.service(of: event), event: Self.name(of: event),
@@ -141,6 +141,10 @@ struct Trace: AsyncParsableCommand {
         return Producer.allCases.first { $0.domain == domain }?.rawValue ?? String(domain)
     }
 
+    static func milliseconds(from start: Date, to end: Date) -> Int64 {
+        Int64((end.timeIntervalSince(start) * 1000).rounded())
+    }
+
     static func milliseconds(_ value: Int64) -> String {
         value < 10_000 ? "\(value) ms" : String(format: "%.1f s", Double(value) / 1000)
     }
@@ -149,7 +153,7 @@ struct Trace: AsyncParsableCommand {
         var lines: [String] = []
         let start = report.events.first.flatMap { Timestamp.date($0.time) }
         let last = report.events.last.flatMap { Timestamp.date($0.time) }
-        let span = start.flatMap { s in last.map { Int64(($0.timeIntervalSince(s) * 1000).rounded()) } } ?? 0
+        let span = start.flatMap { s in last.map { milliseconds(from: s, to: $0) } } ?? 0
         lines.append(
             "\(report.orderId): \(report.events.count) events, \(report.deadLetters.count) dead letters, "
                 + "\(milliseconds(span)) from the first event to the last")
@@ -157,7 +161,7 @@ struct Trace: AsyncParsableCommand {
         var rows: [[String]] = []
         for step in report.events {
             let elapsed = start.flatMap { s in
-                Timestamp.date(step.time).map { milliseconds(Int64(($0.timeIntervalSince(s) * 1000).rounded())) }
+                Timestamp.date(step.time).map { milliseconds(milliseconds(from: s, to: $0)) }
             }
             let after =
                 switch (step.cause, step.afterCauseMs) {

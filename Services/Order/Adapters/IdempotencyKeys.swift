@@ -22,8 +22,8 @@ struct IdempotencyKeySweeper: Service {
                 }
             } catch {
                 // A busy or full store: the keys stay until the next sweep, which is all that is lost.
-                let described = StorageFault(error).map { "\($0)" } ?? "\(error)"
-                runtime.logger.warning("idempotency keys: sweep failed", metadata: ["error": "\(described)"])
+                runtime.logger.warning(
+                    "idempotency keys: sweep failed", metadata: ["error": "\(StorageFault.describe(error))"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
@@ -33,11 +33,5 @@ struct IdempotencyKeySweeper: Service {
     static func purge(olderThan cutoff: Date, in db: Database) throws -> Int {
         try db.execute(sql: "DELETE FROM idempotencyKey WHERE createdAt < ?", arguments: [cutoff])
         return db.changesCount
-    }
-}
-
-extension Duration {
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

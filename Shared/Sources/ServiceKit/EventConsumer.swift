@@ -80,10 +80,9 @@ public struct EventConsumer<Event: Sendable>: Service {
                     }
                 } catch {
                     ServiceMetrics.consumed(type: type, outcome: "retry")
-                    let described = StorageFault(error).map { "\($0)" } ?? "\(error)"
                     logger.warning(
                         "handler failed; retrying",
-                        metadata: ["nats.subject": "\(message.subject)", "error": "\(described)"])
+                        metadata: ["nats.subject": "\(message.subject)", "error": "\(StorageFault.describe(error))"])
                     return .nak(delay: Self.retryDelay(deliveries: message.metadata.deliveryCount))
                 }
             }

@@ -43,8 +43,8 @@ public struct OutboxRelay: Service {
             } catch {
                 // NATS away, a publish timeout, or the store (disk full, locked): all pass; a row
                 // published but not yet removed goes out again and the broker drops the copy.
-                let described = StorageFault(error).map { "\($0)" } ?? "\(error)"
-                logger.warning("outbox relay: publishing failed; retrying", metadata: ["error": "\(described)"])
+                logger.warning(
+                    "outbox relay: publishing failed; retrying", metadata: ["error": "\(StorageFault.describe(error))"])
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(5))
             }

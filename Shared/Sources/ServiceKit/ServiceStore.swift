@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import GRDB
 
 /// A service's own SQLite store (WAL mode), with the kit's tables (outbox, inbox) migrated first and
@@ -21,8 +21,7 @@ public struct ServiceStore: Sendable {
             throw StoreError("cannot create the data directory \(directory): \(error.localizedDescription)")
         }
         var configuration = Configuration()
-        configuration.busyMode = .timeout(
-            Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18)
+        configuration.busyMode = .timeout(busyTimeout.timeInterval)
         configuration.label = name
         let pool = try DatabasePool(path: "\(directory)/\(name).sqlite", configuration: configuration)
         return try ServiceStore(writer: pool, migrations: migrations)
@@ -56,6 +55,13 @@ public struct ServiceStore: Sendable {
         }
         migrations(&migrator)
         try migrator.migrate(writer)
+    }
+}
+
+extension Duration {
+    /// In seconds, for Foundation and GRDB.
+    public var timeInterval: TimeInterval {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
 

@@ -24,4 +24,9 @@ public struct StorageFault: Sendable, CustomStringConvertible {
     }
 
     public var description: String { "store unavailable: \(reason)" }
+
+    /// `error` for a log line: the store fault it stands for when it is one, else as it is.
+    public static func describe(_ error: any Error) -> String {
+        StorageFault(error).map { "\($0)" } ?? "\(error)"
+    }
 }
