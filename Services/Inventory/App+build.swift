@@ -14,14 +14,11 @@ enum InventoryApp {
         router: Router<BasicRequestContext>, services: [any Service]
     ) {
         let handlers = InventoryHandlers(runtime: runtime)
-        let orders = runtime.consumer(of: .orders) { event, _ in
-            try await handlers.handle(event, consumer: "inventory-orders")
-        }
-        let shipping = runtime.consumer(of: .shipping) { event, _ in
-            try await handlers.handle(event, consumer: "inventory-shipping")
-        }
+        let orders = runtime.consumer(of: .orders, reactor: handlers)
+        let shipping = runtime.consumer(of: .shipping, reactor: handlers)
         let health = runtime.healthChecks(consumers: [
-            "inventory-orders": { orders.isBound }, "inventory-shipping": { shipping.isBound },
+            runtime.consumerName(of: .orders): { orders.isBound },
+            runtime.consumerName(of: .shipping): { shipping.isBound },
         ])
         let router = HTTPKit.router(health: health)
         InventoryRoutes(runtime: runtime).add(to: router)

@@ -36,11 +36,11 @@ enum NotificationApp {
             file: reader.string("notify-file"), webhook: webhook, webhookSecret: reader.string("notify-webhook-secret"),
             logger: runtime.logger)
         let handlers = NotificationHandlers(runtime: runtime, channels: channels)
-        let orders = runtime.consumer(of: .orders, concurrency: 8) { event, _ in
-            try await handlers.handle(event, consumer: "notification-orders")
+        let name = runtime.consumerName(of: .orders)
+        let orders = runtime.consumer(of: .orders) { deliveries in
+            await handlers.handle(deliveries.map(\.event), consumer: name)
         }
-        let router = HTTPKit.router(
-            health: runtime.healthChecks(consumers: ["notification-orders": { orders.isBound }]))
+        let router = HTTPKit.router(health: runtime.healthChecks(consumers: [name: { orders.isBound }]))
         NotificationRoutes(runtime: runtime).add(to: router)
         return (router, [orders])
     }

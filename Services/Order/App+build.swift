@@ -31,10 +31,13 @@ enum OrderApp {
             let count = try await runtime.write { db in try OrderStore.rebuildProjection(in: db) }
             runtime.logger.info("projection rebuilt from the events", metadata: ["orders": "\(count)"])
         }
-        let handlers = OrderHandlers(runtime: runtime)
         let consumers = [StreamDefinition.inventory, .payments, .shipping].map { stream in
-            let name = "order-\(stream.name.lowercased())"
-            return (name, runtime.consumer(of: stream) { event, _ in try await handlers.handle(event, consumer: name) })
+            (
+                runtime.consumerName(of: stream),
+                runtime.consumer(of: stream, reactsTo: OrderHandlers.reacts(to:)) { event, db in
+                    try OrderHandlers.apply(event, in: db)
+                }
+            )
         }
         var bound: [String: @Sendable () -> Bool] = [:]
         for (name, consumer) in consumers { bound[name] = { consumer.isBound } }

@@ -15,8 +15,7 @@ enum PaymentApp {
     ) {
         let handlers = PaymentHandlers(runtime: runtime)
         let consumers = [StreamDefinition.inventory, .orders, .shipping].map { stream in
-            let name = "payment-\(stream.name.lowercased())"
-            return (name, runtime.consumer(of: stream) { event, _ in try await handlers.handle(event, consumer: name) })
+            (runtime.consumerName(of: stream), runtime.consumer(of: stream, reactor: handlers))
         }
         var bound: [String: @Sendable () -> Bool] = [:]
         for (name, consumer) in consumers { bound[name] = { consumer.isBound } }

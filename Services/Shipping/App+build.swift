@@ -41,8 +41,7 @@ enum ShippingApp {
     ) {
         let handlers = ShippingHandlers(runtime: runtime, policy: try policy(runtime.settings))
         let consumers = [StreamDefinition.orders, .payments].map { stream in
-            let name = "shipping-\(stream.name.lowercased())"
-            return (name, runtime.consumer(of: stream) { event, _ in try await handlers.handle(event, consumer: name) })
+            (runtime.consumerName(of: stream), runtime.consumer(of: stream, reactor: handlers))
         }
         var bound: [String: @Sendable () -> Bool] = [:]
         for (name, consumer) in consumers { bound[name] = { consumer.isBound } }

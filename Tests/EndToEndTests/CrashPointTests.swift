@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import TestSupport
 import Testing
 
@@ -54,5 +55,44 @@ struct CrashPointTests {
             try await cluster.waitForAllFinal(ids, timeout: 60)
             return ids
         }
+    }
+
+    /// A service applies what it pulled as one batch, in one transaction. With a backlog waiting
+    /// for it, its first batch holds many events; it dies after committing that batch and before
+    /// acknowledging any of it. Every event of the batch comes back, and none has a second effect.
+    @Test(arguments: ["inventory", "payment", "shipping", "order", "notification"])
+    func aServiceCrashingAfterCommittingABatchOfManyEventsAppliesEachOnce(_ service: String) async throws {
+        try await withCluster(dispatchDelay: "300ms", environment: Self.environment) { cluster in
+            let count = 24
+            var ids: [String]
+            if service == "order" {
+                // The order service takes the orders, then stops: what the others answer piles up.
+                ids = await cluster.placeLoad(count: count, interval: .milliseconds(5))
+                try await cluster.stopServiceAsync(service)
+                try await Task.sleep(for: .seconds(2))
+            } else {
+                try await cluster.stopServiceAsync(service)
+                ids = await cluster.placeLoad(count: count, interval: .milliseconds(5))
+                try await Task.sleep(for: .seconds(1))
+            }
+            #expect(ids.count == count)
+            let before = try Self.inboxCount(cluster, service)
+            try cluster.start(service, environment: ["TROUPE_FAULT": "after-commit@1"])
+            let status = try await cluster.waitForExit(service)
+            #expect(status == SIGKILL, "\(service)-service should have crashed after its first commit")
+            // The batch it committed before dying held more than one event.
+            let applied = try Self.inboxCount(cluster, service) - before
+            #expect(applied > 1, "\(service)-service committed \(applied) event(s) in its first batch")
+            try cluster.start(service)
+            try await cluster.waitForAllFinal(ids, timeout: 60)
+            return ids
+        }
+    }
+
+    /// Events a (stopped) service has recorded in its inbox.
+    static func inboxCount(_ cluster: Cluster, _ service: String) throws -> Int {
+        let path = cluster.directory.appendingPathComponent("data/\(service)/\(service).sqlite").path
+        let queue = try DatabaseQueue(path: path)
+        return try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox") ?? 0 }
     }
 }

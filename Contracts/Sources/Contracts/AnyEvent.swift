@@ -86,6 +86,8 @@ public enum AnyEvent: Sendable, Hashable {
     public var causationid: String? { envelope.causationid }
     public var traceparent: String? { envelope.traceparent }
     public var time: String { envelope.time }
+    public var specversion: String { envelope.specversion }
+    public var source: String { envelope.source }
 
     /// The NATS subject it belongs on.
     public var natsSubject: String { envelope.natsSubject }
@@ -93,32 +95,50 @@ public enum AnyEvent: Sendable, Hashable {
     private var envelope:
         (
             id: String, type: String, subject: String, causationid: String?, traceparent: String?, time: String,
-            natsSubject: String
+            natsSubject: String, specversion: String, source: String
         )
     {
         switch self {
-        case .orderPlaced(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+        case .orderPlaced(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
         case .orderCancellationRequested(let e):
-            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .orderConfirmed(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .orderCancelled(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .orderShipped(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .inventoryReserved(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .inventoryRejected(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .inventoryReleased(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .inventoryCommitted(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .paymentAuthorized(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .paymentDeclined(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .paymentVoided(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .paymentCaptured(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .shippingScheduled(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .shippingFailed(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .shippingCancelled(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .orderConfirmed(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .orderCancelled(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .orderShipped(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .inventoryReserved(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .inventoryRejected(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .inventoryReleased(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .inventoryCommitted(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .paymentAuthorized(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .paymentDeclined(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .paymentVoided(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .paymentCaptured(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .shippingScheduled(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .shippingFailed(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .shippingCancelled(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
         case .shippingCancellationRejected(let e):
-            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .shippingDispatched(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .notificationSent(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
-        case .notificationFailed(let e): (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject)
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .shippingDispatched(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .notificationSent(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
+        case .notificationFailed(let e):
+            (e.id, e.type, e.subject, e.causationid, e.traceparent, e.time, e.natsSubject, e.specversion, e.source)
         }
     }
 

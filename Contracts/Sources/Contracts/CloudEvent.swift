@@ -54,9 +54,7 @@ public struct CloudEvent<Payload: EventPayload>: Codable, Sendable, Hashable {
 
     /// The structured-mode JSON document (keys sorted, so that equal events have equal bytes).
     public func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self)
+        try eventEncoder.encode(self)
     }
 
     /// Checks the envelope against the payload and then the payload's own rules.
@@ -96,3 +94,10 @@ public enum EventID {
         return parts.joined(separator: "-")
     }
 }
+
+/// One encoder for every event (thread-safe; making one per event costs as much as a small encode).
+private let eventEncoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return encoder
+}()

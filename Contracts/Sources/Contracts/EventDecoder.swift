@@ -18,6 +18,65 @@ public struct EventDecoder: Sendable {
     }
 
     public func decode(_ data: Data) throws(ContractError) -> AnyEvent {
+        if let event = decodeDirectly(data) { return event }
+        return try decodeChecking(data)
+    }
+
+    /// The common case in one parse: a current, valid event of a known type. The type is read off
+    /// the bytes first (the first `"type"` key, which is the envelope's in every event Troupe
+    /// writes); the event counts only if the decoded envelope says the same type and passes every
+    /// check of the full path. Anything else — including a document where that guess is wrong —
+    /// goes the full path, which names the precise reason.
+    func decodeDirectly(_ data: Data) -> AnyEvent? {
+        guard let type = Self.probeType(data), Self.knownTypes.contains(type),
+            let event = try? AnyEvent.decode(type, from: data, with: Self.sharedDecoder),
+            event.type == type, event.specversion == "1.0", !event.id.isEmpty, !event.source.isEmpty
+        else { return nil }
+        do {
+            try event.validate()
+        } catch {
+            return nil
+        }
+        return event
+    }
+
+    private static let sharedDecoder = JSONDecoder()
+
+    /// The string value of the first `"type"` key in `data`, without parsing the document.
+    static func probeType(_ data: Data) -> String? {
+        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> String? in
+            let key: [UInt8] = Array("\"type\"".utf8)
+            let count = bytes.count
+            var index = 0
+            while index + key.count < count {
+                if bytes[index] == UInt8(ascii: "\""), bytes[index + 1] == UInt8(ascii: "t"),
+                    bytes[index + 2] == UInt8(ascii: "y"), bytes[index + 3] == UInt8(ascii: "p"),
+                    bytes[index + 4] == UInt8(ascii: "e"), bytes[index + 5] == UInt8(ascii: "\"")
+                {
+                    var cursor = index + key.count
+                    while cursor < count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[cursor]) { cursor += 1 }
+                    guard cursor < count, bytes[cursor] == UInt8(ascii: ":") else { return nil }
+                    cursor += 1
+                    while cursor < count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[cursor]) { cursor += 1 }
+                    guard cursor < count, bytes[cursor] == UInt8(ascii: "\"") else { return nil }
+                    cursor += 1
+                    let start = cursor
+                    while cursor < count, bytes[cursor] != UInt8(ascii: "\"") {
+                        // An escape in a type name: leave it to the full parse.
+                        if bytes[cursor] == UInt8(ascii: "\\") || cursor - start > 128 { return nil }
+                        cursor += 1
+                    }
+                    guard cursor < count else { return nil }
+                    return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<cursor]), as: UTF8.self)
+                }
+                index += 1
+            }
+            return nil
+        }
+    }
+
+    /// Every check in order, each failure with its own code.
+    func decodeChecking(_ data: Data) throws(ContractError) -> AnyEvent {
         guard let parsed = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw ContractError(.notJSON, "the message is not JSON")
         }

@@ -3,43 +3,57 @@ import GRDB
 import Messaging
 import ServiceKit
 
-/// Applies the events inventory reacts to, each once, in one transaction with its outcome.
-struct InventoryHandlers: Sendable {
+/// Inventory's reaction to the events it reads: its state per order from the store, its decisions
+/// from the domain; `EventReactor` does the rest, once per event, in the batch's transaction.
+struct InventoryHandlers: EventReactor {
     let runtime: ServiceRuntime
 
-    func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
+    func reacts(to event: AnyEvent) -> Bool {
+        switch event {
+        case .orderPlaced, .orderCancelled, .shippingDispatched: true
+        default: false
+        }
+    }
+
+    func load(for event: AnyEvent, in db: Database) throws -> InventoryState? {
         switch event {
         case .orderPlaced(let placed):
-            return try await runtime.applyOnce(event, consumer: consumer) { db in
-                let state = try InventoryStore.state(
-                    orderId: placed.data.orderId, skus: placed.data.lines.map(\.sku), in: db)
-                let decision = InventoryDecisions.placed(state, placed)
-                try InventoryStore.save(decision.state, orderId: placed.data.orderId, in: db)
-                try Outbox.append(decision.events, in: db)
-                return .done
-            }
+            try InventoryStore.state(orderId: placed.data.orderId, skus: placed.data.lines.map(\.sku), in: db)
+        case .orderCancelled, .shippingDispatched:
+            try InventoryStore.state(orderId: event.orderId, skus: [], in: db)
+        default:
+            nil  // Not an event inventory reacts to.
+        }
+    }
+
+    func decide(_ event: AnyEvent, _ state: InventoryState) -> Reaction<InventoryState> {
+        let decision: InventoryDecisions.Decision
+        switch event {
+        case .orderPlaced(let placed):
+            decision = InventoryDecisions.placed(state, placed)
         case .orderCancelled(let cancelled):
-            return try await runtime.applyOnce(event, consumer: consumer) { db in
-                let state = try InventoryStore.state(orderId: cancelled.data.orderId, skus: [], in: db)
-                let decision = InventoryDecisions.cancelled(state, cancelled)
-                try InventoryStore.save(decision.state, orderId: cancelled.data.orderId, in: db)
-                try Outbox.append(decision.events, in: db)
-                return .done
-            }
+            decision = InventoryDecisions.cancelled(state, cancelled)
         case .shippingDispatched(let dispatched):
-            return try await runtime.applyOnce(event, consumer: consumer) { db in
-                let state = try InventoryStore.state(orderId: dispatched.data.orderId, skus: [], in: db)
-                switch InventoryDecisions.dispatched(state, dispatched) {
-                case .notYet:
-                    return .notYet("no reservation for \(dispatched.data.orderId) yet (orders.placed not seen)")
-                case .decided(let decision):
-                    try InventoryStore.save(decision.state, orderId: dispatched.data.orderId, in: db)
-                    try Outbox.append(decision.events, in: db)
-                    return .done
-                }
+            switch InventoryDecisions.dispatched(state, dispatched) {
+            case .notYet:
+                return .notYet("no reservation for \(dispatched.data.orderId) yet (orders.placed not seen)")
+            case .decided(let decided):
+                decision = decided
             }
         default:
-            return .done  // Not an event inventory reacts to.
+            return .apply(state, publish: [])
         }
+        return .apply(decision.state, publish: decision.events)
+    }
+
+    func save(_ state: InventoryState, for event: AnyEvent, in db: Database) throws {
+        try InventoryStore.save(state, orderId: event.orderId, in: db)
+    }
+
+    /// Applies one event at most once for `consumer` (tests; the consumers apply whole batches).
+    func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
+        try await runtime.applyBatch([event], consumer: consumer, reactsTo: reacts(to:)) { event, db in
+            try apply(event, in: db)
+        }[0].get()
     }
 }

@@ -30,7 +30,9 @@ struct InventoryStore: Sendable {
     /// products named by `skus` (plus those of the reservation).
     static func state(orderId: String, skus: [String], in db: Database) throws -> InventoryState {
         var reservation: Reservation?
-        if let row = try Row.fetchOne(db, sql: "SELECT * FROM reservation WHERE orderId = ?", arguments: [orderId]) {
+        if let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT * FROM reservation WHERE orderId = ?"), arguments: [orderId])
+        {
             reservation = Reservation(
                 orderId: row["orderId"],
                 lines: try JSONDecoder().decode([Line].self, from: Data((row["lines"] as String).utf8)),
@@ -49,9 +51,8 @@ struct InventoryStore: Sendable {
         for product in state.products.values { try save(product, in: db) }
         if let reservation = state.reservation {
             let lines = String(decoding: try JSONEncoder().encode(reservation.lines), as: UTF8.self)
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO reservation (orderId, lines, status) VALUES (?, ?, ?)",
-                arguments: [reservation.orderId, lines, reservation.status.rawValue])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO reservation (orderId, lines, status) VALUES (?, ?, ?)")
+                .execute(arguments: [reservation.orderId, lines, reservation.status.rawValue])
         }
         if state.cancelled {
             try Tombstones.record(orderId, in: db)
@@ -59,21 +60,22 @@ struct InventoryStore: Sendable {
     }
 
     static func product(_ sku: String, in db: Database) throws -> Product? {
-        try Row.fetchOne(db, sql: "SELECT * FROM product WHERE sku = ?", arguments: [sku]).map(product)
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM product WHERE sku = ?"), arguments: [sku]).map(product)
     }
 
     static func save(_ product: Product, in db: Database) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql:
-                "INSERT OR REPLACE INTO product (sku, name, unitPrice, currency, onHand, reserved) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [
-                product.sku, product.name, product.unitPrice, product.currency, product.onHand, product.reserved,
-            ])
+                "INSERT OR REPLACE INTO product (sku, name, unitPrice, currency, onHand, reserved) VALUES (?, ?, ?, ?, ?, ?)"
+        ).execute(arguments: [
+            product.sku, product.name, product.unitPrice, product.currency, product.onHand, product.reserved,
+        ])
     }
 
     static func products(after: String?, limit: Int, in db: Database) throws -> [Product] {
         try Row.fetchAll(
-            db, sql: "SELECT * FROM product WHERE sku > ? ORDER BY sku LIMIT ?", arguments: [after ?? "", limit]
+            db.cachedStatement(sql: "SELECT * FROM product WHERE sku > ? ORDER BY sku LIMIT ?"),
+            arguments: [after ?? "", limit]
         ).map(product)
     }
 

@@ -4,23 +4,42 @@ import GRDB
 import ServiceKit
 
 /// Applies the events of other services to orders, each once: the incoming event and those it
-/// causes are appended to the order's history in one transaction, with the outbox rows.
+/// causes are appended to the order's history, with the outbox rows, in the batch's transaction.
 struct OrderHandlers: Sendable {
     let runtime: ServiceRuntime
 
-    func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
-        if event.type.hasPrefix("troupe.order.") { return .done }  // Its own events: nothing to apply.
-        return try await runtime.applyOnce(event, consumer: consumer) { db in
-            let state = try OrderStore.state(event.orderId, in: db)
-            switch OrderDecisions.decide(state, event) {
-            case .notYet(let reason):
-                return .notYet(reason)
-            case .reject(let reason):
-                return .reject(reason)
-            case .append(let events):
-                _ = try OrderStore.append(events, publishing: Array(events.dropFirst()), to: state, in: db)
-                return .done
-            }
+    /// The events the order applies to its history: what other services decided about it. Its
+    /// own events, and the compensations and settlements that change nothing of it
+    /// (`inventory.released`/`committed`, `payments.voided`/`captured`), are not.
+    static func reacts(to event: AnyEvent) -> Bool {
+        switch event {
+        case .inventoryReserved, .inventoryRejected, .paymentAuthorized, .paymentDeclined, .shippingScheduled,
+            .shippingFailed, .shippingCancelled, .shippingCancellationRejected, .shippingDispatched:
+            true
+        default:
+            false
         }
+    }
+
+    /// One event's effect (the order service is event-sourced: saving is appending to the history).
+    static func apply(_ event: AnyEvent, in db: Database) throws -> HandlerOutcome {
+        if event.type.hasPrefix("troupe.order.") { return .done }  // Its own events: nothing to apply.
+        let state = try OrderStore.state(event.orderId, in: db)
+        switch OrderDecisions.decide(state, event) {
+        case .notYet(let reason):
+            return .notYet(reason)
+        case .reject(let reason):
+            return .reject(reason)
+        case .append(let events):
+            _ = try OrderStore.append(events, publishing: Array(events.dropFirst()), to: state, in: db)
+            return .done
+        }
+    }
+
+    /// Applies one event at most once for `consumer` (tests; the consumers apply whole batches).
+    func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
+        try await runtime.applyBatch([event], consumer: consumer, reactsTo: Self.reacts(to:)) { event, db in
+            try Self.apply(event, in: db)
+        }[0].get()
     }
 }

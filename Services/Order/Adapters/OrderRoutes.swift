@@ -17,7 +17,7 @@ struct OrderRoutes: Sendable {
             let canonical = try Self.canonical(body)
             let orderId = ULID.make("ord_")
             let traceparent = Self.traceparent(request)
-            let (state, replayed) = try await runtime.write { db -> (OrderState, Bool) in
+            let (state, replayed) = try await runtime.commitTogether { db -> (OrderState, Bool) in
                 if let key {
                     if let row = try Row.fetchOne(
                         db, sql: "SELECT requestHash, orderId FROM idempotencyKey WHERE key = ?", arguments: [key])
@@ -99,7 +99,7 @@ struct OrderRoutes: Sendable {
         router.post("/orders/:orderId/cancel") { request, context -> JSONResponse<OrderView> in
             let orderId = context.parameters.get("orderId") ?? ""
             let traceparent = Self.traceparent(request)
-            let state = try await runtime.write { db -> OrderState in
+            let state = try await runtime.commitTogether { db -> OrderState in
                 guard let state = try OrderStore.state(orderId, in: db) else {
                     throw APIError(.notFound, "no order \(orderId)")
                 }

@@ -60,16 +60,25 @@ enum OrderStore {
         guard let first = events.first else { return state }
         var next = state
         var seq =
-            try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM orderEvent WHERE orderId = ?", arguments: [first.orderId])
+            try Int.fetchOne(
+                db.cachedStatement(sql: "SELECT MAX(seq) FROM orderEvent WHERE orderId = ?"), arguments: [first.orderId]
+            )
             ?? 0
+        let insert = try db.cachedStatement(
+            sql: "INSERT INTO orderEvent (orderId, seq, eventId, time, document) VALUES (?, ?, ?, ?, ?)")
+        // Each event is encoded once: the same document goes to the history and, when the order
+        // publishes it, to the outbox.
+        var documents: [String: Data] = [:]
         for event in events {
             seq += 1
-            try db.execute(
-                sql: "INSERT INTO orderEvent (orderId, seq, eventId, time, document) VALUES (?, ?, ?, ?, ?)",
-                arguments: [event.orderId, seq, event.id, event.time, try event.encoded()])
+            let document = try event.encoded()
+            documents[event.id] = document
+            try insert.execute(arguments: [event.orderId, seq, event.id, event.time, document])
             next = OrderState.evolve(next, event)
         }
-        try Outbox.append(publishing, in: db)
+        for event in publishing {
+            try Outbox.append(OutboxEntry(event, encoded: documents[event.id] ?? event.encoded()), in: db)
+        }
         for event in publishing {
             switch event {
             case .orderConfirmed: ServiceMetrics.sagaOutcome("confirmed")
@@ -83,17 +92,20 @@ enum OrderStore {
     }
 
     static func saveView(_ state: OrderState, in db: Database) throws {
-        try db.execute(
-            sql: "INSERT OR REPLACE INTO orderView (orderId, customerId, status, document) VALUES (?, ?, ?, ?)",
+        try db.cachedStatement(
+            sql: "INSERT OR REPLACE INTO orderView (orderId, customerId, status, document) VALUES (?, ?, ?, ?)"
+        ).execute(
             arguments: [
                 state.orderId, state.customerId, state.status.rawValue,
-                String(decoding: try JSONEncoder().encode(state), as: UTF8.self),
+                String(decoding: try viewEncoder.encode(state), as: UTF8.self),
             ])
     }
 
     static func view(_ orderId: String, in db: Database) throws -> OrderState? {
-        try String.fetchOne(db, sql: "SELECT document FROM orderView WHERE orderId = ?", arguments: [orderId])
-            .map { try JSONDecoder().decode(OrderState.self, from: Data($0.utf8)) }
+        try String.fetchOne(
+            db.cachedStatement(sql: "SELECT document FROM orderView WHERE orderId = ?"), arguments: [orderId]
+        )
+        .map { try viewDecoder.decode(OrderState.self, from: Data($0.utf8)) }
     }
 
     static func list(customerId: String?, status: String?, before: String?, limit: Int, in db: Database) throws
@@ -112,7 +124,7 @@ enum OrderStore {
         sql += " ORDER BY orderId DESC LIMIT ?"
         arguments.append(limit)
         return try String.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map {
-            try JSONDecoder().decode(OrderState.self, from: Data($0.utf8))
+            try viewDecoder.decode(OrderState.self, from: Data($0.utf8))
         }
     }
 
@@ -126,3 +138,7 @@ enum OrderStore {
         return ids.count
     }
 }
+
+/// The projection's coders, made once (each is thread-safe).
+private let viewEncoder = JSONEncoder()
+private let viewDecoder = JSONDecoder()

@@ -2,44 +2,66 @@ import Contracts
 import GRDB
 import ServiceKit
 
-/// Applies the events payment reacts to, each once.
-struct PaymentHandlers: Sendable {
+/// Payment's reaction to the events it reads: its state per order (and account) from the store, its
+/// decisions from the domain; `EventReactor` does the rest, once per event.
+struct PaymentHandlers: EventReactor {
     let runtime: ServiceRuntime
 
-    func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
+    /// The state, and the id a new authorization would get (made here so that deciding stays pure).
+    struct Loaded {
+        var state: PaymentState
+        var paymentId: String
+    }
+
+    func reacts(to event: AnyEvent) -> Bool {
+        switch event {
+        case .inventoryReserved, .orderCancelled, .shippingDispatched: true
+        default: false
+        }
+    }
+
+    func load(for event: AnyEvent, in db: Database) throws -> Loaded? {
         switch event {
         case .inventoryReserved(let reserved):
-            let paymentId = ULID.make("pay_")
-            return try await runtime.applyOnce(event, consumer: consumer) { db in
-                let state = try PaymentStore.state(
-                    orderId: reserved.data.orderId, customerId: reserved.data.customerId, in: db)
-                let decision = PaymentDecisions.reserved(state, reserved, paymentId: paymentId)
-                try PaymentStore.save(decision.state, orderId: reserved.data.orderId, in: db)
-                try Outbox.append(decision.events, in: db)
-                return .done
-            }
+            Loaded(
+                state: try PaymentStore.state(
+                    orderId: reserved.data.orderId, customerId: reserved.data.customerId, in: db),
+                paymentId: ULID.make("pay_"))
+        case .orderCancelled, .shippingDispatched:
+            Loaded(state: try PaymentStore.state(orderId: event.orderId, customerId: nil, in: db), paymentId: "")
+        default:
+            nil
+        }
+    }
+
+    func decide(_ event: AnyEvent, _ loaded: Loaded) -> Reaction<Loaded> {
+        let decision: PaymentDecisions.Decision
+        switch event {
+        case .inventoryReserved(let reserved):
+            decision = PaymentDecisions.reserved(loaded.state, reserved, paymentId: loaded.paymentId)
         case .orderCancelled(let cancelled):
-            return try await runtime.applyOnce(event, consumer: consumer) { db in
-                let state = try PaymentStore.state(orderId: cancelled.data.orderId, customerId: nil, in: db)
-                let decision = PaymentDecisions.cancelled(state, cancelled)
-                try PaymentStore.save(decision.state, orderId: cancelled.data.orderId, in: db)
-                try Outbox.append(decision.events, in: db)
-                return .done
-            }
+            decision = PaymentDecisions.cancelled(loaded.state, cancelled)
         case .shippingDispatched(let dispatched):
-            return try await runtime.applyOnce(event, consumer: consumer) { db in
-                let state = try PaymentStore.state(orderId: dispatched.data.orderId, customerId: nil, in: db)
-                switch PaymentDecisions.dispatched(state, dispatched) {
-                case .notYet:
-                    return .notYet("no payment for \(dispatched.data.orderId) yet (inventory.reserved not seen)")
-                case .decided(let decision):
-                    try PaymentStore.save(decision.state, orderId: dispatched.data.orderId, in: db)
-                    try Outbox.append(decision.events, in: db)
-                    return .done
-                }
+            switch PaymentDecisions.dispatched(loaded.state, dispatched) {
+            case .notYet:
+                return .notYet("no payment for \(dispatched.data.orderId) yet (inventory.reserved not seen)")
+            case .decided(let decided):
+                decision = decided
             }
         default:
-            return .done
+            return .apply(loaded, publish: [])
         }
+        return .apply(Loaded(state: decision.state, paymentId: loaded.paymentId), publish: decision.events)
+    }
+
+    func save(_ loaded: Loaded, for event: AnyEvent, in db: Database) throws {
+        try PaymentStore.save(loaded.state, orderId: event.orderId, in: db)
+    }
+
+    /// Applies one event at most once for `consumer` (tests; the consumers apply whole batches).
+    func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
+        try await runtime.applyBatch([event], consumer: consumer, reactsTo: reacts(to:)) { event, db in
+            try apply(event, in: db)
+        }[0].get()
     }
 }

@@ -37,12 +37,12 @@ enum PaymentStore {
     static func save(_ state: PaymentState, orderId: String, in db: Database) throws {
         if let account = state.account { try save(account, in: db) }
         if let p = state.payment {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT OR REPLACE INTO payment (orderId, paymentId, customerId, amount, currency, status)
                     VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [p.orderId, p.paymentId, p.customerId, p.amount, p.currency, p.status.rawValue])
+                    """
+            ).execute(arguments: [p.orderId, p.paymentId, p.customerId, p.amount, p.currency, p.status.rawValue])
         }
         if state.cancelled {
             try Tombstones.record(orderId, in: db)
@@ -50,26 +50,27 @@ enum PaymentStore {
     }
 
     static func account(_ customerId: String, in db: Database) throws -> Account? {
-        try Row.fetchOne(db, sql: "SELECT * FROM account WHERE customerId = ?", arguments: [customerId]).map {
-            Account(
-                customerId: $0["customerId"], currency: $0["currency"], creditLimit: $0["creditLimit"],
-                authorized: $0["authorized"], captured: $0["captured"])
-        }
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM account WHERE customerId = ?"), arguments: [customerId])
+            .map {
+                Account(
+                    customerId: $0["customerId"], currency: $0["currency"], creditLimit: $0["creditLimit"],
+                    authorized: $0["authorized"], captured: $0["captured"])
+            }
     }
 
     static func save(_ account: Account, in db: Database) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO account (customerId, currency, creditLimit, authorized, captured)
                 VALUES (?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                account.customerId, account.currency, account.creditLimit, account.authorized, account.captured,
-            ])
+                """
+        ).execute(arguments: [
+            account.customerId, account.currency, account.creditLimit, account.authorized, account.captured,
+        ])
     }
 
     static func payment(_ orderId: String, in db: Database) throws -> Payment? {
-        try Row.fetchOne(db, sql: "SELECT * FROM payment WHERE orderId = ?", arguments: [orderId]).map {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM payment WHERE orderId = ?"), arguments: [orderId]).map {
             Payment(
                 orderId: $0["orderId"], paymentId: $0["paymentId"], customerId: $0["customerId"], amount: $0["amount"],
                 currency: $0["currency"], status: Payment.Status(rawValue: $0["status"]) ?? .DECLINED)

@@ -16,12 +16,12 @@ struct DispatchTimer: Service {
                 let due = try await handlers.runtime.store.writer.read { db in
                     try ShippingStore.due(now: Date(), limit: 256, in: db)
                 }
-                for orderId in due { _ = try await handlers.dispatch(orderId) }
+                if !due.isEmpty { _ = try await handlers.dispatch(due) }
                 if due.count == 256 { continue }
             } catch {
                 logger.warning("dispatch timer failed; retrying", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: .milliseconds(100))
+            try? await Task.sleep(for: .milliseconds(20))
         }
     }
 }

@@ -3,74 +3,92 @@ import Foundation
 import GRDB
 import ServiceKit
 
-/// Applies the events shipping reacts to, each once; and dispatches.
-struct ShippingHandlers: Sendable {
+/// Shipping's reaction to the events it reads (its state per order from the store, its decisions
+/// from the domain; `EventReactor` does the rest, once per event), and dispatching.
+struct ShippingHandlers: EventReactor {
     let runtime: ServiceRuntime
     let policy: ShippingPolicy
 
-    func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
-        let policy = self.policy
+    /// The state, with the clock and the id a new shipment would get (read here so that deciding stays pure).
+    struct Loaded {
+        var state: ShippingState
+        var now: Date
+        var shipmentId: String
+    }
+
+    func reacts(to event: AnyEvent) -> Bool {
+        switch event {
+        case .orderPlaced, .paymentAuthorized, .orderCancellationRequested, .orderCancelled: true
+        default: false
+        }
+    }
+
+    func load(for event: AnyEvent, in db: Database) throws -> Loaded? {
+        switch event {
+        case _ where reacts(to: event):
+            let shipmentId = if case .paymentAuthorized = event { ULID.make("shp_") } else { "" }
+            return Loaded(
+                state: try ShippingStore.state(orderId: event.orderId, in: db), now: Date(), shipmentId: shipmentId)
+        default:
+            return nil
+        }
+    }
+
+    func decide(_ event: AnyEvent, _ loaded: Loaded) -> Reaction<Loaded> {
+        let decision: ShippingDecisions.Decision
         switch event {
         case .orderPlaced(let placed):
-            return try await apply(event, consumer, placed.data.orderId) { state in
-                .decided(ShippingDecisions.placed(state, placed))
-            }
+            decision = ShippingDecisions.placed(loaded.state, placed)
         case .paymentAuthorized(let authorized):
-            let shipmentId = ULID.make("shp_")
-            return try await apply(event, consumer, authorized.data.orderId) { state in
-                switch ShippingDecisions.authorized(
-                    state, authorized, policy: policy, now: Date(), shipmentId: shipmentId)
-                {
-                case .decided(let decision): .decided(decision)
-                case .notYet: .notYet("no address for \(authorized.data.orderId) yet (orders.placed not seen)")
-                }
+            switch ShippingDecisions.authorized(
+                loaded.state, authorized, policy: policy, now: loaded.now, shipmentId: loaded.shipmentId)
+            {
+            case .decided(let decided): decision = decided
+            case .notYet: return .notYet("no address for \(authorized.data.orderId) yet (orders.placed not seen)")
             }
         case .orderCancellationRequested(let requested):
-            return try await apply(event, consumer, requested.data.orderId) { state in
-                .decided(ShippingDecisions.cancellationRequested(state, requested))
-            }
-        case .orderCancelled(let cancelled):
-            return try await apply(event, consumer, cancelled.data.orderId) { state in
-                .decided(ShippingDecisions.cancelled(state))
-            }
+            decision = ShippingDecisions.cancellationRequested(loaded.state, requested)
+        case .orderCancelled:
+            decision = ShippingDecisions.cancelled(loaded.state)
         default:
-            return .done
+            return .apply(loaded, publish: [])
         }
+        var next = loaded
+        next.state = decision.state
+        return .apply(next, publish: decision.events)
     }
 
-    private enum Step {
-        case decided(ShippingDecisions.Decision)
-        case notYet(String)
+    func save(_ loaded: Loaded, for event: AnyEvent, in db: Database) throws {
+        try ShippingStore.save(loaded.state, orderId: event.orderId, in: db)
     }
 
-    private func apply(
-        _ event: AnyEvent, _ consumer: String, _ orderId: String,
-        _ decide: @escaping @Sendable (ShippingState) -> Step
-    ) async throws -> HandlerOutcome {
-        try await runtime.applyOnce(event, consumer: consumer) { db in
-            switch decide(try ShippingStore.state(orderId: orderId, in: db)) {
-            case .notYet(let reason):
-                return .notYet(reason)
-            case .decided(let decision):
-                try ShippingStore.save(decision.state, orderId: orderId, in: db)
-                try Outbox.append(decision.events, in: db)
-                return .done
-            }
-        }
+    /// Applies one event at most once for `consumer` (tests; the consumers apply whole batches).
+    func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
+        try await runtime.applyBatch([event], consumer: consumer, reactsTo: reacts(to:)) { event, db in
+            try apply(event, in: db)
+        }[0].get()
     }
 
     /// Dispatches one order now, in one transaction with its event; a cancellation that committed
     /// first wins, and then this is a conflict.
     func dispatch(_ orderId: String) async throws -> ShippingDecisions.DispatchOutcome {
-        let tracking = "TRK" + ULID.make("").suffix(16)
-        return try await runtime.write { db in
-            let outcome = ShippingDecisions.dispatch(
-                try ShippingStore.state(orderId: orderId, in: db), now: Date(), trackingNumber: String(tracking))
-            if case .dispatched(let decision) = outcome {
-                try ShippingStore.save(decision.state, orderId: orderId, in: db)
-                try Outbox.append(decision.events, in: db)
+        try await dispatch([orderId])[0]
+    }
+
+    /// Dispatches several orders in one transaction (the timer's due shipments), each decided on
+    /// its own state.
+    func dispatch(_ orderIds: [String]) async throws -> [ShippingDecisions.DispatchOutcome] {
+        try await runtime.write { db in
+            try orderIds.map { orderId in
+                let tracking = "TRK" + ULID.make("").suffix(16)
+                let outcome = ShippingDecisions.dispatch(
+                    try ShippingStore.state(orderId: orderId, in: db), now: Date(), trackingNumber: String(tracking))
+                if case .dispatched(let decision) = outcome {
+                    try ShippingStore.save(decision.state, orderId: orderId, in: db)
+                    try Outbox.append(decision.events, in: db)
+                }
+                return outcome
             }
-            return outcome
         }
     }
 }

@@ -24,7 +24,7 @@ enum ShippingStore {
 
     static func state(orderId: String, in db: Database) throws -> ShippingState {
         let address = try String.fetchOne(
-            db, sql: "SELECT address FROM address WHERE orderId = ?", arguments: [orderId]
+            db.cachedStatement(sql: "SELECT address FROM address WHERE orderId = ?"), arguments: [orderId]
         )
         .map { try JSONDecoder().decode(ShippingAddress.self, from: Data($0.utf8)) }
         let cancelled =
@@ -34,18 +34,17 @@ enum ShippingStore {
 
     static func save(_ state: ShippingState, orderId: String, in db: Database) throws {
         if let address = state.address {
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO address (orderId, address) VALUES (?, ?)",
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO address (orderId, address) VALUES (?, ?)").execute(
                 arguments: [orderId, String(decoding: try JSONEncoder().encode(address), as: UTF8.self)])
         }
         if let shipment = state.shipment {
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO shipment (orderId, document, status, dispatchAt) VALUES (?, ?, ?, ?)",
-                arguments: [
-                    orderId, String(decoding: try JSONEncoder().encode(shipment), as: UTF8.self),
-                    shipment.status.rawValue,
-                    shipment.dispatchAt?.timeIntervalSince1970,
-                ])
+            try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO shipment (orderId, document, status, dispatchAt) VALUES (?, ?, ?, ?)"
+            ).execute(arguments: [
+                orderId, String(decoding: try JSONEncoder().encode(shipment), as: UTF8.self),
+                shipment.status.rawValue,
+                shipment.dispatchAt?.timeIntervalSince1970,
+            ])
         }
         if state.cancelled {
             try Tombstones.record(orderId, in: db)
@@ -53,16 +52,18 @@ enum ShippingStore {
     }
 
     static func shipment(_ orderId: String, in db: Database) throws -> Shipment? {
-        try String.fetchOne(db, sql: "SELECT document FROM shipment WHERE orderId = ?", arguments: [orderId])
-            .map { try JSONDecoder().decode(Shipment.self, from: Data($0.utf8)) }
+        try String.fetchOne(
+            db.cachedStatement(sql: "SELECT document FROM shipment WHERE orderId = ?"), arguments: [orderId]
+        )
+        .map { try JSONDecoder().decode(Shipment.self, from: Data($0.utf8)) }
     }
 
     /// Orders whose dispatch timer has fired.
     static func due(now: Date, limit: Int, in db: Database) throws -> [String] {
         try String.fetchAll(
-            db,
-            sql:
-                "SELECT orderId FROM shipment WHERE status = 'SCHEDULED' AND dispatchAt <= ? ORDER BY dispatchAt LIMIT ?",
-            arguments: [now.timeIntervalSince1970, limit])
+            db.cachedStatement(
+                sql:
+                    "SELECT orderId FROM shipment WHERE status = 'SCHEDULED' AND dispatchAt <= ? ORDER BY dispatchAt LIMIT ?"
+            ), arguments: [now.timeIntervalSince1970, limit])
     }
 }

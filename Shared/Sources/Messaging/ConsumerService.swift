@@ -13,8 +13,15 @@ public enum MessageDisposition: Sendable, Hashable {
     case term
 }
 
-/// A durable consumer run as a `Service`: makes sure the consumer exists, pulls, runs the handler
-/// on up to `concurrency` messages at once, and settles each with the handler's answer.
+/// A durable consumer run as a `Service`: makes sure the consumer exists, pulls, runs the handler,
+/// and settles each message with the handler's answer.
+///
+/// Two ways to handle: one message at a time (up to `concurrency` at once), or in batches — the
+/// batch handler gets whatever is buffered (at least one message, at most `maxBatch`; it never
+/// waits for a batch to fill, so latency under light load is that of a single message) and
+/// answers one disposition per message, in order. One batch is handled at a time; the next is
+/// pulled while it runs. A batch handler that commits its batch in one transaction must answer
+/// only after the commit: the messages are settled right after it returns.
 ///
 /// Graceful shutdown: stops pulling, naks what is buffered but not started (another instance takes
 /// it at once), lets the handlers in flight finish and settles them, then flushes the connection so
@@ -22,14 +29,20 @@ public enum MessageDisposition: Sendable, Hashable {
 /// While NATS is unreachable at start it keeps trying; `isBound` tells readiness when it is up.
 public struct ConsumerService: Service {
     public typealias Handler = @Sendable (JetStreamMessage) async -> MessageDisposition
+    /// Handles buffered messages together; answers one disposition per message, in order.
+    public typealias BatchHandler = @Sendable ([JetStreamMessage]) async -> [MessageDisposition]
+
+    private enum Handling: Sendable {
+        case each(Handler, concurrency: Int)
+        case batch(BatchHandler, maxBatch: Int)
+    }
 
     let connection: NATSConnection
     let stream: String
     let configuration: ConsumerConfiguration
     let pullOptions: PullOptions
-    let concurrency: Int
     let logger: Logger
-    let handler: Handler
+    private let handling: Handling
     private let boundBox: BoundFlag
 
     public init(
@@ -40,9 +53,22 @@ public struct ConsumerService: Service {
         self.stream = stream
         self.configuration = consumer
         self.pullOptions = pull
-        self.concurrency = max(1, concurrency)
         self.logger = logger
-        self.handler = handler
+        self.handling = .each(handler, concurrency: max(1, concurrency))
+        self.boundBox = BoundFlag()
+    }
+
+    /// A consumer whose handler takes batches of up to `maxBatch` messages.
+    public init(
+        connection: NATSConnection, stream: String, consumer: ConsumerConfiguration,
+        pull: PullOptions = PullOptions(), maxBatch: Int, logger: Logger, batchHandler: @escaping BatchHandler
+    ) {
+        self.connection = connection
+        self.stream = stream
+        self.configuration = consumer
+        self.pullOptions = pull
+        self.logger = logger
+        self.handling = .batch(batchHandler, maxBatch: max(1, maxBatch))
         self.boundBox = BoundFlag()
     }
 
@@ -58,7 +84,12 @@ public struct ConsumerService: Service {
         }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
-                await dispatch(from: consumer)
+                switch handling {
+                case .each(let handler, let concurrency):
+                    await dispatch(from: consumer, handler, concurrency: concurrency)
+                case .batch(let handler, let maxBatch):
+                    await dispatchBatches(from: consumer, handler, maxBatch: maxBatch)
+                }
             } onGracefulShutdown: {
                 stopOnce()
             }
@@ -68,8 +99,7 @@ public struct ConsumerService: Service {
         try? await connection.flush(timeout: .seconds(2))
     }
 
-    private func dispatch(from consumer: PullConsumer) async {
-        let handler = self.handler
+    private func dispatch(from consumer: PullConsumer, _ handler: @escaping Handler, concurrency: Int) async {
         let logger = self.logger
         await withDiscardingTaskGroup { group in
             group.addTask { await consumer.maintain() }
@@ -86,6 +116,26 @@ public struct ConsumerService: Service {
                     slots.release()
                 }
             }
+        }
+    }
+
+    /// One batch at a time, in this task: no task or queue hop per message.
+    private func dispatchBatches(from consumer: PullConsumer, _ handler: BatchHandler, maxBatch: Int) async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await consumer.maintain() }
+            while true {
+                let batch = await consumer.nextBatch(max: maxBatch)
+                if batch.isEmpty { break }
+                let dispositions = await handler(batch)
+                for (message, disposition) in zip(batch, dispositions) { settle(message, disposition, logger) }
+                // A handler that answered too few leaves the rest to come back after the ack wait.
+                if dispositions.count < batch.count {
+                    logger.error(
+                        "batch handler answered for fewer messages than it was given",
+                        metadata: ["nats.consumer": "\(configuration.durable)"])
+                }
+            }
+            group.cancelAll()
         }
     }
 

@@ -15,13 +15,30 @@ public enum HandlerOutcome: Sendable, Hashable {
     case reject(String)
 }
 
+/// A decoded event with the message that carried it.
+public struct Delivery<Event: Sendable>: Sendable {
+    public let event: Event
+    public let message: JetStreamMessage
+
+    public init(event: Event, message: JetStreamMessage) {
+        self.event = event
+        self.message = message
+    }
+}
+
 /// Runs a service's handler on one durable consumer: decodes, dead-letters what cannot be decoded or
 /// validated (at once), asks again later for what arrived too early (with growing delays, then
 /// dead-letters it after `prerequisiteTimeout`), and retries transient failures (a thrown error:
 /// store busy, NATS away) with back-off, never dead-lettering them.
+///
+/// The batch form hands the handler every event decoded from one pulled batch at once (see
+/// `ConsumerService`), so that it can apply them in one store transaction; each event still gets
+/// its own outcome, and the messages are settled after the handler returns.
 public struct EventConsumer<Event: Sendable>: Service {
     public typealias Decode = @Sendable (JetStreamMessage) -> Result<Event, DecodeFailure>
     public typealias Handle = @Sendable (Event, JetStreamMessage) async throws -> HandlerOutcome
+    /// One result per delivery, in order: an outcome, or the transient error that stopped it.
+    public typealias HandleBatch = @Sendable ([Delivery<Event>]) async -> [Result<HandlerOutcome, any Error>]
 
     /// Why a message could not be decoded: the reason goes into `Troupe-Dead-Letter-Reason`.
     public struct DecodeFailure: Error, Sendable {
@@ -32,60 +49,78 @@ public struct EventConsumer<Event: Sendable>: Service {
     let service: ConsumerService
     public var isBound: Bool { service.isBound }
 
+    /// One event at a time, up to `concurrency` at once.
     public init(
         connection: NATSConnection, stream: String, consumer: ConsumerConfiguration, deadLetters: DeadLetters,
         pull: PullOptions = PullOptions(), concurrency: Int = 1, prerequisiteTimeout: Duration = .seconds(60),
         logger: Logger, decode: @escaping Decode, handle: @escaping Handle
     ) {
+        let settle = Settler(
+            stream: stream, deadLetters: deadLetters, prerequisiteTimeout: prerequisiteTimeout, logger: logger)
         service = ConsumerService(
             connection: connection, stream: stream, consumer: consumer, pull: pull, concurrency: concurrency,
             logger: logger
         ) { message in
-            if message.metadata.deliveryCount > 1 { ServiceMetrics.redelivered(stream: stream) }
-            let timer = ServiceMetrics.handlerDuration(stream: stream)
             let start = ContinuousClock.now
-            defer { timer.record(duration: ContinuousClock.now - start) }
+            defer { ServiceMetrics.handlerDuration(stream: stream, ContinuousClock.now - start) }
             switch decode(message) {
             case .failure(let failure):
-                ServiceMetrics.consumed(type: "undecodable", outcome: "dead_letter")
-                ServiceMetrics.deadLettered(stream: stream)
-                return await deadLetters.deadLetter(message, reason: failure.reason)
+                return await settle.undecodable(message, failure.reason)
             case .success(let event):
-                let type = Self.typeName(event)
-                do {
-                    switch try await handle(event, message) {
-                    case .done:
-                        ServiceMetrics.consumed(type: type, outcome: "ack")
-                        FaultSwitch.shared.pass(.afterCommit)
-                        return .ack
-                    case .reject(let reason):
-                        ServiceMetrics.consumed(type: type, outcome: "dead_letter")
-                        ServiceMetrics.deadLettered(stream: stream)
-                        return await deadLetters.deadLetter(message, reason: reason)
-                    case .notYet(let reason):
-                        // Both the message's age and the time it has actually spent waiting here (its
-                        // back-off so far) must pass the timeout: after a downtime longer than the
-                        // timeout, an event whose prerequisite sits in another stream's backlog gets
-                        // its full wait instead of being dead-lettered at its first delivery.
-                        let age = Self.age(of: message)
-                        let deliveries = message.metadata.deliveryCount
-                        if age > prerequisiteTimeout && Self.waited(deliveries: deliveries) >= prerequisiteTimeout {
-                            ServiceMetrics.consumed(type: type, outcome: "dead_letter")
-                            ServiceMetrics.deadLettered(stream: stream)
-                            return await deadLetters.deadLetter(
-                                message, reason: "prerequisite never arrived after \(age.seconds)s: \(reason)")
-                        }
-                        ServiceMetrics.consumed(type: type, outcome: "nak")
-                        return .nak(delay: Self.retryDelay(deliveries: message.metadata.deliveryCount))
-                    }
-                } catch {
-                    ServiceMetrics.consumed(type: type, outcome: "retry")
-                    logger.warning(
-                        "handler failed; retrying",
-                        metadata: ["nats.subject": "\(message.subject)", "error": "\(StorageFault.describe(error))"])
-                    return .nak(delay: Self.retryDelay(deliveries: message.metadata.deliveryCount))
+                let result: Result<HandlerOutcome, any Error>
+                do { result = .success(try await handle(event, message)) } catch { result = .failure(error) }
+                let disposition = await settle.disposition(Self.typeName(event), message, result)
+                if disposition == .ack { FaultSwitch.shared.pass(.afterCommit) }
+                return disposition
+            }
+        }
+    }
+
+    /// Batches of up to `maxBatch` events, handed to `handleBatch` together.
+    public init(
+        connection: NATSConnection, stream: String, consumer: ConsumerConfiguration, deadLetters: DeadLetters,
+        pull: PullOptions = PullOptions(), maxBatch: Int, prerequisiteTimeout: Duration = .seconds(60),
+        logger: Logger, decode: @escaping Decode, handleBatch: @escaping HandleBatch
+    ) {
+        let settle = Settler(
+            stream: stream, deadLetters: deadLetters, prerequisiteTimeout: prerequisiteTimeout, logger: logger)
+        service = ConsumerService(
+            connection: connection, stream: stream, consumer: consumer, pull: pull, maxBatch: maxBatch, logger: logger
+        ) { messages in
+            let start = ContinuousClock.now
+            var dispositions = [MessageDisposition?](repeating: nil, count: messages.count)
+            var deliveries: [Delivery<Event>] = []
+            var positions: [Int] = []
+            deliveries.reserveCapacity(messages.count)
+            positions.reserveCapacity(messages.count)
+            for (index, message) in messages.enumerated() {
+                switch decode(message) {
+                case .failure(let failure):
+                    dispositions[index] = await settle.undecodable(message, failure.reason)
+                case .success(let event):
+                    deliveries.append(Delivery(event: event, message: message))
+                    positions.append(index)
                 }
             }
+            if !deliveries.isEmpty {
+                var results = await handleBatch(deliveries)
+                if results.count != deliveries.count {
+                    let missing = BatchAnswerMissing()
+                    results = deliveries.indices.map { $0 < results.count ? results[$0] : .failure(missing) }
+                }
+                // Committed: now (not before) a crash may leave the batch unacknowledged.
+                var committed = false
+                for ((delivery, position), result) in zip(zip(deliveries, positions), results) {
+                    let disposition = await settle.disposition(
+                        Self.typeName(delivery.event), delivery.message, result)
+                    if disposition == .ack { committed = true }
+                    dispositions[position] = disposition
+                }
+                if committed { FaultSwitch.shared.pass(.afterCommit) }
+            }
+            let elapsed = ContinuousClock.now - start
+            ServiceMetrics.handlerDuration(stream: stream, elapsed / max(1, messages.count), count: messages.count)
+            return dispositions.map { $0 ?? .nak(delay: .seconds(1)) }
         }
     }
 
@@ -94,6 +129,73 @@ public struct EventConsumer<Event: Sendable>: Service {
     /// The event's type for metrics: a bounded set (the catalogue's types, or `event`).
     static func typeName(_ event: Event) -> String {
         (event as? any EventTyped)?.eventType ?? "event"
+    }
+
+    /// 100 ms, doubling with each delivery, at most 5 s.
+    static func retryDelay(deliveries: Int) -> Duration {
+        Settler.retryDelay(deliveries: deliveries)
+    }
+
+    /// The back-off a message has been through before its `deliveries`-th delivery.
+    static func waited(deliveries: Int) -> Duration {
+        Settler.waited(deliveries: deliveries)
+    }
+}
+
+/// A batch handler answered for fewer events than it was given: the rest are retried.
+struct BatchAnswerMissing: Error, CustomStringConvertible {
+    var description: String { "the batch handler gave no outcome for this event" }
+}
+
+/// Turns a handler's outcome into how its message is settled: the one place for dead letters,
+/// out-of-order waits and retries.
+struct Settler: Sendable {
+    let stream: String
+    let deadLetters: DeadLetters
+    let prerequisiteTimeout: Duration
+    let logger: Logger
+
+    func undecodable(_ message: JetStreamMessage, _ reason: String) async -> MessageDisposition {
+        if message.metadata.deliveryCount > 1 { ServiceMetrics.redelivered(stream: stream) }
+        ServiceMetrics.consumed(type: "undecodable", outcome: "dead_letter")
+        ServiceMetrics.deadLettered(stream: stream)
+        return await deadLetters.deadLetter(message, reason: reason)
+    }
+
+    func disposition(_ type: String, _ message: JetStreamMessage, _ result: Result<HandlerOutcome, any Error>) async
+        -> MessageDisposition
+    {
+        let deliveries = message.metadata.deliveryCount
+        if deliveries > 1 { ServiceMetrics.redelivered(stream: stream) }
+        switch result {
+        case .success(.done):
+            ServiceMetrics.consumed(type: type, outcome: "ack")
+            return .ack
+        case .success(.reject(let reason)):
+            ServiceMetrics.consumed(type: type, outcome: "dead_letter")
+            ServiceMetrics.deadLettered(stream: stream)
+            return await deadLetters.deadLetter(message, reason: reason)
+        case .success(.notYet(let reason)):
+            // Both the message's age and the time it has actually spent waiting here (its
+            // back-off so far) must pass the timeout: after a downtime longer than the
+            // timeout, an event whose prerequisite sits in another stream's backlog gets
+            // its full wait instead of being dead-lettered at its first delivery.
+            let age = Self.age(of: message)
+            if age > prerequisiteTimeout && Self.waited(deliveries: deliveries) >= prerequisiteTimeout {
+                ServiceMetrics.consumed(type: type, outcome: "dead_letter")
+                ServiceMetrics.deadLettered(stream: stream)
+                return await deadLetters.deadLetter(
+                    message, reason: "prerequisite never arrived after \(age.seconds)s: \(reason)")
+            }
+            ServiceMetrics.consumed(type: type, outcome: "nak")
+            return .nak(delay: Self.retryDelay(deliveries: deliveries))
+        case .failure(let error):
+            ServiceMetrics.consumed(type: type, outcome: "retry")
+            logger.warning(
+                "handler failed; retrying",
+                metadata: ["nats.subject": "\(message.subject)", "error": "\(StorageFault.describe(error))"])
+            return .nak(delay: Self.retryDelay(deliveries: deliveries))
+        }
     }
 
     /// 100 ms, doubling with each delivery, at most 5 s.

@@ -6,10 +6,15 @@ public import Messaging
 extension OutboxEntry {
     /// The outbox row of an event: its JSON, its subject, its NATS headers.
     public init(_ event: AnyEvent) throws {
+        try self.init(event, encoded: event.encoded())
+    }
+
+    /// The outbox row of an event already encoded as `document`.
+    public init(_ event: AnyEvent, encoded document: Data) {
         var headers = [EventHeaders.contentType: EventHeaders.cloudEventsJSON]
         if let traceparent = event.traceparent { headers[EventHeaders.traceparent] = traceparent }
         self.init(
-            eventId: event.id, subject: event.natsSubject, payload: try event.encoded(), headers: headers,
+            eventId: event.id, subject: event.natsSubject, payload: document, headers: headers,
             oncePerSubject: event.oncePerOrder)
     }
 }

@@ -25,24 +25,67 @@ public struct OutboxEntry: Codable, Sendable, Hashable, FetchableRecord, Persist
         self.eventId = eventId
         self.subject = subject
         self.payload = payload
-        let encoded = (try? JSONEncoder().encode(headers)) ?? Data("{}".utf8)
-        self.headers = String(decoding: encoded, as: UTF8.self)
+        self.headers = Self.headerJSON(headers)
         self.oncePerSubject = oncePerSubject
         self.createdAt = createdAt
     }
 
     public var headerValues: [String: String] {
-        (try? JSONDecoder().decode([String: String].self, from: Data(headers.utf8))) ?? [:]
+        let object = try? JSONSerialization.jsonObject(with: Data(headers.utf8))
+        return (object as? [String: String]) ?? [:]
     }
 
+    /// The headers as a JSON object, keys sorted, written directly: a JSONEncoder per event costs
+    /// more than the whole store write of the row.
+    static func headerJSON(_ headers: [String: String]) -> String {
+        var json = "{"
+        for (index, key) in headers.keys.sorted().enumerated() {
+            if index > 0 { json += "," }
+            appendQuoted(key, to: &json)
+            json += ":"
+            appendQuoted(headers[key]!, to: &json)
+        }
+        return json + "}"
+    }
+
+    private static func appendQuoted(_ text: String, to json: inout String) {
+        json += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": json += "\\\""
+            case "\\": json += "\\\\"
+            case "\n": json += "\\n"
+            case "\r": json += "\\r"
+            case "\t": json += "\\t"
+            case _ where scalar.value < 0x20:
+                json +=
+                    "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                    + String(scalar.value, radix: 16)
+            default: json.unicodeScalars.append(scalar)
+            }
+        }
+        json += "\""
+    }
 }
 
 /// The transactional outbox: events are written in the same transaction as the state change that
 /// causes them, and the `OutboxRelay` publishes them afterwards.
 public enum Outbox {
     /// Adds an event to the outbox inside the caller's transaction. The same event id twice is a no-op.
+    ///
+    /// Once the transaction commits, the row also goes straight to the relay (`OutboxHandoff`), which
+    /// publishes it without reading it back; a rolled-back transaction or savepoint hands nothing over.
     public static func append(_ entry: OutboxEntry, in db: Database) throws {
-        try entry.insert(db, onConflict: .ignore)
+        try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO outbox (eventId, subject, payload, headers, oncePerSubject, createdAt) "
+                + "VALUES (?, ?, ?, ?, ?, ?)"
+        ).execute(arguments: [
+            entry.eventId, entry.subject, entry.payload, entry.headers, entry.oncePerSubject, entry.createdAt,
+        ])
+        guard db.changesCount == 1 else { return }
+        var stored = entry
+        stored.seq = db.lastInsertedRowID
+        OutboxHandoff.staging(for: db)?.stage(stored)
     }
 
     /// Events not yet published, oldest first.
@@ -63,15 +106,15 @@ public enum Inbox {
     /// Records that `consumer` has processed `eventId`; false when it already had (the caller then
     /// applies nothing, so a redelivery has no second effect).
     public static func markProcessed(_ eventId: String, consumer: String, in db: Database) throws -> Bool {
-        try db.execute(
-            sql: "INSERT OR IGNORE INTO inbox (consumer, eventId, processedAt) VALUES (?, ?, ?)",
-            arguments: [consumer, eventId, Date()])
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO inbox (consumer, eventId, processedAt) VALUES (?, ?, ?)")
+            .execute(arguments: [consumer, eventId, Date()])
         return db.changesCount == 1
     }
 
     /// Whether `consumer` has processed `eventId`.
     public static func hasProcessed(_ eventId: String, consumer: String, in db: Database) throws -> Bool {
         try Bool.fetchOne(
-            db, sql: "SELECT 1 FROM inbox WHERE consumer = ? AND eventId = ?", arguments: [consumer, eventId]) ?? false
+            db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE consumer = ? AND eventId = ?"),
+            arguments: [consumer, eventId]) ?? false
     }
 }

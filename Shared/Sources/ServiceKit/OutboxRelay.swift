@@ -7,6 +7,13 @@ import Synchronization
 
 /// Publishes the outbox to JetStream, in order, and removes what the broker has stored.
 ///
+/// Two sources, one order: what transactions commit comes straight from the store's
+/// `OutboxHandoff`, in commit order, and is published pipelined right away; at start, after any
+/// failure (NATS away, a publish refused, the store refusing a delete) and once a second when idle,
+/// the relay reads the store instead, oldest first, until it has caught up — so what a crash or an
+/// outage left behind goes out before anything newer. A row taken from the handoff that the store
+/// read already covered (its `seq` is not above the highest one handled) is skipped.
+///
 /// Survives restarts: a row leaves the outbox only after the broker acknowledged it, so an event
 /// published just before a crash is published again; the broker recognises the copy by its
 /// `Nats-Msg-Id` within the de-duplication window, and after it by
@@ -35,14 +42,45 @@ public struct OutboxRelay: Service {
 
     public func run() async throws {
         var backoff = Duration.milliseconds(100)
+        var mustRead = true
+        var highestHandled: Int64 = 0
+        var lastRead = ContinuousClock.now
+        let handoff = store.outbox
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                let published = try await publishOnce()
+                if mustRead {
+                    handoff.clear()
+                    let pass = try await publishStored()
+                    highestHandled = max(highestHandled, pass.highest)
+                    lastRead = .now
+                    // More rows may wait, or some were not stored: read again (after a pause for the latter).
+                    mustRead = pass.more || pass.failed
+                    if pass.failed { try? await Task.sleep(for: .milliseconds(100)) }
+                    backoff = .milliseconds(100)
+                    continue
+                }
+                let (taken, overflowed) = handoff.take(limit: batchSize)
+                if overflowed {
+                    mustRead = true
+                    continue
+                }
+                let entries = taken.filter { ($0.seq ?? 0) > highestHandled }
+                if entries.isEmpty {
+                    if ContinuousClock.now - lastRead > .seconds(1) {
+                        mustRead = true
+                    } else {
+                        await signal.wait(upTo: .milliseconds(500))
+                    }
+                    continue
+                }
+                highestHandled = max(highestHandled, entries.last?.seq ?? 0)
+                let failed = try await publish(entries)
+                if failed { mustRead = true }
                 backoff = .milliseconds(100)
-                if published == 0 { await signal.wait(upTo: .milliseconds(500)) }
             } catch {
                 // NATS away, a publish timeout, or the store (disk full, locked): all pass; a row
                 // published but not yet removed goes out again and the broker drops the copy.
+                mustRead = true
                 logger.warning(
                     "outbox relay: publishing failed; retrying", metadata: ["error": "\(StorageFault.describe(error))"])
                 try? await Task.sleep(for: backoff)
@@ -50,23 +88,55 @@ public struct OutboxRelay: Service {
             }
         }
         // Graceful shutdown: one last pass so that what was committed goes out now if NATS is up.
-        if connection.isConnected { _ = try? await publishOnce() }
+        if connection.isConnected { _ = try? await publishStored() }
     }
 
-    /// Publishes one batch; returns how many rows left the outbox.
+    /// Reads one batch from the store and publishes it; returns how many rows left the outbox.
     @discardableResult
     public func publishOnce() async throws -> Int {
+        try await publishStored().published
+    }
+
+    /// What one read of the store did.
+    struct StoredPass {
+        /// Rows that left the outbox.
+        var published: Int
+        /// The highest `seq` read.
+        var highest: Int64
+        /// Rows after these may wait in the store.
+        var more: Bool
+        /// Some rows read were not stored by the broker.
+        var failed: Bool
+    }
+
+    /// Reads one batch from the store and publishes it.
+    func publishStored() async throws -> StoredPass {
         let stored = unremoved.rows.withLock { $0 }
         if !stored.isEmpty {
             try await remove(stored)
-            return stored.count
+            // The rows after them are still to be read.
+            return StoredPass(published: stored.count, highest: 0, more: true, failed: false)
         }
         let (batch, backlog) = try await store.writer.read { db in
             (try Outbox.pending(limit: batchSize, in: db), try Outbox.backlog(in: db))
         }
         ServiceMetrics.outboxBacklog(
             count: backlog.count, oldestAgeSeconds: backlog.oldest.map { -$0.timeIntervalSinceNow } ?? 0)
-        guard !batch.isEmpty else { return 0 }
+        guard !batch.isEmpty else { return StoredPass(published: 0, highest: 0, more: false, failed: false) }
+        let done = try await publishAndRemove(batch)
+        return StoredPass(
+            published: done, highest: batch.last?.seq ?? 0, more: batch.count >= batchSize, failed: done < batch.count)
+    }
+
+    /// Publishes rows that came from the handoff; true when some were not stored by the broker
+    /// (they stay in the outbox for the next read of the store).
+    private func publish(_ entries: [OutboxEntry]) async throws -> Bool {
+        try await publishAndRemove(entries) < entries.count
+    }
+
+    /// Publishes `batch` pipelined, in order, and deletes from the outbox what the broker stored;
+    /// returns how many that was. Throws when nothing was stored.
+    private func publishAndRemove(_ batch: [OutboxEntry]) async throws -> Int {
         let messages = batch.map { entry in
             OutgoingMessage(
                 subject: entry.subject, payload: Array(entry.payload), headers: entry.headerValues,
@@ -83,12 +153,12 @@ public struct OutboxRelay: Service {
         if results.contains(where: { (try? $0.get()) != nil }) { FaultSwitch.shared.pass(.afterPublish) }
         var done: [Int64] = []
         var firstError: NATSError?
+        var publishedBySubject: [Substring: Int] = [:]
         for (entry, result) in zip(batch, results) {
             switch result {
             case .success:
                 done.append(entry.seq!)
-                ServiceMetrics.published(
-                    subjectPrefix: entry.subject.split(separator: ".").prefix(2).joined(separator: "."), count: 1)
+                publishedBySubject[Self.eventName(entry.subject), default: 0] += 1
             case .failure(let error) where error.apiErrorCode == 10071 && entry.oncePerSubject:
                 // The subject already holds its one event: this is a copy of one published before a crash.
                 logger.info("outbox relay: already published", metadata: ["event.id": "\(entry.eventId)"])
@@ -97,9 +167,20 @@ public struct OutboxRelay: Service {
                 if firstError == nil { firstError = error }
             }
         }
+        for (name, count) in publishedBySubject {
+            ServiceMetrics.published(subjectPrefix: String(name), count: count)
+        }
         if !done.isEmpty { try await remove(done) }
         if let firstError, done.isEmpty { throw firstError }
         return done.count
+    }
+
+    /// `inventory.reserved` of `inventory.reserved.<orderId>`.
+    private static func eventName(_ subject: String) -> Substring {
+        guard let first = subject.firstIndex(of: "."),
+            let second = subject[subject.index(after: first)...].firstIndex(of: ".")
+        else { return subject[...] }
+        return subject[..<second]
     }
 
     /// Deletes rows the broker has stored; remembers them when the store refuses, to try again.

@@ -2,45 +2,163 @@ public import Contracts
 import Foundation
 public import GRDB
 public import Hummingbird
-public import Messaging
+import Messaging
+
+/// What one event does to a service's store, inside the transaction of its batch: writes its
+/// effect and appends the events it causes to the outbox, and says how it went.
+public typealias EventApply = @Sendable (AnyEvent, Database) throws -> HandlerOutcome
 
 extension ServiceRuntime {
-    /// Applies `event` at most once for `consumer`: in one transaction, skips it if the inbox
-    /// already has it, runs `body`, and records it in the inbox with `body`'s writes (outbox rows
-    /// included) only when `body` is `.done`; anything else rolls `body`'s writes back.
-    public func applyOnce(
-        _ event: AnyEvent, consumer: String, _ body: @escaping @Sendable (Database) throws -> HandlerOutcome
-    ) async throws -> HandlerOutcome {
-        try await write { db in
-            if try Inbox.hasProcessed(event.id, consumer: consumer, in: db) { return .done }
-            var outcome = HandlerOutcome.done
-            try db.inSavepoint {
-                outcome = try body(db)
-                guard outcome == .done else { return .rollback }
-                _ = try Inbox.markProcessed(event.id, consumer: consumer, in: db)
-                return .commit
+    /// Applies a batch of events in one store transaction, each at most once for `consumer`.
+    ///
+    /// Each event is decided on its own, in order, inside a savepoint: one already in the inbox is
+    /// skipped; otherwise `apply` runs and, only when it answers `.done`, the event is recorded in
+    /// the inbox with its writes (outbox rows included); `.notYet`, `.reject` or a thrown error undo
+    /// that event's writes only. The transaction commits once for the batch; if it cannot (store
+    /// busy, disk full), or an error broke it, every event fails and comes back. The outbox rows go
+    /// to the relay as soon as the commit is done (see `OutboxHandoff`).
+    ///
+    /// Events for which `reactsTo` is false are done without touching the store (no inbox row: they
+    /// have no effect to protect); a batch of only those opens no transaction.
+    public func applyBatch(
+        _ events: [AnyEvent], consumer: String, reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true },
+        _ apply: @escaping EventApply
+    ) async -> [Result<HandlerOutcome, any Error>] {
+        guard events.contains(where: reactsTo) else { return events.map { _ in .success(.done) } }
+        do {
+            return try await store.writer.write { db in
+                var results: [Result<HandlerOutcome, any Error>] = []
+                results.reserveCapacity(events.count)
+                for event in events {
+                    guard reactsTo(event) else {
+                        results.append(.success(.done))
+                        continue
+                    }
+                    do {
+                        if try Inbox.hasProcessed(event.id, consumer: consumer, in: db) {
+                            results.append(.success(.done))
+                            continue
+                        }
+                        var outcome = HandlerOutcome.done
+                        try db.inSavepoint {
+                            outcome = try apply(event, db)
+                            guard outcome == .done else { return .rollback }
+                            _ = try Inbox.markProcessed(event.id, consumer: consumer, in: db)
+                            return .commit
+                        }
+                        results.append(.success(outcome))
+                    } catch {
+                        // The savepoint undid this event's writes; an error that ended the whole
+                        // transaction fails the batch.
+                        guard db.isInsideTransaction else { throw error }
+                        results.append(.failure(error))
+                    }
+                }
+                return results
             }
-            return outcome
+        } catch {
+            return events.map { _ in .failure(error) }
         }
     }
 
-    /// A consumer of `stream` for this service (durable `<service>-<stream>`), decoding with the
-    /// contract and dead-lettering what breaks it.
-    /// Dead letters of this stream that `troupe dlq replay` puts back go to the same `handle`.
+    /// Applies one event at most once for `consumer` (a batch of one).
+    public func applyOnce(_ event: AnyEvent, consumer: String, _ apply: @escaping EventApply) async throws
+        -> HandlerOutcome
+    {
+        try await applyBatch([event], consumer: consumer, apply)[0].get()
+    }
+
+    /// The durable consumer name of this service on `stream`: `<service>-<stream>`. It also keys
+    /// the inbox, so it must never change.
+    public func consumerName(of stream: StreamDefinition) -> String {
+        "\(descriptor.name)-\(stream.name.lowercased())"
+    }
+
+    /// A consumer of `stream` for this service (durable `<service>-<stream>`) that applies each
+    /// pulled batch in one transaction with `apply`, decoding with the contract and dead-lettering
+    /// what breaks it. Dead letters of this stream that `troupe dlq replay` puts back go the same way.
+    ///
+    /// Events for which `reactsTo` is false are acknowledged without touching the store.
     public func consumer(
-        of stream: StreamDefinition, concurrency: Int = 4,
-        handle: @escaping @Sendable (AnyEvent, JetStreamMessage) async throws -> HandlerOutcome
+        of stream: StreamDefinition, reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true },
+        apply: @escaping EventApply
+    ) -> EventConsumer<AnyEvent> {
+        let durable = consumerName(of: stream)
+        return consumer(of: stream) { deliveries in
+            await self.applyBatch(deliveries.map(\.event), consumer: durable, reactsTo: reactsTo, apply)
+        }
+    }
+
+    /// A consumer of `stream` whose handler gets each pulled batch whole (for a service that must do
+    /// something outside its store, like sending a notification, before it commits).
+    public func consumer(
+        of stream: StreamDefinition, handleBatch: @escaping EventConsumer<AnyEvent>.HandleBatch
     ) -> EventConsumer<AnyEvent> {
         let decoder = EventDecoder()
-        let durable = "\(descriptor.name)-\(stream.name.lowercased())"
-        handlers[stream.name] = handle
+        handlers[stream.name] = handleBatch
         return EventConsumer(
             connection: connection, stream: stream.name,
             consumer: ConsumerConfiguration(
-                durable: durable, ackWait: configuration.ackWait, maxAckPending: 20_000),
-            deadLetters: deadLetters, pull: PullOptions(batch: 128), concurrency: concurrency,
+                durable: consumerName(of: stream), ackWait: configuration.ackWait, maxAckPending: 20_000),
+            deadLetters: deadLetters, pull: PullOptions(batch: Self.batchSize), maxBatch: Self.batchSize,
             prerequisiteTimeout: configuration.prerequisiteTimeout, logger: logger,
-            decode: { decoder.decodeMessage($0) }, handle: handle)
+            decode: { decoder.decodeMessage($0) }, handleBatch: handleBatch)
+    }
+
+    /// Events applied in one transaction at most. Large enough that a backlog drains in few
+    /// transactions, small enough that a batch is handled well within the ack wait.
+    static let batchSize = 256
+}
+
+/// A service's reaction to the events it reads, written once: load the state the event is decided
+/// on, decide (pure, in the service's domain), save the new state and append the events the
+/// decision publishes to the outbox — all inside the batch's transaction.
+public protocol EventReactor: Sendable {
+    associatedtype State
+    /// Whether the service reacts to `event` at all: the others are acknowledged without a store
+    /// transaction. Must be true for every event `load` answers a state for.
+    func reacts(to event: AnyEvent) -> Bool
+    /// The state `event` is decided on; nil for an event this service does not react to.
+    func load(for event: AnyEvent, in db: Database) throws -> State?
+    /// What to make of `event` in `state`: no store, no clock, no randomness beyond what `load` gave.
+    func decide(_ event: AnyEvent, _ state: State) -> Reaction<State>
+    /// Writes the decided state.
+    func save(_ state: State, for event: AnyEvent, in db: Database) throws
+}
+
+/// A decision about one event.
+public enum Reaction<State> {
+    /// Save `state` and publish `events`.
+    case apply(State, publish: [AnyEvent])
+    /// What the event needs has not arrived yet.
+    case notYet(String)
+    /// The event can never be applied.
+    case reject(String)
+}
+
+extension EventReactor {
+    /// Load, decide, save, append to the outbox.
+    public func apply(_ event: AnyEvent, in db: Database) throws -> HandlerOutcome {
+        guard let state = try load(for: event, in: db) else { return .done }
+        switch decide(event, state) {
+        case .apply(let next, let events):
+            try save(next, for: event, in: db)
+            try Outbox.append(events, in: db)
+            return .done
+        case .notYet(let reason):
+            return .notYet(reason)
+        case .reject(let reason):
+            return .reject(reason)
+        }
+    }
+}
+
+extension ServiceRuntime {
+    /// A consumer of `stream` that applies each event with `reactor`.
+    public func consumer<Reactor: EventReactor>(of stream: StreamDefinition, reactor: Reactor)
+        -> EventConsumer<AnyEvent>
+    {
+        consumer(of: stream, reactsTo: { reactor.reacts(to: $0) }) { event, db in try reactor.apply(event, in: db) }
     }
 }
 

@@ -37,8 +37,9 @@ public final class ServiceRuntime: Sendable {
     public let logger: Logger
     public let connection: NATSConnection
     public let store: ServiceStore
-    public let outboxSignal = OutboxSignal()
     public let deadLetters: DeadLetters
+    /// Commits concurrent request writes together (`commitTogether`).
+    let groupCommit: GroupCommit
     let streamsReady = BoundFlagBox()
     /// The handler of each stream the service reads, by stream name, for replayed dead letters.
     let handlers = HandlerRegistry()
@@ -74,6 +75,7 @@ public final class ServiceRuntime: Sendable {
         } catch {
             throw SettingsError(problems: ["TROUPE_DATA_DIR: cannot open the store: \(error)"])
         }
+        groupCommit = GroupCommit(writer: store.writer)
         connection = try await NATSConnection.connect(configuration.nats, logger: logger)
         let deadLetters = DeadLetters(connection: connection, service: descriptor.name, logger: logger)
         self.deadLetters = deadLetters
@@ -92,7 +94,7 @@ public final class ServiceRuntime: Sendable {
                 guard let handle = handlers[stream] else {
                     return .reject("replayed from stream \(stream), which \(name) does not read")
                 }
-                return try await handle(event, message)
+                return try await handle([Delivery(event: event, message: message)])[0].get()
             })
         if let point = FaultSwitch.shared.point {
             logger.warning(
@@ -117,18 +119,22 @@ public final class ServiceRuntime: Sendable {
         return checks
     }
 
-    /// Commits a state change with the events it causes, then wakes the relay.
+    /// Commits a state change with the events it causes; the relay publishes them right after.
     public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        let result = try await store.writer.write(body)
-        outboxSignal.notify()
-        return result
+        try await store.writer.write(body)
+    }
+
+    /// Like `write`, for writes that arrive concurrently (HTTP requests): under load they are
+    /// committed together, each in a savepoint of its own, one transaction for many (`GroupCommit`).
+    public func commitTogether<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await groupCommit.write(body)
     }
 
     /// Runs the HTTP server, the relay, the stream keeper and `services` until SIGTERM or SIGINT,
     /// then shuts them down gracefully (HTTP first, the relay last) and closes the connection.
     public func run(router: Router<BasicRequestContext>, services: [any Service]) async throws {
         if let metrics { ServiceMetrics.add(to: router, registry: metrics) }
-        let relay = OutboxRelay(store: store, connection: connection, signal: outboxSignal, logger: logger)
+        let relay = OutboxRelay(store: store, connection: connection, signal: store.outbox.signal, logger: logger)
         let keeper = StreamKeeper(
             connection: connection, streams: descriptor.streams, replicas: configuration.streamReplicas,
             ready: streamsReady, logger: logger)
@@ -185,7 +191,7 @@ struct StreamKeeper: Service {
 
 /// The event handler of each stream a service reads, registered by `consumer(of:)`.
 final class HandlerRegistry: Sendable {
-    typealias Handle = @Sendable (AnyEvent, JetStreamMessage) async throws -> HandlerOutcome
+    typealias Handle = EventConsumer<AnyEvent>.HandleBatch
     private let handlers = Mutex<[String: Handle]>([:])
 
     subscript(stream: String) -> Handle? {

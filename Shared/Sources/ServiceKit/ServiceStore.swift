@@ -8,6 +8,8 @@ public import GRDB
 /// without blocking Swift concurrency's threads.
 public struct ServiceStore: Sendable {
     public let writer: any DatabaseWriter
+    /// What committed transactions added to the outbox, for the relay to publish at once.
+    public let outbox: OutboxHandoff
 
     /// Opens (creating when missing) `<directory>/<name>.sqlite` and migrates it. A write waits up to
     /// `busyTimeout` while another process (a backup, an operator's `sqlite3`) holds the lock.
@@ -34,6 +36,7 @@ public struct ServiceStore: Sendable {
 
     private init(writer: any DatabaseWriter, migrations: (inout DatabaseMigrator) -> Void) throws {
         self.writer = writer
+        self.outbox = OutboxHandoff()
         var migrator = DatabaseMigrator()
         migrator.registerMigration("kit-v1-outbox-inbox") { db in
             try db.create(table: "outbox") { t in
@@ -55,6 +58,8 @@ public struct ServiceStore: Sendable {
         }
         migrations(&migrator)
         try migrator.migrate(writer)
+        let outbox = self.outbox
+        writer.writeWithoutTransaction { db in outbox.attach(to: db) }
     }
 }
 

@@ -9,11 +9,14 @@ public enum Tombstones {
     }
 
     public static func isCancelled(_ orderId: String, in db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT 1 FROM cancelledOrder WHERE orderId = ?", arguments: [orderId]) ?? false
+        try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT 1 FROM cancelledOrder WHERE orderId = ?"), arguments: [orderId]) ?? false
     }
 
     /// Records the tombstone, inside the caller's transaction; idempotent.
     public static func record(_ orderId: String, in db: Database) throws {
-        try db.execute(sql: "INSERT OR IGNORE INTO cancelledOrder (orderId) VALUES (?)", arguments: [orderId])
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO cancelledOrder (orderId) VALUES (?)").execute(arguments: [
+            orderId
+        ])
     }
 }
