@@ -19,10 +19,23 @@ struct Bench: AsyncParsableCommand {
             runs from its scheduled time (not from when it was sent) to the time of its final event \
             (orders.shipped or orders.cancelled), so a slow suite cannot hide its latency by slowing the \
             load down (coordinated omission). A warm-up is sent first and not measured. Reports completed \
-            sagas per second, latency percentiles (HDR histogram), CPU seconds and peak memory per \
+            sagas per second, latency percentiles (HDR histogram) to the order's confirmation or \
+            cancellation and to its final event, CPU seconds per completed saga, CPU and peak memory per \
             process (from the pid files `make up` writes), then runs `troupe check`. Writes \
             <output>/<time>.json, .md and a latency plot .svg. The shipping dispatch delay of the suite \
             (TROUPE_SHIPPING_DISPATCH_DELAY, 2 s by default) is part of every shipped order's latency.
+
+            --find-max steps the rate up from --start-rate by --growth (each step --step-warmup then \
+            --step-duration seconds) until a step fails: a measured order not final within --drain \
+            seconds, an order refused or ending otherwise than built to, or p99 to confirmation or \
+            cancellation at or above --max-p99-ms. It then tries once halfway between the last good and \
+            the first bad rate, and reports the highest rate sustained with every step's figures \
+            (<output>/<time>-find-max.json, .md).
+
+            --ceiling-binary (the compiled Tools/nats-ceiling-c/ceiling.c) first measures, on the same \
+            server and on streams of its own that it deletes, the broker's ceiling for a saga of the \
+            suite's shape in plain nats.c (11 publishes, 26 deliveries, no service logic or database), \
+            and every report carries it and the suite's throughput as a fraction of it.
             """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -47,9 +60,50 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Seconds to wait for the measured orders to finish after the last is sent.")
     var drain: Int = 60
 
+    @Flag(help: "Step the rate up and report the highest the suite sustains.")
+    var findMax = false
+    @Option(help: "--find-max: orders per second of the first step.")
+    var startRate: Double = 100
+    @Option(help: "--find-max: each step's rate is the previous one's times this.")
+    var growth: Double = 1.5
+    @Option(help: "--find-max: seconds of warm-up per step.")
+    var stepWarmup: Int = 5
+    @Option(help: "--find-max: seconds measured per step.")
+    var stepDuration: Int = 15
+    @Option(help: "--find-max: a step is sustained only with p99 to confirmation or cancellation below this (ms).")
+    var maxP99Ms: Double = 100
+    @Option(help: "--find-max: steps at most (the refinement not counted).")
+    var maxSteps: Int = 12
+    @Flag(inversion: .prefixedNo, help: "--find-max: one more step halfway between the last good and first bad rate.")
+    var refine = true
+
+    @Option(help: "The compiled Tools/nats-ceiling-c/ceiling.c: measure the broker's saga ceiling first.")
+    var ceilingBinary: String?
+    @Option(help: "Sagas the ceiling runs (after a tenth as many of warm-up).")
+    var ceilingSagas: Int = 5000
+    @Option(help: "Sagas the ceiling keeps in flight (closed loop).")
+    var ceilingInFlight: Int = 200
+
     func validate() throws {
         guard rate > 0 && rate <= 10_000 else { throw ValidationError("--rate must be in (0, 10000]") }
         guard warmup >= 0, duration > 0 else { throw ValidationError("--warmup ≥ 0 and --duration > 0 seconds") }
+        guard drain >= 0 else { throw ValidationError("--drain ≥ 0 seconds") }
+        if findMax {
+            guard startRate > 0 && startRate <= 10_000 else {
+                throw ValidationError("--start-rate must be in (0, 10000]")
+            }
+            guard growth > 1 else { throw ValidationError("--growth must be above 1") }
+            guard stepWarmup >= 0, stepDuration > 0 else {
+                throw ValidationError("--step-warmup ≥ 0 and --step-duration > 0 seconds")
+            }
+            guard maxP99Ms > 0, maxSteps > 0 else { throw ValidationError("--max-p99-ms and --max-steps above 0") }
+        }
+        if let ceilingBinary, !FileManager.default.isExecutableFile(atPath: ceilingBinary) {
+            throw ValidationError("--ceiling-binary: \(ceilingBinary) is not an executable file")
+        }
+        guard ceilingSagas > 0, ceilingInFlight > 0 else {
+            throw ValidationError("--ceiling-sagas and --ceiling-in-flight above 0")
+        }
         _ = try Self.parseMix(mix)
     }
 
@@ -88,46 +142,75 @@ struct Bench: AsyncParsableCommand {
     func run() async throws {
         let mix = try Self.parseMix(mix)
         let token = try adminTokenValue()
-        let api = API()
-        try await seed(api, token: token)
+        try await seed(API(), token: token)
+        if findMax {
+            try await FindMax(bench: self, mix: mix).run()
+            return
+        }
         let report = try await connection.withConnection { nats in
-            // What an interrupted run left behind (no pull request waiting: nobody reads it) goes now,
-            // rather than when the server's inactivity threshold removes it.
-            for stale in try await nats.consumers(of: "ORDERS")
-            where stale.name.hasPrefix(Self.consumerPrefix) && stale.state.waiting == 0 {
-                try? await nats.deleteConsumer(stream: "ORDERS", durable: stale.name)
+            try await Self.removeStaleConsumers(nats)
+            let ceiling = try await measureCeiling(nats)
+            var report = try await withBenchConsumer(nats) { durable in
+                try await measure(
+                    nats, durable: durable, mix: mix, rate: rate, warmup: warmup, duration: duration, drain: drain)
             }
-            let durable = Self.consumerPrefix + UUID().uuidString.prefix(8).lowercased()
-            let report: BenchReport
-            do {
-                try await nats.ensureConsumer(
-                    stream: "ORDERS",
-                    ConsumerConfiguration(
-                        durable: durable, filterSubject: "orders.>", deliverPolicy: .new,
-                        // Gone by itself a minute after a killed run.
-                        inactiveThreshold: .seconds(60)))
-                report = try await measure(nats, durable: durable, mix: mix)
-                try? await nats.deleteConsumer(stream: "ORDERS", durable: durable)
-            } catch {
-                try? await nats.deleteConsumer(stream: "ORDERS", durable: durable)
-                throw error
-            }
-            Self.status("running troupe check …")
-            var checked = report
-            switch try await GuaranteeCheck(services: services, wait: 120).run(nats) {
-            case .checked(let violations, let orders, let events):
-                checked.check = .init(holds: violations.isEmpty, violations: violations, orders: orders, events: events)
-            case .notQuiescent(let busy):
-                checked.check = .init(holds: false, violations: ["not quiescent: " + busy.joined(separator: "; ")])
-            }
-            Self.status("")
-            return checked
+            report.compare(with: ceiling)
+            report.check = try await Self.check(nats, services: services)
+            return report
         }
         let files = try report.write(to: output)
         print(report.summary())
         print("\nwrote \(files.joined(separator: ", "))")
         // A run that lost orders, refused them, or broke a guarantee is a failed run.
         if !(report.check?.holds ?? false) || report.unfinished > 0 || report.measuredErrors > 0 { throw ExitCode(1) }
+    }
+
+    /// What an interrupted run left behind (no pull request waiting: nobody reads it) goes now,
+    /// rather than when the server's inactivity threshold removes it.
+    static func removeStaleConsumers(_ nats: NATSConnection) async throws {
+        for stale in try await nats.consumers(of: "ORDERS")
+        where stale.name.hasPrefix(Self.consumerPrefix) && stale.state.waiting == 0 {
+            try? await nats.deleteConsumer(stream: "ORDERS", durable: stale.name)
+        }
+    }
+
+    /// Runs `body` with a fresh durable consumer of the bench on ORDERS (new events only), deleted afterwards.
+    func withBenchConsumer<T>(_ nats: NATSConnection, _ body: (String) async throws -> T) async throws -> T {
+        let durable = Self.consumerPrefix + UUID().uuidString.prefix(8).lowercased()
+        try await nats.ensureConsumer(
+            stream: "ORDERS",
+            ConsumerConfiguration(
+                durable: durable, filterSubject: "orders.>", deliverPolicy: .new,
+                // Gone by itself a minute after a killed run.
+                inactiveThreshold: .seconds(60)))
+        do {
+            let result = try await body(durable)
+            try? await nats.deleteConsumer(stream: "ORDERS", durable: durable)
+            return result
+        } catch {
+            try? await nats.deleteConsumer(stream: "ORDERS", durable: durable)
+            throw error
+        }
+    }
+
+    /// `troupe check` over everything in the streams, as the report's last part.
+    static func check(_ nats: NATSConnection, services: ServiceURLs) async throws -> BenchReport.Check {
+        status("running troupe check …")
+        defer { status("") }
+        switch try await GuaranteeCheck(services: services, wait: 120).run(nats) {
+        case .checked(let violations, let orders, let events):
+            return .init(holds: violations.isEmpty, violations: violations, orders: orders, events: events)
+        case .notQuiescent(let busy):
+            return .init(holds: false, violations: ["not quiescent: " + busy.joined(separator: "; ")])
+        }
+    }
+
+    /// The broker's saga ceiling, when a binary was given.
+    func measureCeiling(_ nats: NATSConnection) async throws -> Ceiling? {
+        guard let ceilingBinary else { return nil }
+        return try await CeilingRun(
+            binary: ceilingBinary, sagas: ceilingSagas, inFlight: ceilingInFlight, connection: connection
+        ).run(nats)
     }
 
     /// The bench's own durable consumer on ORDERS (`troupe check` does not wait for it).
@@ -182,9 +265,11 @@ struct Bench: AsyncParsableCommand {
 
     // MARK: - The run
 
-    private func measure(_ nats: NATSConnection, durable: String, mix: [Kind: Int]) async throws
-        -> BenchReport
-    {
+    /// One measured run at `rate`: warm-up, measured period, drain. `label` prefixes the progress line.
+    func measure(
+        _ nats: NATSConnection, durable: String, mix: [Kind: Int], rate: Double, warmup: Int, duration: Int,
+        drain: Int, label: String = ""
+    ) async throws -> BenchReport {
         var logger = Logger(label: "troupe-bench")
         logger.logLevel = .error
         let consumer = try PullConsumer.bind(connection: nats, stream: "ORDERS", durable: durable, logger: logger)
@@ -193,15 +278,18 @@ struct Bench: AsyncParsableCommand {
             let decoder = EventDecoder()
             while !Task.isCancelled {
                 for message in await consumer.nextBatch(max: 256) {
-                    if message.subject.hasPrefix("orders.shipped.") || message.subject.hasPrefix("orders.cancelled.") {
-                        if let event = try? decoder.decode(message.payload) { tracker.finished(event) }
+                    if Self.trackedPrefixes.contains(where: { message.subject.hasPrefix($0) }) {
+                        if let event = try? decoder.decode(message.payload) { tracker.observed(event) }
                     }
                     try? message.ack()
                 }
             }
         }
+        // Pull requests lost or expired while the suite is idle are sent again.
+        let maintaining = Task { await consumer.maintain() }
         defer {
             listening.cancel()
+            maintaining.cancel()
             _ = consumer.stop()
         }
 
@@ -215,7 +303,9 @@ struct Bench: AsyncParsableCommand {
         let sampler = Sampler(pids: pids)
         let session = Self.session()
         let progress = Task {
-            await self.showProgress(tracker, start: start, measuredFrom: measuredFrom, until: measuredUntil)
+            await Self.showProgress(
+                tracker, label: label, start: start, warmup: warmup, measuredFrom: measuredFrom, duration: duration,
+                until: measuredUntil)
         }
         defer { progress.cancel() }
 
@@ -250,8 +340,11 @@ struct Bench: AsyncParsableCommand {
         }
         return tracker.report(
             rate: rate, warmup: warmup, duration: duration, mix: mix, measuredFrom: measuredFrom,
-            measuredUntil: measuredUntil, processes: sampler.results())
+            measuredUntil: measuredUntil, sampler: sampler)
     }
+
+    /// The events whose times the bench needs: confirmation or cancellation, and the final event.
+    static let trackedPrefixes = ["orders.confirmed.", "orders.shipped.", "orders.cancelled."]
 
     static func session() -> URLSession {
         let configuration = URLSessionConfiguration.ephemeral
@@ -280,7 +373,9 @@ struct Bench: AsyncParsableCommand {
 
     /// A progress line on standard error: rewritten every second on a terminal, otherwise (a log,
     /// CI) a new line every 5 s and at each change of phase.
-    private func showProgress(_ tracker: Tracker, start: Date, measuredFrom: Date, until: Date) async {
+    private static func showProgress(
+        _ tracker: Tracker, label: String, start: Date, warmup: Int, measuredFrom: Date, duration: Int, until: Date
+    ) async {
         let terminal = isatty(STDERR_FILENO) == 1
         var tick = 0
         var lastPhase = ""
@@ -294,7 +389,7 @@ struct Bench: AsyncParsableCommand {
                     ? "measuring \(Int(now.timeIntervalSince(measuredFrom)))/\(duration) s" : "draining"
             let counts = tracker.counts()
             let line =
-                "\(phase) | sent \(counts.sent) | accepted \(counts.accepted) | finished \(counts.finished) "
+                label + "\(phase) | sent \(counts.sent) | accepted \(counts.accepted) | finished \(counts.finished) "
                 + "| in flight \(counts.accepted - counts.finished) | errors \(counts.errors)"
             if terminal {
                 FileHandle.standardError.write(Data("\r\(line)\u{1B}[K".utf8))
@@ -307,7 +402,8 @@ struct Bench: AsyncParsableCommand {
     }
 }
 
-/// The orders of a run: when each was scheduled, what it should become, and what it became.
+/// The orders of a run: when each was scheduled, what it should become, when it was confirmed or
+/// cancelled, and what it became.
 final class Tracker: Sendable {
     struct Order: Sendable {
         var kind: Bench.Kind
@@ -323,6 +419,8 @@ final class Tracker: Sendable {
 
     private struct State {
         var orders: [String: Order] = [:]
+        /// The first orders.confirmed or orders.cancelled of each order: where the customer learns the outcome.
+        var decisions: [String: Date] = [:]
         var finals: [String: Final] = [:]
         var sent = 0
         var errors = 0
@@ -346,15 +444,24 @@ final class Tracker: Sendable {
         }
     }
 
-    func finished(_ event: AnyEvent) {
-        let final: Final
+    /// Notes an order's confirmation, cancellation or shipping (other events are ignored).
+    func observed(_ event: AnyEvent) {
+        var decided: Date?
+        var final: Final?
         switch event {
+        case .orderConfirmed(let e): decided = Timestamp.date(e.time) ?? Date()
         case .orderShipped(let e): final = Final(time: Timestamp.date(e.time) ?? Date(), status: "SHIPPED")
         case .orderCancelled(let e):
-            final = Final(time: Timestamp.date(e.time) ?? Date(), status: "CANCELLED", reason: e.data.reason.rawValue)
+            let time = Timestamp.date(e.time) ?? Date()
+            decided = time
+            final = Final(time: time, status: "CANCELLED", reason: e.data.reason.rawValue)
         default: return
         }
-        state.withLock { $0.finals[event.orderId] = $0.finals[event.orderId] ?? final }
+        let id = event.orderId
+        state.withLock { state in
+            if let decided { state.decisions[id] = min(state.decisions[id] ?? decided, decided) }
+            if let final { state.finals[id] = state.finals[id] ?? final }
+        }
     }
 
     func counts() -> (sent: Int, accepted: Int, finished: Int, errors: Int) {
@@ -369,11 +476,17 @@ final class Tracker: Sendable {
 
     func report(
         rate: Double, warmup: Int, duration: Int, mix: [Bench.Kind: Int], measuredFrom: Date, measuredUntil: Date,
-        processes: [String: BenchReport.Process]
+        sampler: Sampler
     ) -> BenchReport {
-        state.withLock { state in
-            var histogram = Histogram<UInt64>(
-                highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+        let processes = sampler.results()
+        let window = sampler.window()
+        return state.withLock { state in
+            func histogram() -> Histogram<UInt64> {
+                Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+            }
+            func micros(_ from: Date, _ to: Date) -> UInt64 { UInt64(max(0, to.timeIntervalSince(from)) * 1_000_000) }
+            var toFinal = histogram()
+            var toDecision = histogram()
             var byKind: [String: Histogram<UInt64>] = [:]
             var unexpected: [String] = []
             var measured = 0
@@ -382,30 +495,42 @@ final class Tracker: Sendable {
                 .count
             for (id, order) in state.orders where order.measured {
                 measured += 1
+                if let decided = state.decisions[id] { toDecision.record(micros(order.scheduled, decided)) }
                 guard let final = state.finals[id] else { continue }
                 finished += 1
-                let micros = UInt64(max(0, final.time.timeIntervalSince(order.scheduled)) * 1_000_000)
-                _ = histogram.record(micros)
-                byKind[order.kind.rawValue, default: Histogram(highestTrackableValue: 3_600_000_000)].record(micros)
+                let latency = micros(order.scheduled, final.time)
+                toFinal.record(latency)
+                byKind[order.kind.rawValue, default: histogram()].record(latency)
                 let expected = order.kind.expected
                 if final.status != expected.status || final.reason != expected.reason {
                     unexpected.append("\(id) (\(order.kind.rawValue)): \(final.status) \(final.reason ?? "")")
                 }
             }
+            // CPU over the sampler's own period, divided by the sagas completed in that same period.
+            let completedWhileSampled = state.finals.values.filter { $0.time >= window.from && $0.time < window.until }
+                .count
+            let cpu = processes.values.reduce(0) { $0 + $1.cpuSeconds }
+            let seconds = window.until.timeIntervalSince(window.from)
             return BenchReport(
                 date: Timestamp.string(Date()), rate: rate, warmupSeconds: warmup, durationSeconds: duration,
                 mix: Dictionary(uniqueKeysWithValues: mix.map { ($0.key.rawValue, $0.value) }),
                 sent: state.sent, errors: state.errors, measuredOrders: measured + state.measuredErrors,
                 measuredErrors: state.measuredErrors, finished: finished, unfinished: measured - finished,
                 completedPerSecond: Double(completedInWindow) / Double(duration),
-                latency: .init(histogram), latencyByKind: byKind.mapValues { .init($0) },
+                latency: .init(toFinal), latencyToConfirmation: .init(toDecision),
+                latencyByKind: byKind.mapValues { .init($0) },
                 unexpectedOutcomes: Array(unexpected.prefix(20)), unexpectedCount: unexpected.count,
-                processes: processes, plot: BenchReport.plotPoints(histogram))
+                processes: processes, cpuSeconds: cpu.rounded(toPlaces: 3),
+                cpuSecondsPerSaga: completedWhileSampled > 0 ? cpu / Double(completedWhileSampled) : 0,
+                coresUsed: seconds > 0 ? (cpu / seconds).rounded(toPlaces: 3) : 0,
+                generatorCores: sampler.generatorCores().rounded(toPlaces: 3),
+                plot: BenchReport.plotPoints(toFinal), confirmationPlot: BenchReport.plotPoints(toDecision))
         }
     }
 }
 
-/// CPU and memory of the measured processes over the measured period.
+/// CPU and memory of the measured processes over the measured period, and the CPU of the load
+/// generator itself (this process), which shares the machine with them.
 final class Sampler: Sendable {
     private let pids: [String: Int32]
     private let state = Mutex<
@@ -413,6 +538,8 @@ final class Sampler: Sendable {
     >(
         ([:], [:], [:], 0))
     private let startTime = Mutex<Date?>(nil)
+    private let endTime = Mutex<Date?>(nil)
+    private let generator = Mutex<(start: Double, end: Double)>((0, 0))
     private let lastSample = Mutex(Date.distantPast)
 
     init(pids: [String: Int32]) { self.pids = pids }
@@ -421,9 +548,12 @@ final class Sampler: Sendable {
         pids.compactMapValues { ProcessStats.read(pid: $0) }
     }
 
+    private static func ownCPU() -> Double { ProcessStats.read(pid: getpid())?.cpuSeconds ?? 0 }
+
     func markStart() {
         let now = read()
         startTime.withLock { $0 = Date() }
+        generator.withLock { $0.start = Self.ownCPU() }
         state.withLock { $0.start = now }
     }
 
@@ -444,10 +574,24 @@ final class Sampler: Sendable {
     func markEnd(at end: Date) {
         let now = read()
         let began = startTime.withLock { $0 } ?? end
+        endTime.withLock { $0 = end }
+        generator.withLock { $0.end = Self.ownCPU() }
         state.withLock {
             $0.end = now
             $0.seconds = end.timeIntervalSince(began)
         }
+    }
+
+    /// The period the CPU figures cover.
+    func window() -> (from: Date, until: Date) {
+        let until = endTime.withLock { $0 } ?? Date()
+        return (startTime.withLock { $0 } ?? until, until)
+    }
+
+    /// Cores the load generator used over the period.
+    func generatorCores() -> Double {
+        let seconds = state.withLock { $0.seconds }
+        return generator.withLock { seconds > 0 ? ($0.end - $0.start) / seconds : 0 }
     }
 
     func results() -> [String: BenchReport.Process] {

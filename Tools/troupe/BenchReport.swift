@@ -59,13 +59,38 @@ struct BenchReport: Codable {
     var unfinished: Int
     /// Final events (shipped or cancelled) in the measured period, per second.
     var completedPerSecond: Double
+    /// Scheduled POST /orders → the order's final event (orders.shipped or orders.cancelled).
     var latency: Latency
+    /// Scheduled POST /orders → its first orders.confirmed or orders.cancelled: when the customer
+    /// learns the outcome, which the dispatch delay does not stretch (the --find-max criterion).
+    var latencyToConfirmation: Latency
     var latencyByKind: [String: Latency]
     var unexpectedOutcomes: [String]
     var unexpectedCount: Int
     var processes: [String: Process]
+    /// Of every measured process together over the measured period.
+    var cpuSeconds: Double
+    /// `cpuSeconds` over the sagas completed in the same period: the suite's cost of one order,
+    /// comparable between rates and machines of similar speed.
+    var cpuSecondsPerSaga: Double
+    /// `cpuSeconds` over the period's length.
+    var coresUsed: Double
+    /// The load generator (this tool) shares the machine: its own cores over the period.
+    var generatorCores: Double
     var plot: [PlotPoint]
+    var confirmationPlot: [PlotPoint]
+    /// The broker's saga ceiling measured just before (`--ceiling-binary`), and the completed sagas
+    /// per second as a fraction of it.
+    var ceiling: Ceiling?
+    var fractionOfCeiling: Double?
     var check: Check?
+
+    mutating func compare(with ceiling: Ceiling?) {
+        self.ceiling = ceiling
+        fractionOfCeiling = ceiling.flatMap {
+            $0.sagasPerSecond > 0 ? (completedPerSecond / $0.sagasPerSecond).rounded(toPlaces: 4) : nil
+        }
+    }
 
     /// Latency at percentiles spaced evenly on the usual HDR axis (1 / (1 − p)).
     static func plotPoints(_ histogram: Histogram<UInt64>) -> [PlotPoint] {
@@ -90,15 +115,18 @@ struct BenchReport: Codable {
         lines.append(
             "completed sagas: \(completedPerSecond.formatted1)/s; measured orders \(measuredOrders): "
                 + "\(finished) finished, \(unfinished) unfinished, \(measuredErrors) refused")
-        lines.append(
-            "latency POST → final event (ms): p50 \(latency.p50Ms)  p90 \(latency.p90Ms)  p99 \(latency.p99Ms)  "
-                + "p99.9 \(latency.p999Ms)  max \(latency.maxMs)")
+        lines.append("latency POST → confirmation or cancellation (ms): " + latencyToConfirmation.percentiles)
+        lines.append("latency POST → final event (ms): " + latency.percentiles)
         for (kind, value) in latencyByKind.sorted(by: { $0.key < $1.key }) {
             lines.append("  \(kind): \(value.count) orders, p50 \(value.p50Ms)  p99 \(value.p99Ms)  max \(value.maxMs)")
         }
         if unexpectedCount > 0 {
             lines.append("unexpected outcomes: \(unexpectedCount), e.g. \(unexpectedOutcomes[0])")
         }
+        lines.append(
+            "CPU: \(String(format: "%.4f", cpuSecondsPerSaga)) s per completed saga, \(coresUsed.formatted2) cores "
+                + "(all measured processes); load generator \(generatorCores.formatted2) cores")
+        if let ceiling { lines.append(ceiling.summary(fraction: fractionOfCeiling)) }
         lines.append("")
         lines.append(
             contentsOf: table(
@@ -121,10 +149,15 @@ struct BenchReport: Codable {
 
     static func mebibytes(_ bytes: UInt64) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 
+    /// The report's date as a file name that every file system takes.
+    static func stamp(_ date: String) -> String {
+        date.replacingOccurrences(of: ":", with: "-").replacingOccurrences(of: ".", with: "-")
+    }
+
     /// Writes `<stamp>.json`, `<stamp>.md` and `<stamp>.svg` into `directory`; returns their paths.
     func write(to directory: String) throws -> [String] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let stamp = date.replacingOccurrences(of: ":", with: "-").replacingOccurrences(of: ".", with: "-")
+        let stamp = Self.stamp(date)
         let base = "\(directory)/\(stamp)"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -140,23 +173,34 @@ struct BenchReport: Codable {
             ![latency by percentile](\(stamp).svg)
 
             Raw numbers: [\(stamp).json](\(stamp).json). Latency runs from each order's scheduled send time to
-            the time of its `orders.shipped` or `orders.cancelled` event (open loop, no coordinated omission).
+            the time of its first `orders.confirmed` or `orders.cancelled` event, and to its `orders.shipped` or
+            `orders.cancelled` event (open loop, no coordinated omission).
 
             """
         try markdown.write(toFile: base + ".md", atomically: true, encoding: .utf8)
         return [base + ".json", base + ".md", base + ".svg"]
     }
 
-    /// Latency by percentile, the usual HDR plot: x is 1 / (1 − p) on a log scale.
+    /// Latency by percentile, the usual HDR plot: x is 1 / (1 − p) on a log scale; to confirmation or
+    /// cancellation and to the final event.
     func svg() -> String {
+        Self.svg(
+            title: "Troupe: latency from POST /orders, \(rate.formatted1) orders/s",
+            series: [
+                ("→ confirmation or cancellation", "#ff7f0e", confirmationPlot), ("→ final event", "#1f77b4", plot),
+            ])
+    }
+
+    static func svg(title: String, series: [(name: String, color: String, points: [PlotPoint])]) -> String {
         let width = 720.0
         let height = 400.0
         let left = 70.0
         let right = 20.0
         let top = 40.0
         let bottom = 50.0
-        let maxX = plot.map { log10(1 / (1 - $0.percentile / 100)) }.max() ?? 1
-        let maxY = max(plot.map(\.ms).max() ?? 1, 1) * 1.1
+        let all = series.flatMap(\.points)
+        let maxX = all.map { log10(1 / (1 - $0.percentile / 100)) }.max() ?? 1
+        let maxY = max(all.map(\.ms).max() ?? 1, 1) * 1.1
         func x(_ percentile: Double) -> Double {
             left + (width - left - right) * log10(1 / (1 - percentile / 100)) / max(maxX, 1)
         }
@@ -164,7 +208,7 @@ struct BenchReport: Codable {
         var svg = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
             <rect width="100%" height="100%" fill="white"/>
-            <text x="\(Int(left))" y="24" font-size="15">Troupe: latency POST /orders → final event, \(rate.formatted1) orders/s</text>
+            <text x="\(Int(left))" y="24" font-size="15">\(title)</text>
 
             """
         for percentile in [0.0, 50, 90, 99, 99.9, 99.99, 99.999] where log10(1 / (1 - percentile / 100)) <= maxX + 1e-9
@@ -179,14 +223,25 @@ struct BenchReport: Codable {
             svg += "<line x1=\"\(left)\" y1=\"\(y(ms))\" x2=\"\(width - right)\" y2=\"\(y(ms))\" stroke=\"#eee\"/>\n"
             svg += "<text x=\"\(left - 8)\" y=\"\(y(ms) + 4)\" text-anchor=\"end\">\(Int(ms.rounded())) ms</text>\n"
         }
-        let points = plot.map { "\(x($0.percentile).rounded(toPlaces: 1)),\(y($0.ms).rounded(toPlaces: 1))" }
-        svg +=
-            "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+        for (index, line) in series.enumerated() {
+            let points = line.points.map { "\(x($0.percentile).rounded(toPlaces: 1)),\(y($0.ms).rounded(toPlaces: 1))" }
+            svg +=
+                "<polyline fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+            let legendY = top + 16 + 18 * Double(index)
+            svg +=
+                "<line x1=\"\(left + 12)\" y1=\"\(legendY - 4)\" x2=\"\(left + 36)\" y2=\"\(legendY - 4)\" "
+                + "stroke=\"\(line.color)\" stroke-width=\"2\"/>\n"
+            svg += "<text x=\"\(left + 42)\" y=\"\(legendY)\">\(line.name)</text>\n"
+        }
         svg +=
             "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">percentile</text>\n"
         svg += "</svg>\n"
         return svg
     }
+}
+
+extension BenchReport.Latency {
+    var percentiles: String { "p50 \(p50Ms)  p90 \(p90Ms)  p99 \(p99Ms)  p99.9 \(p999Ms)  max \(maxMs)" }
 }
 
 extension Double {
@@ -196,6 +251,7 @@ extension Double {
     }
 
     var formatted1: String { String(format: "%.1f", self) }
+    var formatted2: String { String(format: "%.2f", self) }
 
     var percentLabel: String {
         self == self.rounded() ? "\(Int(self))%" : "\(self)%"

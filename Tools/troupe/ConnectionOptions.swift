@@ -30,27 +30,33 @@ struct ConnectionOptions: ParsableArguments {
         (try? String(contentsOfFile: tlsMarker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The identity to connect with: --credentials, TROUPE_NATS_CREDENTIALS, else `make up`'s operator file if any.
+    func identity() throws -> NATSCredentials? {
+        let path =
+            credentials ?? ProcessInfo.processInfo.environment["TROUPE_NATS_CREDENTIALS"]
+            ?? (FileManager.default.fileExists(atPath: Self.defaultCredentials) ? Self.defaultCredentials : nil)
+        guard let path else { return nil }
+        do { return try NATSCredentials.load(from: path) } catch {
+            throw ValidationError("--credentials: \(error.message)")
+        }
+    }
+
+    /// The CA to trust (TLS): --tls-ca, TROUPE_NATS_TLS_CA, else the one `make up TLS=1` names.
+    func caFile() -> String? {
+        tlsCA ?? ProcessInfo.processInfo.environment["TROUPE_NATS_TLS_CA"] ?? Self.markedCA()
+    }
+
     /// Connects, failing at once (with the reason) when no server answers.
     func connect() async throws -> NATSConnection {
         let urls: [String]
         do { urls = try NATSConfiguration.parseURLs(natsURL) } catch {
             throw ValidationError("--nats-url: \(error.message)")
         }
-        var identity: NATSCredentials?
-        let environment = ProcessInfo.processInfo.environment
-        let path =
-            credentials ?? environment["TROUPE_NATS_CREDENTIALS"]
-            ?? (FileManager.default.fileExists(atPath: Self.defaultCredentials) ? Self.defaultCredentials : nil)
-        if let path {
-            do { identity = try NATSCredentials.load(from: path) } catch {
-                throw ValidationError("--credentials: \(error.message)")
-            }
-        }
+        let identity = try self.identity()
         var logger = Logger(label: "troupe")
         logger.logLevel = .error
         let configuration = NATSConfiguration(
-            urls: urls, name: "troupe-cli", credentials: identity,
-            tlsCAFile: tlsCA ?? environment["TROUPE_NATS_TLS_CA"] ?? Self.markedCA(), waitForServer: false)
+            urls: urls, name: "troupe-cli", credentials: identity, tlsCAFile: caFile(), waitForServer: false)
         do {
             return try await NATSConnection.connect(configuration, logger: logger)
         } catch {
