@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # make up TLS=1: NATS with TLS only, from a local CA under .troupe/secrets/tls/
 TLS ?= 0
 
-.PHONY: help deps build test lint format up down status logs clean bench bench-nats
+.PHONY: help deps build test lint format up down status logs clean bench bench-max bench-nats
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -53,14 +53,23 @@ run-%: deps ## One service in the foreground against the local NATS (make run-or
 	$(SWIFT) build -c release --product $*-service
 	TROUPE_TLS=$(TLS) deploy/local/troupe.sh run $*
 
-bench: up ## The load benchmark against the running suite (BENCH="--rate 100 --duration 60"); results in bench/results/
-	.build/release/troupe bench $(BENCH)
+# The broker's ceiling for a saga of the suite's shape, in plain nats.c: every bench report carries it.
+CEILING_C := .build/nats-ceiling-c
+
+bench: up $(CEILING_C) ## The load benchmark against the running suite (BENCH="--rate 100 --duration 60"); results in bench/results/
+	.build/release/troupe bench --ceiling-binary $(CEILING_C) $(BENCH)
+
+bench-max: up $(CEILING_C) ## The highest rate the running suite sustains, stepping up (BENCH="--start-rate 50 --growth 1.25")
+	.build/release/troupe bench --find-max --ceiling-binary $(CEILING_C) $(BENCH)
+
+$(CEILING_C): Tools/nats-ceiling-c/ceiling.c
+	@mkdir -p $(@D)
+	cc -O2 -o $@ $< $$(pkg-config --cflags --libs libnats)
 
 clean: ## Stop what runs and remove the runtime state (.troupe/)
 	-deploy/local/troupe.sh down
 	rm -rf .troupe
 
-bench-nats: deps ## The JetStream layer against plain nats.c: publish and consume+ack msg/s (release build)
+bench-nats: deps $(CEILING_C) ## The JetStream layer against plain nats.c: publish and consume+ack msg/s (release build)
 	$(SWIFT) build -c release --product nats-ceiling
-	cc -O2 -o .build/nats-ceiling-c Tools/nats-ceiling-c/ceiling.c $$(pkg-config --cflags --libs libnats)
-	.build/release/nats-ceiling --c-binary .build/nats-ceiling-c $(BENCH)
+	.build/release/nats-ceiling --c-binary $(CEILING_C) $(BENCH)
