@@ -179,13 +179,17 @@ struct TroupeToolTests {
             try await connection.ensureConsumer(stream: "ORDERS", ConsumerConfiguration(durable: "troupe-bench-stale"))
             await connection.close()
 
-            let bench = try await cluster.troupe([
-                "bench", "--rate", "20", "--warmup", "1", "--duration", "3", "--drain", "60",
+            let ceiling = try await CeilingBinary.compile(into: cluster.directory)
+            let common = [
                 "--admin-token", Cluster.adminToken, "--pids-directory", run.path, "--output", results.path,
                 "--order-url", cluster.url("order", "").absoluteString,
                 "--inventory-url", cluster.url("inventory", "").absoluteString,
                 "--payment-url", cluster.url("payment", "").absoluteString,
-            ])
+                "--ceiling-binary", ceiling.path, "--ceiling-sagas", "200", "--ceiling-in-flight", "50",
+            ]
+
+            let bench = try await cluster.troupe(
+                ["bench", "--rate", "20", "--warmup", "1", "--duration", "3", "--drain", "60"] + common)
             #expect(bench.status == 0, "\(bench.standardOutput)\n\(bench.standardError)")
             #expect(bench.standardOutput.contains("troupe check: all guarantees hold"), "\(bench.standardOutput)")
             #expect(bench.standardError.contains("measuring"), "a progress line")
@@ -204,17 +208,75 @@ struct TroupeToolTests {
             #expect((report["completedPerSecond"] as? Double ?? 0) > 0)
             let byKind = try #require(report["latencyByKind"] as? [String: [String: Any]])
             #expect(Set(byKind.keys) == ["shipped", "out_of_stock", "declined", "undeliverable"])
+            let percentiles = ["p50Ms", "p90Ms", "p99Ms", "p999Ms", "maxMs"]
             let latency = try #require(report["latency"] as? [String: Double])
-            let ordered = ["p50Ms", "p90Ms", "p99Ms", "p999Ms", "maxMs"].compactMap { latency[$0] }
+            let ordered = percentiles.compactMap { latency[$0] }
             #expect(ordered.count == 5 && ordered == ordered.sorted() && ordered[0] > 0, "\(latency)")
+            // Every order is confirmed or cancelled no later than its final event.
+            let confirmation = try #require(report["latencyToConfirmation"] as? [String: Double])
+            let confirmed = percentiles.compactMap { confirmation[$0] }
+            #expect(confirmation["count"] == 60, "\(confirmation)")
+            #expect(confirmed.count == 5 && confirmed == confirmed.sorted() && confirmed[0] > 0, "\(confirmation)")
+            #expect(zip(confirmed, ordered).allSatisfy { $0 <= $1 }, "\(confirmation) vs \(latency)")
+            #expect((report["confirmationPlot"] as? [Any])?.isEmpty == false)
             let processes = try #require(report["processes"] as? [String: [String: Any]])
             #expect(Set(processes.keys) == Set(Cluster.services + ["nats-server"]))
             for (name, process) in processes {
                 #expect((process["cpuSeconds"] as? Double ?? 0) > 0, "\(name)")
                 #expect((process["peakResidentBytes"] as? Int ?? 0) > 1_000_000, "\(name)")
             }
+            #expect((report["cpuSecondsPerSaga"] as? Double ?? 0) > 0, "\(report["cpuSecondsPerSaga"] ?? "")")
+            #expect((report["coresUsed"] as? Double ?? 0) > 0)
+            let measuredCeiling = try #require(report["ceiling"] as? [String: Any])
+            #expect((measuredCeiling["sagasPerSecond"] as? Double ?? 0) > 0, "\(measuredCeiling)")
+            #expect(measuredCeiling["completed"] as? Int == 220, "200 sagas and 20 of warm-up")
+            #expect(measuredCeiling["streamsDeleted"] as? Int == 5)
+            #expect((report["fractionOfCeiling"] as? Double ?? 0) > 0)
             let check = try #require(report["check"] as? [String: Any])
             #expect(check["holds"] as? Bool == true, "\(check)")
+            let markdown = try String(
+                contentsOf: results.appendingPathComponent(json.replacingOccurrences(of: ".json", with: ".md")),
+                encoding: .utf8)
+            for line in [
+                "latency POST → confirmation or cancellation (ms): p50", "s per completed saga", "broker ceiling",
+            ] {
+                #expect(markdown.contains(line), "\(markdown)")
+            }
+            let svg = try String(
+                contentsOf: results.appendingPathComponent(json.replacingOccurrences(of: ".json", with: ".svg")),
+                encoding: .utf8)
+            #expect(svg.components(separatedBy: "<polyline").count == 3, "both curves")
+
+            // Two short steps, both sustained (the bound is generous): the report of every step.
+            let findMax = try await cluster.troupe(
+                [
+                    "bench", "--find-max", "--start-rate", "10", "--growth", "2", "--step-warmup", "1",
+                    "--step-duration", "2", "--max-steps", "2", "--max-p99-ms", "10000", "--drain", "30",
+                ] + common)
+            #expect(findMax.status == 0, "\(findMax.standardOutput)\n\(findMax.standardError)")
+            #expect(
+                findMax.standardOutput.contains("highest sustained rate: 20.0 orders/s"), "\(findMax.standardOutput)")
+            let maxJSON = try #require(
+                try FileManager.default.contentsOfDirectory(atPath: results.path).first {
+                    $0.hasSuffix("-find-max.json")
+                })
+            let maxReport = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: results.appendingPathComponent(maxJSON)))
+                    as? [String: Any])
+            let steps = try #require(maxReport["steps"] as? [[String: Any]])
+            #expect(steps.compactMap { $0["rate"] as? Double } == [10, 20])
+            #expect(steps.allSatisfy { $0["sustained"] as? Bool == true }, "\(steps.map { $0["failures"] ?? "" })")
+            for step in steps {
+                let stepReport = try #require(step["report"] as? [String: Any])
+                #expect(stepReport["unfinished"] as? Int == 0)
+                #expect((stepReport["cpuSecondsPerSaga"] as? Double ?? 0) > 0)
+                #expect(stepReport["latencyToConfirmation"] is [String: Any])
+            }
+            #expect(maxReport["sustainedRate"] as? Double == 20)
+            #expect((maxReport["fractionOfCeiling"] as? Double ?? 0) > 0)
+            #expect((maxReport["ceiling"] as? [String: Any])?["streamsDeleted"] as? Int == 5)
+            #expect((maxReport["check"] as? [String: Any])?["holds"] as? Bool == true)
+
             // Neither its own consumer nor the stale one is left on ORDERS.
             let consumers = (try await Self.streams(cluster)["consumers"] as? [[String: Any]] ?? [])
                 .compactMap { $0["name"] as? String }
