@@ -510,6 +510,7 @@ final class Tracker: Sendable {
             let completedWhileSampled = state.finals.values.filter { $0.time >= window.from && $0.time < window.until }
                 .count
             let cpu = processes.values.reduce(0) { $0 + $1.cpuSeconds }
+            let measuredCPU = !processes.isEmpty
             let seconds = window.until.timeIntervalSince(window.from)
             return BenchReport(
                 date: Timestamp.string(Date()), rate: rate, warmupSeconds: warmup, durationSeconds: duration,
@@ -520,9 +521,9 @@ final class Tracker: Sendable {
                 latency: .init(toFinal), latencyToConfirmation: .init(toDecision),
                 latencyByKind: byKind.mapValues { .init($0) },
                 unexpectedOutcomes: Array(unexpected.prefix(20)), unexpectedCount: unexpected.count,
-                processes: processes, cpuSeconds: cpu.rounded(toPlaces: 3),
-                cpuSecondsPerSaga: completedWhileSampled > 0 ? cpu / Double(completedWhileSampled) : 0,
-                coresUsed: seconds > 0 ? (cpu / seconds).rounded(toPlaces: 3) : 0,
+                processes: processes, cpuSeconds: measuredCPU ? cpu.rounded(toPlaces: 3) : nil,
+                cpuSecondsPerSaga: measuredCPU && completedWhileSampled > 0 ? cpu / Double(completedWhileSampled) : nil,
+                coresUsed: measuredCPU && seconds > 0 ? (cpu / seconds).rounded(toPlaces: 3) : nil,
                 generatorCores: sampler.generatorCores().rounded(toPlaces: 3),
                 plot: BenchReport.plotPoints(toFinal), confirmationPlot: BenchReport.plotPoints(toDecision))
         }

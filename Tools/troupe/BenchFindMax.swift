@@ -142,7 +142,7 @@ struct FindMaxReport: Codable {
             return
                 "\(refinement ? "refine" : "step") \(rate.formatted1)/s: completed \(r.completedPerSecond.formatted1)/s, "
                 + "p99 to confirmation \(r.latencyToConfirmation.p99Ms) ms, p99 to final \(r.latency.p99Ms) ms, "
-                + "\(String(format: "%.4f", r.cpuSecondsPerSaga)) CPU s/saga, \(r.coresUsed.formatted2) cores — "
+                + "\(r.cpuPerSagaText) CPU s/saga, \(r.coresText) cores — "
                 + (sustained ? "sustained" : "not sustained: " + failures.joined(separator: "; "))
         }
     }
@@ -208,7 +208,7 @@ struct FindMaxReport: Codable {
                         step.rate.formatted1 + (step.refinement ? "*" : ""), r.completedPerSecond.formatted1,
                         "\(r.measuredOrders)", "\(r.unfinished)", "\(r.latencyToConfirmation.p50Ms)",
                         "\(r.latencyToConfirmation.p99Ms)", "\(r.latency.p99Ms)",
-                        String(format: "%.4f", r.cpuSecondsPerSaga), r.coresUsed.formatted2,
+                        r.cpuPerSagaText, r.coresText,
                         r.fractionOfCeiling.map { String(format: "%.1f%%", 100 * $0) } ?? "-",
                         step.sustained ? "sustained" : "NOT: " + step.failures.joined(separator: "; "),
                     ]
@@ -220,7 +220,7 @@ struct FindMaxReport: Codable {
                 "highest sustained rate: \(best.rate.formatted1) orders/s (completed "
                     + "\(best.report.completedPerSecond.formatted1) sagas/s, p99 to confirmation "
                     + "\(best.report.latencyToConfirmation.p99Ms) ms, "
-                    + "\(String(format: "%.4f", best.report.cpuSecondsPerSaga)) CPU s per saga)")
+                    + "\(best.report.cpuPerSagaText) CPU s per saga)")
         } else {
             lines.append("highest sustained rate: none, not even \(startRate.formatted1) orders/s")
         }

@@ -68,13 +68,14 @@ struct BenchReport: Codable {
     var unexpectedOutcomes: [String]
     var unexpectedCount: Int
     var processes: [String: Process]
-    /// Of every measured process together over the measured period.
-    var cpuSeconds: Double
+    /// Of every measured process together over the measured period; absent when there was none to
+    /// measure (no pid files), so that a missing figure never reads as zero.
+    var cpuSeconds: Double?
     /// `cpuSeconds` over the sagas completed in the same period: the suite's cost of one order,
-    /// comparable between rates and machines of similar speed.
-    var cpuSecondsPerSaga: Double
+    /// comparable between rates and machines of similar speed (absent if none completed).
+    var cpuSecondsPerSaga: Double?
     /// `cpuSeconds` over the period's length.
-    var coresUsed: Double
+    var coresUsed: Double?
     /// The load generator (this tool) shares the machine: its own cores over the period.
     var generatorCores: Double
     var plot: [PlotPoint]
@@ -84,6 +85,9 @@ struct BenchReport: Codable {
     var ceiling: Ceiling?
     var fractionOfCeiling: Double?
     var check: Check?
+
+    var cpuPerSagaText: String { cpuSecondsPerSaga.map { String(format: "%.4f", $0) } ?? "-" }
+    var coresText: String { coresUsed?.formatted2 ?? "-" }
 
     mutating func compare(with ceiling: Ceiling?) {
         self.ceiling = ceiling
@@ -124,8 +128,10 @@ struct BenchReport: Codable {
             lines.append("unexpected outcomes: \(unexpectedCount), e.g. \(unexpectedOutcomes[0])")
         }
         lines.append(
-            "CPU: \(String(format: "%.4f", cpuSecondsPerSaga)) s per completed saga, \(coresUsed.formatted2) cores "
-                + "(all measured processes); load generator \(generatorCores.formatted2) cores")
+            coresUsed == nil
+                ? "CPU: not measured (no pid files); load generator \(generatorCores.formatted2) cores"
+                : "CPU: \(cpuPerSagaText) s per completed saga, \(coresText) cores (all measured processes); "
+                    + "load generator \(generatorCores.formatted2) cores")
         if let ceiling { lines.append(ceiling.summary(fraction: fractionOfCeiling)) }
         lines.append("")
         lines.append(
