@@ -83,6 +83,9 @@ struct Bench: AsyncParsableCommand {
     var ceilingSagas: Int = 5000
     @Option(help: "Sagas the ceiling keeps in flight (closed loop).")
     var ceilingInFlight: Int = 200
+    @Option(
+        help: "The ceiling's stream storage: file (as the suite's streams) or memory (the broker without its disk).")
+    var ceilingStorage = "file"
 
     func validate() throws {
         guard rate > 0 && rate <= 10_000 else { throw ValidationError("--rate must be in (0, 10000]") }
@@ -103,6 +106,9 @@ struct Bench: AsyncParsableCommand {
         }
         guard ceilingSagas > 0, ceilingInFlight > 0 else {
             throw ValidationError("--ceiling-sagas and --ceiling-in-flight above 0")
+        }
+        guard ["file", "memory"].contains(ceilingStorage) else {
+            throw ValidationError("--ceiling-storage file|memory")
         }
         _ = try Self.parseMix(mix)
     }
@@ -209,7 +215,8 @@ struct Bench: AsyncParsableCommand {
     func measureCeiling(_ nats: NATSConnection) async throws -> Ceiling? {
         guard let ceilingBinary else { return nil }
         return try await CeilingRun(
-            binary: ceilingBinary, sagas: ceilingSagas, inFlight: ceilingInFlight, connection: connection
+            binary: ceilingBinary, sagas: ceilingSagas, inFlight: ceilingInFlight, storage: ceilingStorage,
+            connection: connection
         ).run(nats)
     }
 

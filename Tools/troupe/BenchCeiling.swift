@@ -35,8 +35,8 @@ struct Ceiling: Codable, Sendable {
         let share = fraction.map { String(format: "; the suite: %.1f%% of it", 100 * $0) } ?? ""
         return
             "broker ceiling (plain nats.c, same saga shape, \(publishesPerSaga) publishes + \(deliveriesPerSaga) "
-            + "deliveries, \(inFlight) in flight): \(sagasPerSecond.formatted1) sagas/s, p50 \(latencyMs.p50) ms, "
-            + "p99 \(latencyMs.p99) ms\(share)"
+            + "deliveries, \(storage) storage, \(inFlight) in flight): \(sagasPerSecond.formatted1) sagas/s, "
+            + "p50 \(latencyMs.p50) ms, p99 \(latencyMs.p99) ms\(share)"
     }
 }
 
@@ -46,6 +46,8 @@ struct CeilingRun {
     var binary: String
     var sagas: Int
     var inFlight: Int
+    /// File, as the suite's streams, unless asked otherwise.
+    var storage = "file"
     var connection: ConnectionOptions
     /// Seconds the program may take before it is killed.
     var timeout: Int = 300
@@ -56,7 +58,7 @@ struct CeilingRun {
         let prefix = "troupe_ceiling_" + UUID().uuidString.prefix(8).lowercased()
         var arguments = [
             "--mode", "saga", "--url", connection.natsURL, "--prefix", prefix, "--count", "\(sagas)",
-            "--in-flight", "\(inFlight)", "--payload", "512", "--timeout", "\(timeout - 30)",
+            "--in-flight", "\(inFlight)", "--storage", storage, "--payload", "512", "--timeout", "\(timeout - 30)",
         ]
         var environment = ProcessInfo.processInfo.environment
         if let identity = try connection.identity() {

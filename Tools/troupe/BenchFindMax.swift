@@ -140,7 +140,8 @@ struct FindMaxReport: Codable {
         var line: String {
             let r = report
             return
-                "\(refinement ? "refine" : "step") \(rate.formatted1)/s: completed \(r.completedPerSecond.formatted1)/s, "
+                "\(refinement ? "refine" : "step") \(rate.formatted1)/s: "
+                + "completed \(r.completedPerSecond.formatted1)/s, "
                 + "p99 to confirmation \(r.latencyToConfirmation.p99Ms) ms, p99 to final \(r.latency.p99Ms) ms, "
                 + "\(r.cpuPerSagaText) CPU s/saga, \(r.coresText) cores — "
                 + (sustained ? "sustained" : "not sustained: " + failures.joined(separator: "; "))
