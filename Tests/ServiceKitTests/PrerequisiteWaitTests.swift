@@ -8,18 +8,20 @@ import Testing
 @Suite("Prerequisite wait")
 struct PrerequisiteWaitTests {
     @Test func theBackOffGrowsToFiveSecondsAndAddsUp() {
-        #expect(EventConsumer<Int>.retryDelay(deliveries: 1) == .milliseconds(100))
-        #expect(EventConsumer<Int>.retryDelay(deliveries: 4) == .milliseconds(800))
+        #expect(EventConsumer<Int>.retryDelay(deliveries: 1) == .milliseconds(20))
+        #expect(EventConsumer<Int>.retryDelay(deliveries: 4) == .milliseconds(160))
+        #expect(EventConsumer<Int>.retryDelay(deliveries: 9) == .milliseconds(5000))
         #expect(EventConsumer<Int>.retryDelay(deliveries: 20) == .seconds(5))
         #expect(EventConsumer<Int>.waited(deliveries: 1) == .zero)
-        #expect(EventConsumer<Int>.waited(deliveries: 5) == .milliseconds(1500))
+        #expect(EventConsumer<Int>.waited(deliveries: 5) == .milliseconds(300))
     }
 
     @Test func anOldEventAtItsFirstDeliveryHasNotWaitedAtAll() {
         // A message stored two minutes ago but delivered for the first time (the service was down)
         // has waited nothing: with a 60 s timeout it is asked for again, not dead-lettered.
         #expect(EventConsumer<Int>.waited(deliveries: 1) < .seconds(60))
-        // Eighteen deliveries with the back-off between them have waited more than 60 s.
-        #expect(EventConsumer<Int>.waited(deliveries: 18) >= .seconds(60))
+        // Twenty deliveries with the back-off between them have waited more than 60 s.
+        #expect(EventConsumer<Int>.waited(deliveries: 19) < .seconds(60))
+        #expect(EventConsumer<Int>.waited(deliveries: 20) >= .seconds(60))
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import ServiceKit
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -22,7 +23,7 @@ struct Channels: Sendable {
         logger.info(
             "notification",
             metadata: notification.mapValues { .string($0) }.merging(["channel": "log"]) { a, _ in a })
-        let body = (try? JSONSerialization.data(withJSONObject: notification, options: [.sortedKeys])) ?? Data()
+        let body = Data(JSONText.object(notification).utf8)
         if let file {
             do { try append(body, to: file) } catch { failures["file"] = "\(error)" }
         }

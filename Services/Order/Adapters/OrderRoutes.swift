@@ -141,7 +141,16 @@ struct OrderRoutes: Sendable {
             return given
         }
         func hex(_ bytes: Int) -> String {
-            (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            let digits = Array("0123456789abcdef".utf8)
+            var generator = SystemRandomNumberGenerator()
+            var text = [UInt8]()
+            text.reserveCapacity(2 * bytes)
+            for _ in 0..<bytes {
+                let byte = UInt8.random(in: 0...255, using: &generator)
+                text.append(digits[Int(byte >> 4)])
+                text.append(digits[Int(byte & 0x0F)])
+            }
+            return String(decoding: text, as: UTF8.self)
         }
         return "00-\(hex(16))-\(hex(8))-01"
     }

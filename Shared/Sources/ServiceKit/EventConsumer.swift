@@ -198,10 +198,12 @@ struct Settler: Sendable {
         }
     }
 
-    /// 100 ms, doubling with each delivery, at most 5 s.
+    /// 20 ms, doubling with each delivery, at most 5 s. The first retries are short because the
+    /// usual prerequisite is an event of another stream that this same service is applying in a
+    /// batch of another consumer right now, milliseconds behind.
     static func retryDelay(deliveries: Int) -> Duration {
-        let exponent = min(max(deliveries - 1, 0), 6)
-        return min(.milliseconds(100 * (1 << exponent)), .seconds(5))
+        let exponent = min(max(deliveries - 1, 0), 8)
+        return min(.milliseconds(20 * (1 << exponent)), .seconds(5))
     }
 
     /// The back-off a message has been through before its `deliveries`-th delivery.

@@ -23,28 +23,27 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var object: [String: Any] = [
-            "time": Self.timestamp(), "level": event.level.rawValue, "service": service,
-            "message": event.message.description,
+        var object: [String: JSONText.Value] = [
+            "time": .string(Self.timestamp()), "level": .string(event.level.rawValue), "service": .string(service),
+            "message": .string(event.message.description),
         ]
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         for (key, value) in merged { object[key] = Self.plain(value) }
-        guard
-            var line = try? JSONSerialization.data(
-                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        else { return }
-        line.append(0x0A)
+        var text = ""
+        JSONText.write(.object(object), to: &text)
+        text += "\n"
+        let line = Data(text.utf8)
         Self.output.withLock { _ in FileHandle.standardError.write(line) }
     }
 
     private static let output = Mutex(())
 
-    static func plain(_ value: Logger.Metadata.Value) -> Any {
+    static func plain(_ value: Logger.Metadata.Value) -> JSONText.Value {
         switch value {
-        case .string(let string): string
-        case .stringConvertible(let convertible): convertible.description
-        case .array(let values): values.map(plain)
-        case .dictionary(let values): values.mapValues(plain)
+        case .string(let string): .string(string)
+        case .stringConvertible(let convertible): .string(convertible.description)
+        case .array(let values): .array(values.map(plain))
+        case .dictionary(let values): .object(values.mapValues(plain))
         }
     }
 

@@ -38,33 +38,7 @@ public struct OutboxEntry: Codable, Sendable, Hashable, FetchableRecord, Persist
     /// The headers as a JSON object, keys sorted, written directly: a JSONEncoder per event costs
     /// more than the whole store write of the row.
     static func headerJSON(_ headers: [String: String]) -> String {
-        var json = "{"
-        for (index, key) in headers.keys.sorted().enumerated() {
-            if index > 0 { json += "," }
-            appendQuoted(key, to: &json)
-            json += ":"
-            appendQuoted(headers[key]!, to: &json)
-        }
-        return json + "}"
-    }
-
-    private static func appendQuoted(_ text: String, to json: inout String) {
-        json += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": json += "\\\""
-            case "\\": json += "\\\\"
-            case "\n": json += "\\n"
-            case "\r": json += "\\r"
-            case "\t": json += "\\t"
-            case _ where scalar.value < 0x20:
-                json +=
-                    "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
-            default: json.unicodeScalars.append(scalar)
-            }
-        }
-        json += "\""
+        JSONText.object(headers)
     }
 }
 
