@@ -1,4 +1,5 @@
 import Contracts
+import Foundation
 import Hummingbird
 import Logging
 import Messaging
@@ -32,12 +33,14 @@ enum OrderApp {
             runtime.logger.info("projection rebuilt from the events", metadata: ["orders": "\(count)"])
         }
         let consumers = [StreamDefinition.inventory, .payments, .shipping].map { stream in
-            (
-                runtime.consumerName(of: stream),
-                runtime.consumer(of: stream, reactsTo: OrderHandlers.reacts(to:)) { event, db in
-                    try OrderHandlers.apply(event, in: db)
-                }
-            )
+            let consumer = runtime.consumer(
+                of: stream, reactsTo: OrderHandlers.reacts(to:),
+                apply: { event, db in try OrderHandlers.apply(event, in: db) },
+                applyDelivery: { delivery, db in
+                    let document = delivery.message.withPayload { Data($0) }
+                    return try OrderHandlers.apply(delivery.event, document: document, in: db)
+                })
+            return (runtime.consumerName(of: stream), consumer)
         }
         var bound: [String: @Sendable () -> Bool] = [:]
         for (name, consumer) in consumers { bound[name] = { consumer.isBound } }

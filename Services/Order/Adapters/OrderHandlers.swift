@@ -22,7 +22,8 @@ struct OrderHandlers: Sendable {
     }
 
     /// One event's effect (the order service is event-sourced: saving is appending to the history).
-    static func apply(_ event: AnyEvent, in db: Database) throws -> HandlerOutcome {
+    /// `document` is the event as it arrived, kept as is in the history (nil: encode it).
+    static func apply(_ event: AnyEvent, document: Data? = nil, in db: Database) throws -> HandlerOutcome {
         if event.type.hasPrefix("troupe.order.") { return .done }  // Its own events: nothing to apply.
         let state = try OrderStore.state(event.orderId, in: db)
         switch OrderDecisions.decide(state, event) {
@@ -31,7 +32,9 @@ struct OrderHandlers: Sendable {
         case .reject(let reason):
             return .reject(reason)
         case .append(let events):
-            _ = try OrderStore.append(events, publishing: Array(events.dropFirst()), to: state, in: db)
+            _ = try OrderStore.append(
+                events, publishing: Array(events.dropFirst()), to: state,
+                documents: document.map { [event.id: $0] } ?? [:], in: db)
             return .done
         }
     }

@@ -54,9 +54,11 @@ enum OrderStore {
     }
 
     /// Appends events to the history, publishes those the order produced, and updates the projection.
-    static func append(_ events: [AnyEvent], publishing: [AnyEvent], to state: OrderState?, in db: Database) throws
-        -> OrderState?
-    {
+    /// `documents` holds events already encoded (an incoming event as it arrived), by id.
+    static func append(
+        _ events: [AnyEvent], publishing: [AnyEvent], to state: OrderState?, documents given: [String: Data] = [:],
+        in db: Database
+    ) throws -> OrderState? {
         guard let first = events.first else { return state }
         var next = state
         var seq =
@@ -68,10 +70,10 @@ enum OrderStore {
             sql: "INSERT INTO orderEvent (orderId, seq, eventId, time, document) VALUES (?, ?, ?, ?, ?)")
         // Each event is encoded once: the same document goes to the history and, when the order
         // publishes it, to the outbox.
-        var documents: [String: Data] = [:]
+        var documents = given
         for event in events {
             seq += 1
-            let document = try event.encoded()
+            let document = try documents[event.id] ?? event.encoded()
             documents[event.id] = document
             try insert.execute(arguments: [event.orderId, seq, event.id, event.time, document])
             next = OrderState.evolve(next, event)

@@ -27,6 +27,38 @@ extension NATSConnection {
         return await batch.results()
     }
 
+    /// Hands one message to JetStream's asynchronous publisher now, from any thread, without
+    /// waiting: `completion` runs later, on a nats.c thread, with the broker's answer. Returns false
+    /// (and `completion` never runs) when the connection is not up or the window of messages in
+    /// flight is full — the caller then publishes it another way (the outbox relay).
+    public func publishNow(
+        _ message: OutgoingMessage, timeout: Duration = .seconds(5),
+        completion: @escaping @Sendable (Result<PublishAck, NATSError>) -> Void
+    ) -> Bool {
+        guard isConnected else { return false }
+        var msg: OpaquePointer?
+        var status = message.payload.withUnsafeBufferPointer { payload in
+            natsMsg_Create(&msg, message.subject, nil, payload.baseAddress, Int32(payload.count))
+        }
+        guard status == NATS_OK, let created = msg else { return false }
+        status = setHeaders(created, message)
+        guard status == NATS_OK, publishTracker.tryAdmit(created, PublishTracker.Completion(completion)) else {
+            natsMsg_Destroy(created)
+            return false
+        }
+        var options = jsPubOptions()
+        jsPubOptions_Init(&options)
+        options.MaxWait = timeout.milliseconds
+        status = js_PublishMsgAsync(js, &msg, &options)
+        if status == NATS_OK { return true }
+        guard publishTracker.withdraw(created) != nil else {
+            // nats.c already delivered the acknowledgement: the completion ran.
+            return true
+        }
+        if let msg { natsMsg_Destroy(msg) }
+        return false
+    }
+
     /// Publishes a plain NATS message, without JetStream's acknowledgement (diagnostics and tests;
     /// events always go through `publish`).
     public func publishCore(subject: String, payload: [UInt8]) throws(NATSError) {

@@ -8,12 +8,25 @@ import Synchronization
 /// the message's address is the key. The window keeps the number in flight below nats.c's own
 /// `MaxPending`, so `js_PublishMsgAsync` never stalls (blocks) the calling thread.
 final class PublishTracker: Sendable {
-    /// Where a result goes: a slot of a pipelined batch (no closure is allocated per message).
+    /// Where a result goes: a slot of a pipelined batch (no closure is allocated per message), or
+    /// a callback (`publishNow`).
     struct Completion: Sendable {
-        let batch: PublishBatch
-        let index: Int
+        private enum Target: Sendable {
+            case slot(PublishBatch, Int)
+            case callback(@Sendable (Result<PublishAck, NATSError>) -> Void)
+        }
 
-        func callAsFunction(_ result: Result<PublishAck, NATSError>) { batch.record(result, at: index) }
+        private let target: Target
+
+        init(batch: PublishBatch, index: Int) { target = .slot(batch, index) }
+        init(_ callback: @escaping @Sendable (Result<PublishAck, NATSError>) -> Void) { target = .callback(callback) }
+
+        func callAsFunction(_ result: Result<PublishAck, NATSError>) {
+            switch target {
+            case .slot(let batch, let index): batch.record(result, at: index)
+            case .callback(let callback): callback(result)
+            }
+        }
     }
 
     static let defaultWindow = 4096
@@ -63,6 +76,17 @@ final class PublishTracker: Sendable {
         }
         // Woken by `complete`, which handed its place over to this publisher.
         state.withLock { $0.pending[key] = completion }
+    }
+
+    /// Takes a place in the window if one is free, without waiting; false when the window is full.
+    func tryAdmit(_ message: OpaquePointer, _ completion: Completion) -> Bool {
+        let key = Self.key(message)
+        return state.withLock { state -> Bool in
+            guard state.free > 0, state.waiters.isEmpty else { return false }
+            state.free -= 1
+            state.pending[key] = completion
+            return true
+        }
     }
 
     /// Removes a message that nats.c did not take, and gives its place back.

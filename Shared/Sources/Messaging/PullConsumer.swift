@@ -1,5 +1,6 @@
 internal import CNATS
 import DequeModule
+import Foundation
 public import Logging
 import Synchronization
 
@@ -51,8 +52,13 @@ public final class PullConsumer: Sendable {
         var requestDeadline = ContinuousClock.now
         var retryAfter = ContinuousClock.now
         var waiter: CheckedContinuation<Void, Never>?
+        /// A thread waits in `waitBatch` on `condition`.
+        var threadWaiting = false
         var stopped = false
     }
+
+    /// Wakes a thread blocked in `waitBatch`.
+    private let condition = NSCondition()
 
     private init(connection: NATSConnection, stream: String, durable: String, options: PullOptions, logger: Logger) {
         self.connection = connection
@@ -130,6 +136,47 @@ public final class PullConsumer: Sendable {
         }
     }
 
+    /// Up to `max` buffered messages, at least one, blocking the calling thread while none is
+    /// buffered: for a consumer that runs on a thread of its own (never on Swift concurrency's
+    /// threads). Empty once `stop()` was called.
+    public func waitBatch(max: Int) -> [JetStreamMessage] {
+        while true {
+            if let batch = takeBuffered(max: max) {
+                if !batch.isEmpty { pullIfRoom() }
+                return batch
+            }
+            condition.lock()
+            let wait = state.withLock { state -> Bool in
+                if state.stopped || !state.buffer.isEmpty { return false }
+                state.threadWaiting = true
+                return true
+            }
+            // A message that arrives now finds `threadWaiting` set and signals once this thread
+            // waits: it needs the condition's lock, which this thread holds until it waits.
+            if wait { _ = condition.wait(until: Date(timeIntervalSinceNow: 0.25)) }
+            state.withLock { $0.threadWaiting = false }
+            condition.unlock()
+        }
+    }
+
+    /// The buffered messages to hand out (empty once stopped), or nil when there are none yet.
+    private func takeBuffered(max: Int) -> [JetStreamMessage]? {
+        state.withLock { state -> [JetStreamMessage]? in
+            if state.stopped { return [] }
+            guard !state.buffer.isEmpty else { return nil }
+            let count = min(max, state.buffer.count)
+            let batch = Array(state.buffer.prefix(count))
+            state.buffer.removeFirst(count)
+            return batch
+        }
+    }
+
+    private func wakeThread() {
+        condition.lock()
+        condition.signal()
+        condition.unlock()
+    }
+
     /// Re-issues pull requests that the server lost or refused, until `stop()`. Run it beside the reader.
     public func maintain() async {
         while !Task.isCancelled {
@@ -160,6 +207,7 @@ public final class PullConsumer: Sendable {
         }
         if !wasStopped, let subscription { natsSubscription_Unsubscribe(subscription) }
         waiter?.resume()
+        wakeThread()
         return leftover
     }
 
@@ -221,8 +269,9 @@ public final class PullConsumer: Sendable {
                 metadata: ["nats.stream": "\(stream)", "nats.consumer": "\(durable)"])
             return
         }
-        let (waiter, requestDone) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
-            guard !state.stopped else { return (nil, false) }
+        let (waiter, requestDone, threadWaiting) = state.withLock {
+            state -> (CheckedContinuation<Void, Never>?, Bool, Bool) in
+            guard !state.stopped else { return (nil, false, false) }
             state.buffer.append(message)
             var done = false
             if state.requestOpen {
@@ -234,9 +283,12 @@ public final class PullConsumer: Sendable {
             }
             let waiter = state.waiter
             state.waiter = nil
-            return (waiter, done)
+            let threadWaiting = state.threadWaiting
+            state.threadWaiting = false
+            return (waiter, done, threadWaiting)
         }
         waiter?.resume()
+        if threadWaiting { wakeThread() }
         if requestDone { pullIfRoom() }
     }
 

@@ -17,6 +17,12 @@ public struct OutboxEntry: Codable, Sendable, Hashable, FetchableRecord, Persist
     /// broker's de-duplication window.
     public var oncePerSubject: Bool
     public var createdAt: Date
+    /// The headers as given, kept in memory for publishing at commit (not a column).
+    var headerFields: [String: String]?
+
+    enum CodingKeys: String, CodingKey {
+        case seq, eventId, subject, payload, headers, oncePerSubject, createdAt
+    }
 
     public init(
         eventId: String, subject: String, payload: Data, headers: [String: String], oncePerSubject: Bool,
@@ -26,11 +32,13 @@ public struct OutboxEntry: Codable, Sendable, Hashable, FetchableRecord, Persist
         self.subject = subject
         self.payload = payload
         self.headers = Self.headerJSON(headers)
+        self.headerFields = headers
         self.oncePerSubject = oncePerSubject
         self.createdAt = createdAt
     }
 
     public var headerValues: [String: String] {
+        if let headerFields { return headerFields }
         let object = try? JSONSerialization.jsonObject(with: Data(headers.utf8))
         return (object as? [String: String]) ?? [:]
     }
@@ -49,12 +57,16 @@ public enum Outbox {
     ///
     /// Once the transaction commits, the row also goes straight to the relay (`OutboxHandoff`), which
     /// publishes it without reading it back; a rolled-back transaction or savepoint hands nothing over.
+    ///
+    /// Times are stored as seconds since 1970 (GRDB reads them back as `Date`): formatting a date
+    /// as text costs more than the insert.
     public static func append(_ entry: OutboxEntry, in db: Database) throws {
         try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO outbox (eventId, subject, payload, headers, oncePerSubject, createdAt) "
                 + "VALUES (?, ?, ?, ?, ?, ?)"
         ).execute(arguments: [
-            entry.eventId, entry.subject, entry.payload, entry.headers, entry.oncePerSubject, entry.createdAt,
+            entry.eventId, entry.subject, entry.payload, entry.headers, entry.oncePerSubject,
+            entry.createdAt.timeIntervalSince1970,
         ])
         guard db.changesCount == 1 else { return }
         var stored = entry
@@ -81,7 +93,7 @@ public enum Inbox {
     /// applies nothing, so a redelivery has no second effect).
     public static func markProcessed(_ eventId: String, consumer: String, in db: Database) throws -> Bool {
         try db.cachedStatement(sql: "INSERT OR IGNORE INTO inbox (consumer, eventId, processedAt) VALUES (?, ?, ?)")
-            .execute(arguments: [consumer, eventId, Date()])
+            .execute(arguments: [consumer, eventId, Date().timeIntervalSince1970])
         return db.changesCount == 1
     }
 

@@ -2,20 +2,46 @@ import DequeModule
 public import GRDB
 import Synchronization
 
-/// Hands the outbox rows that a transaction commits straight to the relay, so that the relay
-/// publishes them right after the commit without reading them back from the store.
+/// Publishes the outbox rows that a transaction commits right after the commit, without reading
+/// them back from the store and without waking another task.
 ///
 /// `Outbox.append` stages each row it inserts; GRDB tells this observer which outbox inserts
-/// survive (it drops those of rolled-back savepoints) and when the transaction commits. Only then
-/// are the surviving rows queued, in commit order, which is `seq` order: SQLite has one writer.
-/// What a crash or a NATS outage leaves in the store is the relay's to find by reading it.
+/// survive (it drops those of rolled-back savepoints) and when the transaction commits. Then, still
+/// on the committing thread and in commit order (which is `seq` order: SQLite has one writer),
+/// each row is handed to JetStream's asynchronous publisher (`publishNow`). The broker's answers
+/// arrive on a nats.c thread and are only recorded: the `OutboxRelay` deletes the published rows
+/// in one transaction every few tens of milliseconds.
+///
+/// Whenever publishing at commit is not possible — the connection is down, the window of
+/// publishes in flight is full, a publish failed, or the relay is still catching up with what a
+/// crash or an outage left in the store — rows are queued for the relay instead, which publishes
+/// them in order and switches publishing at commit back on once it has caught up. So rows go out
+/// in commit order whichever way they take.
 public final class OutboxHandoff: TransactionObserver, @unchecked Sendable {
     // @unchecked: `staged` and `kept` are touched only on the store's writer queue (GRDB runs every
-    // write and every observer call there, one at a time); `queue` is behind its own lock.
+    // write and every observer call there, one at a time); everything else is behind `state`'s lock.
     private var staged: [Int64: OutboxEntry] = [:]
     private var kept: [Int64] = []
-    private let queue = Mutex<Deque<OutboxEntry>>([])
-    /// Wakes the relay after a commit that queued rows.
+
+    /// Publishes one row now; false when it cannot (the relay must then take it).
+    public typealias Publisher =
+        @Sendable (OutboxEntry, _ completion: @escaping @Sendable (_ stored: Bool) -> Void) -> Bool
+
+    private struct State {
+        var queue: Deque<OutboxEntry> = []
+        /// Rows are published at commit (else queued for the relay).
+        var atCommit = false
+        /// Rows the broker stored, to delete.
+        var published: [Int64] = []
+        /// A publish at commit failed: the relay must read the store.
+        var failed = false
+        /// Rows were dropped from a full queue: the relay must read the store.
+        var overflowed = false
+        var publisher: Publisher?
+    }
+
+    private let state = Mutex(State())
+    /// Wakes the relay: rows queued, a publish failed, or many rows to delete.
     public let signal = OutboxSignal()
 
     init() {}
@@ -23,31 +49,79 @@ public final class OutboxHandoff: TransactionObserver, @unchecked Sendable {
     /// Rows queued beyond this many are dropped from memory (the relay then reads the store): a
     /// relay that is away must not make the queue grow without bound.
     static let capacity = 50_000
-    private let overflowed = Atomic<Bool>(false)
+    /// Published rows that make the relay delete before its next tick.
+    static let deleteBatch = 512
 
-    /// Takes up to `limit` committed rows, oldest first; `overflowed` is true when rows were
-    /// dropped since the last take, so the caller must read the store to find them.
-    func take(limit: Int) -> (entries: [OutboxEntry], overflowed: Bool) {
-        let entries = queue.withLock { queue -> [OutboxEntry] in
-            let count = min(limit, queue.count)
-            let taken = Array(queue.prefix(count))
-            queue.removeFirst(count)
-            return taken
+    /// Sets how rows are published at commit; until then (and in tests without NATS) they queue.
+    public func setPublisher(_ publisher: @escaping Publisher) {
+        state.withLock { $0.publisher = publisher }
+    }
+
+    /// Takes up to `limit` queued rows, oldest first; `mustRead` is true when rows were dropped or
+    /// a publish failed since the last take, so the caller must read the store to find them.
+    func take(limit: Int) -> (entries: [OutboxEntry], mustRead: Bool) {
+        state.withLock { state in
+            let count = min(limit, state.queue.count)
+            let taken = Array(state.queue.prefix(count))
+            state.queue.removeFirst(count)
+            defer {
+                state.overflowed = false
+                state.failed = false
+            }
+            return (taken, state.overflowed || state.failed)
         }
-        return (entries, overflowed.exchange(false, ordering: .acquiringAndReleasing))
     }
 
-    /// Forgets what is queued: the relay is about to read the store, which has all of it.
+    /// The relay is about to read the store, which has everything queued: forget the queue and
+    /// publish through the relay until it has caught up.
     func clear() {
-        queue.withLock { $0.removeAll() }
-        overflowed.store(false, ordering: .releasing)
+        state.withLock { state in
+            state.queue.removeAll()
+            state.overflowed = false
+            state.failed = false
+            state.atCommit = false
+        }
     }
 
-    var queuedCount: Int { queue.withLock { $0.count } }
+    /// The relay has published everything before the rows still to come: publish at commit from
+    /// now on, unless rows arrived meanwhile (then false, and the relay takes them first).
+    func resumePublishingAtCommit() -> Bool {
+        state.withLock { state in
+            guard state.queue.isEmpty, !state.failed, !state.overflowed, state.publisher != nil else { return false }
+            state.atCommit = true
+            return true
+        }
+    }
+
+    /// Rows the broker stored since the last call, to delete.
+    func takePublished() -> [Int64] {
+        state.withLock { state in
+            defer { state.published.removeAll(keepingCapacity: true) }
+            return state.published
+        }
+    }
+
+    var isPublishingAtCommit: Bool { state.withLock { $0.atCommit } }
 
     func stage(_ entry: OutboxEntry) {
         guard let seq = entry.seq else { return }
         staged[seq] = entry
+    }
+
+    private func stored(_ seq: Int64) {
+        let many = state.withLock { state -> Bool in
+            state.published.append(seq)
+            return state.published.count == Self.deleteBatch
+        }
+        if many { signal.notify() }
+    }
+
+    private func notStored() {
+        state.withLock { state in
+            state.failed = true
+            state.atCommit = false
+        }
+        signal.notify()
     }
 
     // MARK: TransactionObserver
@@ -68,12 +142,31 @@ public final class OutboxHandoff: TransactionObserver, @unchecked Sendable {
         }
         guard !kept.isEmpty else { return }
         let entries = kept.compactMap { staged[$0] }
-        let dropped = queue.withLock { queue -> Bool in
-            guard queue.count + entries.count <= Self.capacity else { return true }
-            queue.append(contentsOf: entries)
+        let publisher = state.withLock { $0.atCommit ? $0.publisher : nil }
+        var next = 0
+        if let publisher {
+            while next < entries.count {
+                let seq = entries[next].seq ?? 0
+                let handed = publisher(entries[next]) { [weak self] stored in
+                    if stored { self?.stored(seq) } else { self?.notStored() }
+                }
+                if !handed { break }
+                next += 1
+            }
+            if next == entries.count { return }
+        }
+        // The relay takes the rest, in order; publishing at commit stops until it has caught up.
+        let rest = entries[next...]
+        let dropped = state.withLock { state -> Bool in
+            state.atCommit = false
+            guard state.queue.count + rest.count <= Self.capacity else {
+                state.overflowed = true
+                return true
+            }
+            state.queue.append(contentsOf: rest)
             return false
         }
-        if dropped { overflowed.store(true, ordering: .releasing) }
+        _ = dropped
         signal.notify()
     }
 

@@ -7,12 +7,14 @@ import Synchronization
 
 /// Publishes the outbox to JetStream, in order, and removes what the broker has stored.
 ///
-/// Two sources, one order: what transactions commit comes straight from the store's
-/// `OutboxHandoff`, in commit order, and is published pipelined right away; at start, after any
-/// failure (NATS away, a publish refused, the store refusing a delete) and once a second when idle,
-/// the relay reads the store instead, oldest first, until it has caught up — so what a crash or an
-/// outage left behind goes out before anything newer. A row taken from the handoff that the store
-/// read already covered (its `seq` is not above the highest one handled) is skipped.
+/// In the steady state the rows are published at commit by the store's `OutboxHandoff`, and the
+/// relay only deletes, in one transaction every few tens of milliseconds, the rows the broker has
+/// stored. It publishes itself at start, after any failure (NATS away, a publish refused, the store
+/// refusing a delete) and whenever publishing at commit was not possible: first what the store
+/// holds, oldest first, until it has caught up — so what a crash or an outage left behind goes out
+/// before anything newer — then what commits queued meanwhile, and then it switches publishing at
+/// commit back on. A queued row that the store read already covered (its `seq` is not above the
+/// highest one handled) is skipped.
 ///
 /// Survives restarts: a row leaves the outbox only after the broker acknowledged it, so an event
 /// published just before a crash is published again; the broker recognises the copy by its
@@ -44,33 +46,36 @@ public struct OutboxRelay: Service {
         var backoff = Duration.milliseconds(100)
         var mustRead = true
         var highestHandled: Int64 = 0
-        var lastRead = ContinuousClock.now
+        var lastBacklog = ContinuousClock.now
         let handoff = store.outbox
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
+                try await removePublished()
                 if mustRead {
                     handoff.clear()
                     let pass = try await publishStored()
                     highestHandled = max(highestHandled, pass.highest)
-                    lastRead = .now
+                    lastBacklog = .now
                     // More rows may wait, or some were not stored: read again (after a pause for the latter).
                     mustRead = pass.more || pass.failed
                     if pass.failed { try? await Task.sleep(for: .milliseconds(100)) }
                     backoff = .milliseconds(100)
                     continue
                 }
-                let (taken, overflowed) = handoff.take(limit: batchSize)
-                if overflowed {
+                let (taken, mustReadNow) = handoff.take(limit: batchSize)
+                if mustReadNow {
                     mustRead = true
                     continue
                 }
                 let entries = taken.filter { ($0.seq ?? 0) > highestHandled }
                 if entries.isEmpty {
-                    if ContinuousClock.now - lastRead > .seconds(1) {
-                        mustRead = true
-                    } else {
-                        await signal.wait(upTo: .milliseconds(500))
+                    // Caught up: commits publish their rows themselves from now on.
+                    if !handoff.isPublishingAtCommit { _ = handoff.resumePublishingAtCommit() }
+                    if ContinuousClock.now - lastBacklog > .seconds(1) {
+                        lastBacklog = .now
+                        try await reportBacklog()
                     }
+                    await signal.wait(upTo: Self.deleteInterval)
                     continue
                 }
                 highestHandled = max(highestHandled, entries.last?.seq ?? 0)
@@ -88,7 +93,23 @@ public struct OutboxRelay: Service {
             }
         }
         // Graceful shutdown: one last pass so that what was committed goes out now if NATS is up.
+        try? await removePublished()
         if connection.isConnected { _ = try? await publishStored() }
+    }
+
+    /// How long rows published at commit wait, at most, to be deleted together.
+    static let deleteInterval = Duration.milliseconds(50)
+
+    /// Deletes the rows published at commit that the broker has stored.
+    func removePublished() async throws {
+        let published = store.outbox.takePublished()
+        if !published.isEmpty { try await remove(published) }
+    }
+
+    private func reportBacklog() async throws {
+        let backlog = try await store.writer.read { db in try Outbox.backlog(in: db) }
+        ServiceMetrics.outboxBacklog(
+            count: backlog.count, oldestAgeSeconds: backlog.oldest.map { -$0.timeIntervalSinceNow } ?? 0)
     }
 
     /// Reads one batch from the store and publishes it; returns how many rows left the outbox.
@@ -153,7 +174,7 @@ public struct OutboxRelay: Service {
         if results.contains(where: { (try? $0.get()) != nil }) { FaultSwitch.shared.pass(.afterPublish) }
         var done: [Int64] = []
         var firstError: NATSError?
-        var publishedBySubject: [Substring: Int] = [:]
+        var publishedBySubject: [String: Int] = [:]
         for (entry, result) in zip(batch, results) {
             switch result {
             case .success:
@@ -168,19 +189,19 @@ public struct OutboxRelay: Service {
             }
         }
         for (name, count) in publishedBySubject {
-            ServiceMetrics.published(subjectPrefix: String(name), count: count)
+            ServiceMetrics.published(subjectPrefix: name, count: count)
         }
         if !done.isEmpty { try await remove(done) }
         if let firstError, done.isEmpty { throw firstError }
         return done.count
     }
 
-    /// `inventory.reserved` of `inventory.reserved.<orderId>`.
-    private static func eventName(_ subject: String) -> Substring {
+    /// `inventory.reserved` of `inventory.reserved.<orderId>`: the metric's bounded label.
+    static func eventName(_ subject: String) -> String {
         guard let first = subject.firstIndex(of: "."),
             let second = subject[subject.index(after: first)...].firstIndex(of: ".")
-        else { return subject[...] }
-        return subject[..<second]
+        else { return subject }
+        return String(subject[..<second])
     }
 
     /// Deletes rows the broker has stored; remembers them when the store refuses, to try again.
@@ -189,9 +210,10 @@ public struct OutboxRelay: Service {
             try await store.writer.write { db in
                 _ = try OutboxEntry.filter(keys: published).deleteAll(db)
             }
-            unremoved.rows.withLock { $0 = [] }
+            let done = Set(published)
+            unremoved.rows.withLock { rows in rows.removeAll { done.contains($0) } }
         } catch {
-            unremoved.rows.withLock { $0 = published }
+            unremoved.rows.withLock { rows in rows = Array(Set(rows).union(published)).sorted() }
             throw error
         }
     }

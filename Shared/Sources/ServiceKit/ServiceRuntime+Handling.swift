@@ -27,38 +27,86 @@ extension ServiceRuntime {
         guard events.contains(where: reactsTo) else { return events.map { _ in .success(.done) } }
         do {
             return try await store.writer.write { db in
-                var results: [Result<HandlerOutcome, any Error>] = []
-                results.reserveCapacity(events.count)
-                for event in events {
-                    guard reactsTo(event) else {
-                        results.append(.success(.done))
-                        continue
-                    }
-                    do {
-                        if try Inbox.hasProcessed(event.id, consumer: consumer, in: db) {
-                            results.append(.success(.done))
-                            continue
-                        }
-                        var outcome = HandlerOutcome.done
-                        try db.inSavepoint {
-                            outcome = try apply(event, db)
-                            guard outcome == .done else { return .rollback }
-                            _ = try Inbox.markProcessed(event.id, consumer: consumer, in: db)
-                            return .commit
-                        }
-                        results.append(.success(outcome))
-                    } catch {
-                        // The savepoint undid this event's writes; an error that ended the whole
-                        // transaction fails the batch.
-                        guard db.isInsideTransaction else { throw error }
-                        results.append(.failure(error))
-                    }
-                }
-                return results
+                try Self.applyEach(events, consumer: consumer, reactsTo: reactsTo, apply, in: db)
             }
         } catch {
             return events.map { _ in .failure(error) }
         }
+    }
+
+    /// `applyBatch` for a caller on a thread of its own (a blocking consumer): the transaction runs
+    /// on the calling thread, with no hop to the store's queue and back when it is free.
+    public func applyBatchBlocking(
+        _ events: [AnyEvent], consumer: String, reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true },
+        _ apply: @escaping EventApply
+    ) -> [Result<HandlerOutcome, any Error>] {
+        guard events.contains(where: reactsTo) else { return events.map { _ in .success(.done) } }
+        do {
+            return try store.writer.write { db in
+                try Self.applyEach(events, consumer: consumer, reactsTo: reactsTo, apply, in: db)
+            }
+        } catch {
+            return events.map { _ in .failure(error) }
+        }
+    }
+
+    private func applyDeliveriesBlocking(
+        _ deliveries: [Delivery<AnyEvent>], consumer: String, reactsTo: @escaping @Sendable (AnyEvent) -> Bool,
+        _ apply: @escaping @Sendable (Delivery<AnyEvent>, Database) throws -> HandlerOutcome
+    ) -> [Result<HandlerOutcome, any Error>] {
+        guard deliveries.contains(where: { reactsTo($0.event) }) else { return deliveries.map { _ in .success(.done) } }
+        do {
+            return try store.writer.write { db in
+                try Self.applyEach(
+                    deliveries, event: \.event, consumer: consumer, reactsTo: reactsTo, apply, in: db)
+            }
+        } catch {
+            return deliveries.map { _ in .failure(error) }
+        }
+    }
+
+    /// The body of a batch transaction: each event on its own, in a savepoint.
+    private static func applyEach(
+        _ events: [AnyEvent], consumer: String, reactsTo: (AnyEvent) -> Bool, _ apply: EventApply, in db: Database
+    ) throws -> [Result<HandlerOutcome, any Error>] {
+        try applyEach(
+            events, event: { $0 }, consumer: consumer, reactsTo: reactsTo, { event, db in try apply(event, db) }, in: db
+        )
+    }
+
+    private static func applyEach<Item>(
+        _ items: [Item], event: (Item) -> AnyEvent, consumer: String, reactsTo: (AnyEvent) -> Bool,
+        _ apply: (Item, Database) throws -> HandlerOutcome, in db: Database
+    ) throws -> [Result<HandlerOutcome, any Error>] {
+        var results: [Result<HandlerOutcome, any Error>] = []
+        results.reserveCapacity(items.count)
+        for item in items {
+            let event = event(item)
+            guard reactsTo(event) else {
+                results.append(.success(.done))
+                continue
+            }
+            do {
+                if try Inbox.hasProcessed(event.id, consumer: consumer, in: db) {
+                    results.append(.success(.done))
+                    continue
+                }
+                var outcome = HandlerOutcome.done
+                try db.inSavepoint {
+                    outcome = try apply(item, db)
+                    guard outcome == .done else { return .rollback }
+                    _ = try Inbox.markProcessed(event.id, consumer: consumer, in: db)
+                    return .commit
+                }
+                results.append(.success(outcome))
+            } catch {
+                // The savepoint undid this event's writes; an error that ended the whole
+                // transaction fails the batch.
+                guard db.isInsideTransaction else { throw error }
+                results.append(.failure(error))
+            }
+        }
+        return results
     }
 
     /// Applies one event at most once for `consumer` (a batch of one).
@@ -83,10 +131,31 @@ extension ServiceRuntime {
         of stream: StreamDefinition, reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true },
         apply: @escaping EventApply
     ) -> EventConsumer<AnyEvent> {
+        consumer(of: stream, reactsTo: reactsTo, apply: apply) { delivery, db in try apply(delivery.event, db) }
+    }
+
+    /// Like `consumer(of:reactsTo:apply:)`, for a service that keeps the event's document as it
+    /// arrived (the order's history): `applyDelivery` gets the message too. A replayed dead letter
+    /// goes through `apply`.
+    public func consumer(
+        of stream: StreamDefinition, reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true },
+        apply: @escaping EventApply,
+        applyDelivery: @escaping @Sendable (Delivery<AnyEvent>, Database) throws -> HandlerOutcome
+    ) -> EventConsumer<AnyEvent> {
         let durable = consumerName(of: stream)
-        return consumer(of: stream) { deliveries in
+        handlers[stream.name] = { deliveries in
             await self.applyBatch(deliveries.map(\.event), consumer: durable, reactsTo: reactsTo, apply)
         }
+        let decoder = EventDecoder()
+        return EventConsumer(
+            connection: connection, stream: stream.name,
+            consumer: ConsumerConfiguration(durable: durable, ackWait: configuration.ackWait, maxAckPending: 20_000),
+            deadLetters: deadLetters, pull: PullOptions(batch: Self.pullBatch), maxBatch: Self.batchSize,
+            prerequisiteTimeout: configuration.prerequisiteTimeout, logger: logger,
+            decode: { decoder.decodeMessage($0) },
+            handleBatchBlocking: { deliveries in
+                self.applyDeliveriesBlocking(deliveries, consumer: durable, reactsTo: reactsTo, applyDelivery)
+            })
     }
 
     /// A consumer of `stream` whose handler gets each pulled batch whole (for a service that must do
@@ -100,14 +169,18 @@ extension ServiceRuntime {
             connection: connection, stream: stream.name,
             consumer: ConsumerConfiguration(
                 durable: consumerName(of: stream), ackWait: configuration.ackWait, maxAckPending: 20_000),
-            deadLetters: deadLetters, pull: PullOptions(batch: Self.batchSize), maxBatch: Self.batchSize,
+            deadLetters: deadLetters, pull: PullOptions(batch: Self.pullBatch), maxBatch: Self.batchSize,
             prerequisiteTimeout: configuration.prerequisiteTimeout, logger: logger,
             decode: { decoder.decodeMessage($0) }, handleBatch: handleBatch)
     }
 
     /// Events applied in one transaction at most. Large enough that a backlog drains in few
-    /// transactions, small enough that a batch is handled well within the ack wait.
-    static let batchSize = 256
+    /// transactions; small enough that the store's one writer is never held long (a request's
+    /// write waits behind at most a few batches, each a few milliseconds) and that a batch is
+    /// handled well within the ack wait.
+    static let batchSize = 64
+    /// Messages asked for in one pull request (up to twice that are buffered).
+    static let pullBatch = 256
 }
 
 /// A service's reaction to the events it reads, written once: load the state the event is decided

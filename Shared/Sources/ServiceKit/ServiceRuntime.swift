@@ -77,6 +77,7 @@ public final class ServiceRuntime: Sendable {
         }
         groupCommit = GroupCommit(writer: store.writer)
         connection = try await NATSConnection.connect(configuration.nats, logger: logger)
+        store.outbox.setPublisher(Self.publisher(connection))
         let deadLetters = DeadLetters(connection: connection, service: descriptor.name, logger: logger)
         self.deadLetters = deadLetters
         let decoder = EventDecoder()
@@ -100,6 +101,28 @@ public final class ServiceRuntime: Sendable {
             logger.warning(
                 "test-only crash point armed", metadata: ["fault": "\(point.rawValue)@\(FaultSwitch.shared.occurrence)"]
             )
+        }
+    }
+
+    /// How committed outbox rows are published at commit (see `OutboxHandoff`).
+    static func publisher(_ connection: NATSConnection) -> OutboxHandoff.Publisher {
+        { entry, done in
+            let message = OutgoingMessage(
+                subject: entry.subject, payload: Array(entry.payload), headers: entry.headerValues,
+                messageId: entry.eventId, expectedLastSubjectSequence: entry.oncePerSubject ? 0 : nil)
+            return connection.publishNow(message) { result in
+                switch result {
+                case .success:
+                    ServiceMetrics.published(subjectPrefix: OutboxRelay.eventName(entry.subject), count: 1)
+                    FaultSwitch.shared.pass(.afterPublish)
+                    done(true)
+                case .failure(let error) where error.apiErrorCode == 10071 && entry.oncePerSubject:
+                    // The subject already holds its one event: a copy of one published before a crash.
+                    done(true)
+                case .failure:
+                    done(false)
+                }
+            }
         }
     }
 
