@@ -194,10 +194,17 @@ final class Cluster: @unchecked Sendable {
         var stableSince = ContinuousClock.now
         while ContinuousClock.now < deadline {
             var counts: [UInt64] = []
+            var caughtUp = true
             for stream in StreamDefinition.all {
                 counts.append((try? await connection.streamState(stream.name).messages) ?? 0)
+                // Every service's consumer has taken and acknowledged everything: a message held by
+                // a process that died comes back after the ack wait, and is not settled yet.
+                for consumer in (try? await connection.consumers(of: stream.name)) ?? []
+                where consumer.state.pending > 0 || consumer.state.ackPending > 0 {
+                    caughtUp = false
+                }
             }
-            if counts != last {
+            if counts != last || !caughtUp {
                 last = counts
                 stableSince = ContinuousClock.now
             } else if ContinuousClock.now - stableSince >= quiet {

@@ -58,7 +58,7 @@ struct CrashPointTests {
     }
 
     /// A service applies what it pulled as one batch, in one transaction. With a backlog waiting
-    /// for it, its first batch holds many events; it dies after committing that batch and before
+    /// for it, its batches hold many events; it dies right after committing one of them and before
     /// acknowledging any of it. Every event of the batch comes back, and none has a second effect.
     @Test(arguments: ["inventory", "payment", "shipping", "order", "notification"])
     func aServiceCrashingAfterCommittingABatchOfManyEventsAppliesEachOnce(_ service: String) async throws {
@@ -77,12 +77,14 @@ struct CrashPointTests {
             }
             #expect(ids.count == count)
             let before = try Self.inboxCount(cluster, service)
-            try cluster.start(service, environment: ["TROUPE_FAULT": "after-commit@1"])
+            // `after-commit@5`: killed right after the commit that applied its fifth event.
+            try cluster.start(service, environment: ["TROUPE_FAULT": "after-commit@5"])
             let status = try await cluster.waitForExit(service)
-            #expect(status == SIGKILL, "\(service)-service should have crashed after its first commit")
-            // The batch it committed before dying held more than one event.
+            #expect(status == SIGKILL, "\(service)-service should have crashed after a commit")
+            // More than five events committed: the batch it died after held several of them (with
+            // batches of one it would have died at exactly five).
             let applied = try Self.inboxCount(cluster, service) - before
-            #expect(applied > 1, "\(service)-service committed \(applied) event(s) in its first batch")
+            #expect(applied > 5, "\(service)-service committed \(applied) event(s) before it died")
             try cluster.start(service)
             try await cluster.waitForAllFinal(ids, timeout: 60)
             return ids

@@ -112,11 +112,15 @@ struct SagaFlowTests {
         try await withCluster { cluster in
             let id = try orderId(try await cluster.placeOrder().body)
             try await cluster.waitForStatus(id, in: ["CONFIRMED"])
+            // Shipping, which decides the request, is away: the request stays pending meanwhile.
+            try await cluster.stopServiceAsync("shipping")
             let (status, body) = try await HTTP.request("POST", cluster.url("order", "/orders/\(id)/cancel"))
             #expect(status == 202)
             #expect(body["cancellationRequestedAt"] is String)
             // Asking again while the request is pending changes nothing.
             #expect(try await HTTP.request("POST", cluster.url("order", "/orders/\(id)/cancel")).0 == 202)
+            try cluster.start("shipping")
+            try await cluster.waitUntilReady("shipping")
             let order = try await cluster.waitForStatus(id, in: ["CANCELLED", "SHIPPED"])
             #expect(order["cancellationReason"] as? String == "customer_request")
             // Shipping never dispatches what it cancelled.

@@ -74,7 +74,7 @@ struct BatchApplyTests {
         #expect(outbox == expected)
         // The relay gets exactly the committed rows, in commit order, without reading the store.
         let handedOff = runtime.store.outbox.take(limit: 100)
-        #expect(!handedOff.overflowed)
+        #expect(!handedOff.mustRead)
         #expect(handedOff.entries.map(\.subject) == expected)
         #expect(handedOff.entries.map { $0.seq ?? 0 } == handedOff.entries.map { $0.seq ?? 0 }.sorted())
     }

@@ -72,9 +72,8 @@ public struct EventConsumer<Event: Sendable>: Service {
             case .success(let event):
                 let result: Result<HandlerOutcome, any Error>
                 do { result = .success(try await handle(event, message)) } catch { result = .failure(error) }
-                let disposition = await settle.disposition(Self.typeName(event), message, result)
-                if disposition == .ack { FaultSwitch.shared.pass(.afterCommit) }
-                return disposition
+                // (A handler that applies through the store passes the `after-commit` crash point there.)
+                return await settle.disposition(Self.typeName(event), message, result)
             }
         }
     }
@@ -111,15 +110,11 @@ public struct EventConsumer<Event: Sendable>: Service {
                     let missing = BatchAnswerMissing()
                     results = deliveries.indices.map { $0 < results.count ? results[$0] : .failure(missing) }
                 }
-                // Committed: now (not before) a crash may leave the batch unacknowledged.
-                var committed = false
+                // (The store's transaction passes the `after-commit` crash point once it commits.)
                 for ((delivery, position), result) in zip(zip(deliveries, positions), results) {
-                    let disposition = await settle.disposition(
+                    dispositions[position] = await settle.disposition(
                         Self.typeName(delivery.event), delivery.message, result)
-                    if disposition == .ack { committed = true }
-                    dispositions[position] = disposition
                 }
-                if committed { FaultSwitch.shared.pass(.afterCommit) }
             }
             let elapsed = ContinuousClock.now - start
             ServiceMetrics.handlerDuration(stream: stream, elapsed / max(1, messages.count), count: messages.count)
@@ -160,17 +155,13 @@ public struct EventConsumer<Event: Sendable>: Service {
                     let missing = BatchAnswerMissing()
                     results = deliveries.indices.map { $0 < results.count ? results[$0] : .failure(missing) }
                 }
-                var committed = false
+                // (The store's transaction passes the `after-commit` crash point once it commits.)
                 for ((delivery, position), result) in zip(zip(deliveries, positions), results) {
                     let type = Self.typeName(delivery.event)
-                    let disposition =
+                    dispositions[position] =
                         settle.dispositionWithoutDeadLetter(type, delivery.message, result)
                         ?? Blocking.wait { await settle.disposition(type, delivery.message, result) }
-                    if disposition == .ack { committed = true }
-                    dispositions[position] = disposition
                 }
-                // Committed: now (not before) a crash may leave the batch unacknowledged.
-                if committed { FaultSwitch.shared.pass(.afterCommit) }
             }
             let elapsed = ContinuousClock.now - start
             ServiceMetrics.handlerDuration(stream: stream, elapsed / max(1, messages.count), count: messages.count)

@@ -8,7 +8,8 @@ import Synchronization
 public final class FaultSwitch: Sendable {
     /// Where a service can be made to crash.
     public enum Point: String, Sendable, CaseIterable {
-        /// A handler's transaction (effect, inbox row, outbox rows) is committed; the message is not acknowledged.
+        /// A handler's transaction (effect, inbox row, outbox rows) is committed; the messages are not
+        /// acknowledged. Counted per event applied.
         case afterCommit = "after-commit"
         /// The relay's batch is stored by the broker; its outbox rows are not deleted.
         case afterPublish = "after-publish"
@@ -56,10 +57,13 @@ public final class FaultSwitch: Sendable {
     /// Whether `point` is the armed one (lets a caller take the path that makes the point reachable).
     public func isArmed(_ point: Point) -> Bool { self.point == point }
 
-    /// Crashes the process if `point` is armed and this is its n-th pass.
-    public func pass(_ point: Point) {
-        guard self.point == point else { return }
-        if passes.add(1, ordering: .relaxed).newValue == occurrence {
+    /// Crashes the process if `point` is armed and this pass reaches its n-th. A pass may count
+    /// several: a batch's commit passes `after-commit` once per event it applied, so
+    /// `after-commit@5` crashes right after the commit that applied the fifth event.
+    public func pass(_ point: Point, count: Int = 1) {
+        guard self.point == point, count > 0 else { return }
+        let reached = passes.add(count, ordering: .relaxed).newValue
+        if reached >= occurrence && reached - count < occurrence {
             kill(getpid(), SIGKILL)
         }
     }

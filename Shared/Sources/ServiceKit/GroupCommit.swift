@@ -22,12 +22,12 @@ public final class GroupCommit: Sendable {
         var committing = false
     }
 
-    private let writer: any DatabaseWriter
+    private let store: ServiceStore
     private let maxGroup: Int
     private let state = Mutex(State())
 
-    public init(writer: any DatabaseWriter, maxGroup: Int = 256) {
-        self.writer = writer
+    public init(store: ServiceStore, maxGroup: Int = 256) {
+        self.store = store
         self.maxGroup = maxGroup
     }
 
@@ -76,7 +76,7 @@ public final class GroupCommit: Sendable {
             }
             if group.isEmpty { return }
             do {
-                try await writer.write { db in
+                try await store.writeAsync { db in
                     for pending in group { try pending.body(db) }
                 }
             } catch {

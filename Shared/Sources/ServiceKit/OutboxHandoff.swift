@@ -103,6 +103,12 @@ public final class OutboxHandoff: TransactionObserver, @unchecked Sendable {
 
     var isPublishingAtCommit: Bool { state.withLock { $0.atCommit } }
 
+    /// Forgets what an earlier transaction staged (see `ServiceStore.write`). Writer queue only.
+    func beginTransaction() {
+        staged.removeAll(keepingCapacity: true)
+        kept.removeAll(keepingCapacity: true)
+    }
+
     func stage(_ entry: OutboxEntry) {
         guard let seq = entry.seq else { return }
         staged[seq] = entry

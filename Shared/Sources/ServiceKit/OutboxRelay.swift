@@ -207,7 +207,7 @@ public struct OutboxRelay: Service {
     /// Deletes rows the broker has stored; remembers them when the store refuses, to try again.
     private func remove(_ published: [Int64]) async throws {
         do {
-            try await store.writer.write { db in
+            try await store.writeAsync { db in
                 _ = try OutboxEntry.filter(keys: published).deleteAll(db)
             }
             let done = Set(published)

@@ -26,7 +26,7 @@ extension ServiceRuntime {
     ) async -> [Result<HandlerOutcome, any Error>] {
         guard events.contains(where: reactsTo) else { return events.map { _ in .success(.done) } }
         do {
-            return try await store.writer.write { db in
+            return try await store.writeAsync { db in
                 try Self.applyEach(events, consumer: consumer, reactsTo: reactsTo, apply, in: db)
             }
         } catch {
@@ -42,7 +42,7 @@ extension ServiceRuntime {
     ) -> [Result<HandlerOutcome, any Error>] {
         guard events.contains(where: reactsTo) else { return events.map { _ in .success(.done) } }
         do {
-            return try store.writer.write { db in
+            return try store.write { db in
                 try Self.applyEach(events, consumer: consumer, reactsTo: reactsTo, apply, in: db)
             }
         } catch {
@@ -56,7 +56,7 @@ extension ServiceRuntime {
     ) -> [Result<HandlerOutcome, any Error>] {
         guard deliveries.contains(where: { reactsTo($0.event) }) else { return deliveries.map { _ in .success(.done) } }
         do {
-            return try store.writer.write { db in
+            return try store.write { db in
                 try Self.applyEach(
                     deliveries, event: \.event, consumer: consumer, reactsTo: reactsTo, apply, in: db)
             }
@@ -78,6 +78,14 @@ extension ServiceRuntime {
         _ items: [Item], event: (Item) -> AnyEvent, consumer: String, reactsTo: (AnyEvent) -> Bool,
         _ apply: (Item, Database) throws -> HandlerOutcome, in db: Database
     ) throws -> [Result<HandlerOutcome, any Error>] {
+        // The test-only crash point `after-commit` fires once this transaction has committed an
+        // effect, before any of the batch is acknowledged.
+        var applied = 0
+        defer {
+            if applied > 0 {
+                db.afterNextTransaction { [applied] _ in FaultSwitch.shared.pass(.afterCommit, count: applied) }
+            }
+        }
         var results: [Result<HandlerOutcome, any Error>] = []
         results.reserveCapacity(items.count)
         for item in items {
@@ -98,6 +106,7 @@ extension ServiceRuntime {
                     _ = try Inbox.markProcessed(event.id, consumer: consumer, in: db)
                     return .commit
                 }
+                if outcome == .done { applied += 1 }
                 results.append(.success(outcome))
             } catch {
                 // The savepoint undid this event's writes; an error that ended the whole

@@ -75,7 +75,7 @@ public final class ServiceRuntime: Sendable {
         } catch {
             throw SettingsError(problems: ["TROUPE_DATA_DIR: cannot open the store: \(error)"])
         }
-        groupCommit = GroupCommit(writer: store.writer)
+        groupCommit = GroupCommit(store: store)
         connection = try await NATSConnection.connect(configuration.nats, logger: logger)
         store.outbox.setPublisher(Self.publisher(connection))
         let deadLetters = DeadLetters(connection: connection, service: descriptor.name, logger: logger)
@@ -144,7 +144,7 @@ public final class ServiceRuntime: Sendable {
 
     /// Commits a state change with the events it causes; the relay publishes them right after.
     public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await store.writer.write(body)
+        try await store.writeAsync(body)
     }
 
     /// Like `write`, for writes that arrive concurrently (HTTP requests): under load they are

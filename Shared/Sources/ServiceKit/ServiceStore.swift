@@ -70,6 +70,29 @@ extension Duration {
     }
 }
 
+extension ServiceStore {
+    /// Runs `body` in a write transaction. Every write of a service goes through here (or
+    /// `writeAsync`), so that the outbox hand-off starts each transaction clean: when SQLite rolls a
+    /// transaction back by itself (a full disk), GRDB does not tell transaction observers, and rows
+    /// staged in it must never be published with the next commit.
+    public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        let outbox = self.outbox
+        return try writer.write { db in
+            outbox.beginTransaction()
+            return try body(db)
+        }
+    }
+
+    /// `write`, suspending the caller instead of blocking it.
+    public func writeAsync<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let outbox = self.outbox
+        return try await writer.write { db in
+            outbox.beginTransaction()
+            return try body(db)
+        }
+    }
+}
+
 /// A store failure that is not SQLite's own (the data directory, for example).
 public struct StoreError: Error, CustomStringConvertible {
     public let description: String
