@@ -73,7 +73,12 @@ public struct OutboxRelay: Service {
                     if !handoff.isPublishingAtCommit { _ = handoff.resumePublishingAtCommit() }
                     if ContinuousClock.now - lastBacklog > .seconds(1) {
                         lastBacklog = .now
-                        try await reportBacklog()
+                        // A row still there long after its publish must have had its answer lost:
+                        // read the store and publish it again (the broker drops a copy).
+                        if try await reportBacklog() > Self.staleAfter {
+                            logger.info("outbox relay: rows waiting too long; reading the store")
+                            mustRead = true
+                        }
                     }
                     await signal.wait(upTo: Self.deleteInterval)
                     continue
@@ -106,11 +111,16 @@ public struct OutboxRelay: Service {
         if !published.isEmpty { try await remove(published) }
     }
 
-    private func reportBacklog() async throws {
+    /// Updates the backlog metrics; returns the age of the oldest row.
+    private func reportBacklog() async throws -> Duration {
         let backlog = try await store.writer.read { db in try Outbox.backlog(in: db) }
-        ServiceMetrics.outboxBacklog(
-            count: backlog.count, oldestAgeSeconds: backlog.oldest.map { -$0.timeIntervalSinceNow } ?? 0)
+        let age = backlog.oldest.map { -$0.timeIntervalSinceNow } ?? 0
+        ServiceMetrics.outboxBacklog(count: backlog.count, oldestAgeSeconds: age)
+        return .milliseconds(Int64(age * 1000))
     }
+
+    /// Well beyond a publish's own timeout (5 s): a row this old was not stored, or its answer was lost.
+    static let staleAfter = Duration.seconds(15)
 
     /// Reads one batch from the store and publishes it; returns how many rows left the outbox.
     @discardableResult
