@@ -41,6 +41,17 @@ struct LocalDeploymentTests {
                 environment: environment, timeout: .seconds(120))
         }
 
+        /// The last lines of every log, to say why something was not ready.
+        func logTails() -> String {
+            let logs = state.appendingPathComponent("logs").path
+            var text = ""
+            for file in ((try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []).sorted() {
+                let log = (try? String(contentsOfFile: "\(logs)/\(file)", encoding: .utf8)) ?? ""
+                text += "--- \(file) ---\n\(log.suffix(1500))\n"
+            }
+            return text
+        }
+
         /// The pids of the pid files, by name.
         func pids() -> [String: Int32] {
             let run = state.appendingPathComponent("run").path
@@ -77,7 +88,7 @@ struct LocalDeploymentTests {
     func exercise(_ deployment: Deployment) async throws {
         let secrets = deployment.state.appendingPathComponent("secrets")
         let up = try await deployment.run("up")
-        #expect(up.status == 0, "\(up.standardOutput)\n\(up.standardError)")
+        #expect(up.status == 0, "\(up.standardOutput)\n\(up.standardError)\n\(deployment.logTails())")
         #expect(up.standardOutput.contains("All five services are ready"), "\(up.standardOutput)")
         let ca = secrets.appendingPathComponent("tls/ca.pem").path
         #expect(up.standardOutput.contains("TLS only (CA: \(ca))"), "\(up.standardOutput)")
