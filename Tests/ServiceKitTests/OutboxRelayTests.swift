@@ -162,6 +162,46 @@ struct OutboxRelayTests {
             await nats.close()
         }
     }
+
+    @Test func aRowWhosePublishWasLostIsPublishedAgain() async throws {
+        try await withNATSServer { (server) async throws in
+            let nats = try await server.connect(name: "relay")
+            try await nats.ensureStream(StreamConfiguration(name: "TEST", subjects: ["test.>"]))
+            let store = try ServiceStore.inMemory()
+            // Rows are published at commit, the way a service's runtime sets it up.
+            store.outbox.setPublisher { entry, done in
+                nats.publishNow(
+                    OutgoingMessage(
+                        subject: entry.subject, payload: Array(entry.payload), headers: entry.headerValues,
+                        messageId: entry.eventId)
+                ) { result in done((try? result.get()) != nil) }
+            }
+            let relay = OutboxRelay(store: store, connection: nats, signal: store.outbox.signal, logger: logger())
+            let group = ServiceGroup(services: [relay], gracefulShutdownSignals: [], logger: logger())
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                try await store.writer.write { db in try Outbox.append(entry("e1", "test.placed.o1"), in: db) }
+                #expect(try await eventuallyAsync { try await nats.streamState("TEST").messages == 1 })
+                // A row nobody published (as if its publish at commit had been lost), written a
+                // minute ago: the relay notices it and publishes it.
+                try await store.writer.writeWithoutTransaction { db in
+                    try db.execute(
+                        sql: """
+                            INSERT INTO outbox (eventId, subject, payload, headers, oncePerSubject, createdAt)
+                            VALUES ('e2', 'test.placed.o2', '{}', '{}', 1, ?)
+                            """, arguments: [Date().timeIntervalSince1970 - 60])
+                }
+                #expect(try await eventuallyAsync { try await nats.streamState("TEST").messages == 2 })
+                #expect(
+                    try await eventuallyAsync {
+                        try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0
+                    })
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+            await nats.close()
+        }
+    }
 }
 
 func eventuallyAsync(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws -> Bool {
