@@ -103,7 +103,7 @@ extension Cluster {
                     details.append("\(id) \(status): \(types.joined(separator: ", "))")
                 }
                 throw TestSupportError(
-                    "\(open.count) orders not final:\n\(details.joined(separator: "\n"))")
+                    "\(open.count) orders not final:\n\(details.joined(separator: "\n"))\n\(await whereThingsWait())")
             }
             try await Task.sleep(for: .milliseconds(250))
         }

@@ -179,10 +179,34 @@ final class Cluster: @unchecked Sendable {
             let order = try await order(id)
             if let status = order["status"] as? String, statuses.contains(status) { return order }
             guard Date() < deadline else {
-                throw TestSupportError("order \(id) is \(order["status"] ?? "?"), waited for \(statuses)")
+                throw TestSupportError(
+                    "order \(id) is \(order["status"] ?? "?"), waited for \(statuses)\n\(await whereThingsWait())")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// Where events wait, for a failure's message: each durable consumer's pending and unacknowledged
+    /// messages, and each service's outbox backlog.
+    func whereThingsWait() async -> String {
+        var lines: [String] = []
+        if let connection = try? await nats.connect(name: "e2e-diagnostics") {
+            for stream in StreamDefinition.all {
+                for consumer in (try? await connection.consumers(of: stream.name)) ?? [] {
+                    lines.append(
+                        "\(consumer.name): pending \(consumer.state.pending), unacknowledged \(consumer.state.ackPending)"
+                    )
+                }
+            }
+            await connection.close()
+        }
+        for service in Self.services {
+            let metrics = try? await URLSession.shared.data(from: url(service, "/metrics")).0
+            let backlog = String(decoding: metrics ?? Data(), as: UTF8.self).split(separator: "\n")
+                .filter { $0.hasPrefix("troupe_outbox") }
+            lines.append("\(service): \(backlog.joined(separator: ", "))")
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// Waits until nothing more happens: every stream's message count stays put for `quiet`.

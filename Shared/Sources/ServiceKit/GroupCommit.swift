@@ -7,8 +7,8 @@ import Synchronization
 /// only its writes and reaches only its caller). Without load a write runs at once, alone: no
 /// caller waits for a group to fill.
 ///
-/// The first caller that finds no transaction running becomes the committer: it runs groups until
-/// the queue is empty, then hands the role back.
+/// A write that finds no committer at work starts one, in a task of its own: it commits groups (up
+/// to `maxGroup` writes each) until the queue is empty, then stops; the next write starts another.
 public final class GroupCommit: Sendable {
     private struct Pending: Sendable {
         /// Runs the write in its savepoint; its caller hears of it after the commit.
