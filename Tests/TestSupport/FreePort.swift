@@ -1,25 +1,36 @@
 public import Foundation
+import Synchronization
 
 /// Finds free TCP ports on 127.0.0.1, so that tests never collide with `make up` or each other.
 public enum FreePort {
-    /// A port that was free a moment ago: bound to port 0, read back, released.
+    /// A port that was free a moment ago and that no other caller in this process was given.
+    ///
+    /// Drawn at random below Linux's ephemeral range (32768–60999): a port the kernel hands out for
+    /// port 0 or as the source of an outgoing connection can be taken again by another test's
+    /// process between this call and the bind of the process it is meant for (a restarted service
+    /// then fails with "Address already in use"); below that range only an explicit bind takes it,
+    /// and the ports given out here are remembered so no two tests get the same one.
     public static func find() throws -> Int {
+        for _ in 0..<1000 {
+            let port = Int.random(in: 20_000...32_000)
+            let fresh = given.withLock { $0.insert(port).inserted }
+            if fresh, canBind(port) { return port }
+        }
+        throw TestSupportError("no free port found between 20000 and 32000")
+    }
+
+    private static let given = Mutex<Set<Int>>([])
+
+    private static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSupportError("socket() failed: \(errno)") }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
+        var address = loopback(port: port)
+        return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
-        guard bound == 0 else { throw TestSupportError("bind() failed: \(errno)") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw TestSupportError("getsockname() failed: \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.

@@ -50,13 +50,13 @@ extension ServiceRuntime {
         }
     }
 
-    private func applyDeliveriesBlocking(
+    private func applyDeliveries(
         _ deliveries: [Delivery<AnyEvent>], consumer: String, reactsTo: @escaping @Sendable (AnyEvent) -> Bool,
         _ apply: @escaping @Sendable (Delivery<AnyEvent>, Database) throws -> HandlerOutcome
-    ) -> [Result<HandlerOutcome, any Error>] {
+    ) async -> [Result<HandlerOutcome, any Error>] {
         guard deliveries.contains(where: { reactsTo($0.event) }) else { return deliveries.map { _ in .success(.done) } }
         do {
-            return try store.write { db in
+            return try await store.writeAsync { db in
                 try Self.applyEach(
                     deliveries, event: \.event, consumer: consumer, reactsTo: reactsTo, apply, in: db)
             }
@@ -162,8 +162,8 @@ extension ServiceRuntime {
             deadLetters: deadLetters, pull: PullOptions(batch: Self.pullBatch), maxBatch: Self.batchSize,
             prerequisiteTimeout: configuration.prerequisiteTimeout, logger: logger,
             decode: { decoder.decodeMessage($0) },
-            handleBatchBlocking: { deliveries in
-                self.applyDeliveriesBlocking(deliveries, consumer: durable, reactsTo: reactsTo, applyDelivery)
+            handleBatch: { deliveries in
+                await self.applyDeliveries(deliveries, consumer: durable, reactsTo: reactsTo, applyDelivery)
             })
     }
 
