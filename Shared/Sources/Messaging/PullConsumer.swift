@@ -104,15 +104,7 @@ public final class PullConsumer: Sendable {
     /// `stop()` was called or the calling task is cancelled.
     public func nextBatch(max: Int) async -> [JetStreamMessage] {
         while true {
-            let batch = state.withLock { state -> [JetStreamMessage]? in
-                if state.stopped { return [] }
-                guard !state.buffer.isEmpty else { return nil }
-                let count = min(max, state.buffer.count)
-                let batch = Array(state.buffer.prefix(count))
-                state.buffer.removeFirst(count)
-                return batch
-            }
-            if let batch {
+            if let batch = takeBuffered(max: max) {
                 pullIfRoom()
                 return batch
             }

@@ -3,7 +3,6 @@ public import Logging
 public import Messaging
 import Metrics
 public import ServiceLifecycle
-import Synchronization
 
 /// What a service's handler made of an event.
 public enum HandlerOutcome: Sendable, Hashable {
@@ -40,8 +39,6 @@ public struct EventConsumer<Event: Sendable>: Service {
     public typealias Handle = @Sendable (Event, JetStreamMessage) async throws -> HandlerOutcome
     /// One result per delivery, in order: an outcome, or the transient error that stopped it.
     public typealias HandleBatch = @Sendable ([Delivery<Event>]) async -> [Result<HandlerOutcome, any Error>]
-    /// Like `HandleBatch`, run on the consumer's own thread, where it may block.
-    public typealias HandleBatchBlocking = @Sendable ([Delivery<Event>]) -> [Result<HandlerOutcome, any Error>]
 
     /// Why a message could not be decoded: the reason goes into `Troupe-Dead-Letter-Reason`.
     public struct DecodeFailure: Error, Sendable {
@@ -122,53 +119,6 @@ public struct EventConsumer<Event: Sendable>: Service {
         }
     }
 
-    /// Batches of up to `maxBatch` events, handed to `handleBatch` together on the consumer's own
-    /// thread (see `ConsumerService`): a synchronous store transaction runs there with no hop.
-    public init(
-        connection: NATSConnection, stream: String, consumer: ConsumerConfiguration, deadLetters: DeadLetters,
-        pull: PullOptions = PullOptions(), maxBatch: Int, prerequisiteTimeout: Duration = .seconds(60),
-        logger: Logger, decode: @escaping Decode, handleBatchBlocking handleBatch: @escaping HandleBatchBlocking
-    ) {
-        let settle = Settler(
-            stream: stream, deadLetters: deadLetters, prerequisiteTimeout: prerequisiteTimeout, logger: logger)
-        service = ConsumerService(
-            connection: connection, stream: stream, consumer: consumer, pull: pull, maxBatch: maxBatch, logger: logger
-        ) { messages in
-            let start = ContinuousClock.now
-            var dispositions = [MessageDisposition?](repeating: nil, count: messages.count)
-            var deliveries: [Delivery<Event>] = []
-            var positions: [Int] = []
-            deliveries.reserveCapacity(messages.count)
-            positions.reserveCapacity(messages.count)
-            for (index, message) in messages.enumerated() {
-                switch decode(message) {
-                case .failure(let failure):
-                    dispositions[index] = Blocking.wait { await settle.undecodable(message, failure.reason) }
-                case .success(let event):
-                    deliveries.append(Delivery(event: event, message: message))
-                    positions.append(index)
-                }
-            }
-            if !deliveries.isEmpty {
-                var results = handleBatch(deliveries)
-                if results.count != deliveries.count {
-                    let missing = BatchAnswerMissing()
-                    results = deliveries.indices.map { $0 < results.count ? results[$0] : .failure(missing) }
-                }
-                // (The store's transaction passes the `after-commit` crash point once it commits.)
-                for ((delivery, position), result) in zip(zip(deliveries, positions), results) {
-                    let type = Self.typeName(delivery.event)
-                    dispositions[position] =
-                        settle.dispositionWithoutDeadLetter(type, delivery.message, result)
-                        ?? Blocking.wait { await settle.disposition(type, delivery.message, result) }
-                }
-            }
-            let elapsed = ContinuousClock.now - start
-            ServiceMetrics.handlerDuration(stream: stream, elapsed / max(1, messages.count), count: messages.count)
-            return dispositions.map { $0 ?? .nak(delay: .seconds(1)) }
-        }
-    }
-
     public func run() async throws { try await service.run() }
 
     /// The event's type for metrics: a bounded set (the catalogue's types, or `event`).
@@ -205,37 +155,6 @@ struct Settler: Sendable {
         ServiceMetrics.consumed(type: "undecodable", outcome: "dead_letter")
         ServiceMetrics.deadLettered(stream: stream)
         return await deadLetters.deadLetter(message, reason: reason)
-    }
-
-    /// The disposition when it needs no dead letter (the common case, decided without suspending);
-    /// nil when the message must be dead-lettered (then `disposition` does it).
-    func dispositionWithoutDeadLetter(
-        _ type: String, _ message: JetStreamMessage, _ result: Result<HandlerOutcome, any Error>
-    ) -> MessageDisposition? {
-        switch result {
-        case .success(.done):
-            if message.metadata.deliveryCount > 1 { ServiceMetrics.redelivered(stream: stream) }
-            ServiceMetrics.consumed(type: type, outcome: "ack")
-            return .ack
-        case .success(.notYet):
-            let deliveries = message.metadata.deliveryCount
-            if Self.age(of: message) > prerequisiteTimeout && Self.waited(deliveries: deliveries) >= prerequisiteTimeout
-            {
-                return nil
-            }
-            if deliveries > 1 { ServiceMetrics.redelivered(stream: stream) }
-            ServiceMetrics.consumed(type: type, outcome: "nak")
-            return .nak(delay: Self.retryDelay(deliveries: deliveries))
-        case .failure(let error):
-            if message.metadata.deliveryCount > 1 { ServiceMetrics.redelivered(stream: stream) }
-            ServiceMetrics.consumed(type: type, outcome: "retry")
-            logger.warning(
-                "handler failed; retrying",
-                metadata: ["nats.subject": "\(message.subject)", "error": "\(StorageFault.describe(error))"])
-            return .nak(delay: Self.retryDelay(deliveries: message.metadata.deliveryCount))
-        case .success(.reject):
-            return nil
-        }
     }
 
     func disposition(_ type: String, _ message: JetStreamMessage, _ result: Result<HandlerOutcome, any Error>) async
@@ -302,20 +221,4 @@ extension Duration {
 /// Events that can name their type for metrics.
 public protocol EventTyped {
     var eventType: String { get }
-}
-
-/// Runs async work from a thread of a consumer's own (never from Swift concurrency's threads) and
-/// waits for it: for the rare paths of a blocking consumer that must publish and wait (dead letters).
-enum Blocking {
-    static func wait<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
-        let done = DispatchSemaphore(value: 0)
-        let result = Mutex<T?>(nil)
-        Task {
-            let value = await body()
-            result.withLock { $0 = value }
-            done.signal()
-        }
-        done.wait()
-        return result.withLock { $0! }
-    }
 }

@@ -34,22 +34,6 @@ extension ServiceRuntime {
         }
     }
 
-    /// `applyBatch` for a caller on a thread of its own (a blocking consumer): the transaction runs
-    /// on the calling thread, with no hop to the store's queue and back when it is free.
-    public func applyBatchBlocking(
-        _ events: [AnyEvent], consumer: String, reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true },
-        _ apply: @escaping EventApply
-    ) -> [Result<HandlerOutcome, any Error>] {
-        guard events.contains(where: reactsTo) else { return events.map { _ in .success(.done) } }
-        do {
-            return try store.write { db in
-                try Self.applyEach(events, consumer: consumer, reactsTo: reactsTo, apply, in: db)
-            }
-        } catch {
-            return events.map { _ in .failure(error) }
-        }
-    }
-
     private func applyDeliveries(
         _ deliveries: [Delivery<AnyEvent>], consumer: String, reactsTo: @escaping @Sendable (AnyEvent) -> Bool,
         _ apply: @escaping @Sendable (Delivery<AnyEvent>, Database) throws -> HandlerOutcome

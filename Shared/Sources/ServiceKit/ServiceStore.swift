@@ -71,19 +71,10 @@ extension Duration {
 }
 
 extension ServiceStore {
-    /// Runs `body` in a write transaction. Every write of a service goes through here (or
-    /// `writeAsync`), so that the outbox hand-off starts each transaction clean: when SQLite rolls a
-    /// transaction back by itself (a full disk), GRDB does not tell transaction observers, and rows
-    /// staged in it must never be published with the next commit.
-    public func write<T>(_ body: (Database) throws -> T) throws -> T {
-        let outbox = self.outbox
-        return try writer.write { db in
-            outbox.beginTransaction()
-            return try body(db)
-        }
-    }
-
-    /// `write`, suspending the caller instead of blocking it.
+    /// Runs `body` in a write transaction. Every write of a service goes through here, so that the
+    /// outbox hand-off starts each transaction clean: when SQLite rolls a transaction back by itself
+    /// (a full disk), GRDB does not tell transaction observers, and rows staged in it must never be
+    /// published with the next commit.
     public func writeAsync<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let outbox = self.outbox
         return try await writer.write { db in
