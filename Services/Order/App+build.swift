@@ -17,6 +17,9 @@ enum OrderApp {
             SettingSpec(
                 "idempotency-retention", env: "TROUPE_ORDER_IDEMPOTENCY_RETENTION", default: "24h",
                 help: "how long Idempotency-Keys are kept (at least 24h)"),
+            SettingSpec(
+                "max-pending-orders", env: "TROUPE_ORDER_MAX_PENDING", default: "500",
+                help: "accepted orders still pending at most; beyond it POST /orders answers 503 (0: no limit)"),
         ],
         streams: [.orders, .inventory, .payments, .shipping, .deadLetter].map(StreamConfiguration.init))
 
@@ -27,6 +30,7 @@ enum OrderApp {
         let rebuild = reader.oneOf("rebuild-projection", ["false", "true"]) == "true"
         let retention = reader.duration("idempotency-retention") ?? .seconds(86_400)
         if retention < .seconds(86_400) { reader.fail("idempotency-retention", "must be at least 24h (http.md)") }
+        let maxPending = reader.integer("max-pending-orders", in: 0...10_000_000)
         try reader.finish()
         if rebuild {
             let count = try await runtime.write { db in try OrderStore.rebuildProjection(in: db) }
@@ -45,8 +49,12 @@ enum OrderApp {
         var bound: [String: @Sendable () -> Bool] = [:]
         for (name, consumer) in consumers { bound[name] = { consumer.isBound } }
         let router = HTTPKit.router(health: runtime.healthChecks(consumers: bound))
-        OrderRoutes(runtime: runtime).add(to: router)
+        let admission = OrderAdmission(runtime: runtime, limit: maxPending)
+        await admission.refresh()
+        OrderRoutes(runtime: runtime, admission: admission).add(to: router)
         let sweeper = IdempotencyKeySweeper(runtime: runtime, retention: retention, interval: .seconds(3600))
-        return (router, consumers.map { $0.1 as any Service } + [sweeper])
+        return (
+            router, consumers.map { $0.1 as any Service } + [sweeper, OrderAdmissionRefresher(admission: admission)]
+        )
     }
 }

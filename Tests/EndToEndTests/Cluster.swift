@@ -289,6 +289,14 @@ enum HTTP {
     static func request(
         _ method: String, _ url: URL, json: [String: Any]? = nil, admin: Bool = false, headers: [String: String] = [:]
     ) async throws -> (Int, [String: Any]) {
+        let (status, body, _) = try await exchange(method, url, json: json, admin: admin, headers: headers)
+        return (status, body)
+    }
+
+    /// `request`, with the response's headers too.
+    static func exchange(
+        _ method: String, _ url: URL, json: [String: Any]? = nil, admin: Bool = false, headers: [String: String] = [:]
+    ) async throws -> (status: Int, body: [String: Any], headers: [String: String]) {
         var request = URLRequest(url: url, timeoutInterval: 10)
         request.httpMethod = method
         if let json {
@@ -298,8 +306,12 @@ enum HTTP {
         if admin { request.setValue("Bearer \(Cluster.adminToken)", forHTTPHeaderField: "Authorization") }
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let (data, response) = try await URLSession.shared.data(for: request)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let http = response as? HTTPURLResponse
         let body = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        return (status, body)
+        var fields: [String: String] = [:]
+        for (name, value) in http?.allHeaderFields ?? [:] {
+            if let name = name as? String, let value = value as? String { fields[name.lowercased()] = value }
+        }
+        return (http?.statusCode ?? 0, body, fields)
     }
 }

@@ -206,6 +206,12 @@ struct TroupeToolTests {
             #expect(report["unfinished"] as? Int == 0)
             #expect(report["unexpectedCount"] as? Int == 0)
             #expect((report["completedPerSecond"] as? Double ?? 0) > 0)
+            // Nothing was shed at 20 orders/s, and the per-second curve counts every final event
+            // from the measured period on (the 60 measured orders, and warm-up ones that ended late).
+            #expect(report["refused"] as? Int == 0)
+            #expect(report["measuredRefused"] as? Int == 0)
+            let bySecond = try #require(report["completedBySecond"] as? [Int])
+            #expect(bySecond.reduce(0, +) >= 60 && bySecond.reduce(0, +) <= 80, "\(bySecond)")
             let byKind = try #require(report["latencyByKind"] as? [String: [String: Any]])
             #expect(Set(byKind.keys) == ["shipped", "out_of_stock", "declined", "undeliverable"])
             let percentiles = ["p50Ms", "p90Ms", "p99Ms", "p999Ms", "maxMs"]

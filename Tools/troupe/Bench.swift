@@ -367,8 +367,14 @@ struct Bench: AsyncParsableCommand {
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.httpBody = try? JSONSerialization.data(withJSONObject: body(kind))
-        guard let (data, response) = try? await session.data(for: request),
-            (response as? HTTPURLResponse)?.statusCode == 202,
+        let answer = try? await session.data(for: request)
+        let http = answer?.1 as? HTTPURLResponse
+        // Load shed at the door (503 with Retry-After) is an answer, not a failure: nothing was accepted.
+        if http?.statusCode == 503, http?.value(forHTTPHeaderField: "Retry-After") != nil {
+            tracker.refused(measured: measured)
+            return
+        }
+        guard let (data, response) = answer, (response as? HTTPURLResponse)?.statusCode == 202,
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let id = object["orderId"] as? String
         else {
@@ -397,7 +403,7 @@ struct Bench: AsyncParsableCommand {
             let counts = tracker.counts()
             let line =
                 label + "\(phase) | sent \(counts.sent) | accepted \(counts.accepted) | finished \(counts.finished) "
-                + "| in flight \(counts.accepted - counts.finished) | errors \(counts.errors)"
+                + "| in flight \(counts.accepted - counts.finished) | refused \(counts.refused) | errors \(counts.errors)"
             if terminal {
                 FileHandle.standardError.write(Data("\r\(line)\u{1B}[K".utf8))
             } else if tick % 5 == 0 || !phase.hasPrefix(lastPhase) {
@@ -432,6 +438,8 @@ final class Tracker: Sendable {
         var sent = 0
         var errors = 0
         var measuredErrors = 0
+        var refused = 0
+        var measuredRefused = 0
     }
 
     private let state = Mutex(State())
@@ -440,6 +448,15 @@ final class Tracker: Sendable {
         state.withLock {
             $0.sent += 1
             $0.orders[id] = Order(kind: kind, scheduled: scheduled, measured: measured)
+        }
+    }
+
+    /// The order service shed this order (503 with Retry-After).
+    func refused(measured: Bool) {
+        state.withLock {
+            $0.sent += 1
+            $0.refused += 1
+            if measured { $0.measuredRefused += 1 }
         }
     }
 
@@ -471,9 +488,12 @@ final class Tracker: Sendable {
         }
     }
 
-    func counts() -> (sent: Int, accepted: Int, finished: Int, errors: Int) {
+    func counts() -> (sent: Int, accepted: Int, finished: Int, refused: Int, errors: Int) {
         state.withLock { state in
-            (state.sent, state.orders.count, state.orders.keys.filter { state.finals[$0] != nil }.count, state.errors)
+            (
+                state.sent, state.orders.count, state.orders.keys.filter { state.finals[$0] != nil }.count,
+                state.refused, state.errors
+            )
         }
     }
 
@@ -516,15 +536,25 @@ final class Tracker: Sendable {
             // CPU over the sampler's own period, divided by the sagas completed in that same period.
             let completedWhileSampled = state.finals.values.filter { $0.time >= window.from && $0.time < window.until }
                 .count
+            // Final events per second from the start of the measured period to the last one seen:
+            // a collapse under overload, or the drain of a backlog, shows as a falling curve.
+            var bySecond: [Int] = []
+            for final in state.finals.values where final.time >= measuredFrom {
+                let second = Int(final.time.timeIntervalSince(measuredFrom))
+                if second >= bySecond.count { bySecond += Array(repeating: 0, count: second + 1 - bySecond.count) }
+                bySecond[second] += 1
+            }
             let cpu = processes.values.reduce(0) { $0 + $1.cpuSeconds }
             let measuredCPU = !processes.isEmpty
             let seconds = window.until.timeIntervalSince(window.from)
             return BenchReport(
                 date: Timestamp.string(Date()), rate: rate, warmupSeconds: warmup, durationSeconds: duration,
                 mix: Dictionary(uniqueKeysWithValues: mix.map { ($0.key.rawValue, $0.value) }),
-                sent: state.sent, errors: state.errors, measuredOrders: measured + state.measuredErrors,
-                measuredErrors: state.measuredErrors, finished: finished, unfinished: measured - finished,
-                completedPerSecond: Double(completedInWindow) / Double(duration),
+                sent: state.sent, errors: state.errors, refused: state.refused,
+                measuredOrders: measured + state.measuredErrors + state.measuredRefused,
+                measuredErrors: state.measuredErrors, measuredRefused: state.measuredRefused, finished: finished,
+                unfinished: measured - finished, completedPerSecond: Double(completedInWindow) / Double(duration),
+                completedBySecond: bySecond,
                 latency: .init(toFinal), latencyToConfirmation: .init(toDecision),
                 latencyByKind: byKind.mapValues { .init($0) },
                 unexpectedOutcomes: Array(unexpected.prefix(20)), unexpectedCount: unexpected.count,

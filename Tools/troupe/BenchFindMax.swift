@@ -84,7 +84,8 @@ struct FindMax {
         if report.unfinished > 0 {
             failures.append("\(report.unfinished) measured orders not final within \(bench.drain) s")
         }
-        if report.measuredErrors > 0 { failures.append("\(report.measuredErrors) orders refused") }
+        if report.measuredErrors > 0 { failures.append("\(report.measuredErrors) orders failed") }
+        if report.measuredRefused > 0 { failures.append("\(report.measuredRefused) orders refused") }
         if report.unexpectedCount > 0 { failures.append("\(report.unexpectedCount) unexpected outcomes") }
         if report.latencyToConfirmation.p99Ms >= bench.maxP99Ms {
             failures.append(

@@ -51,14 +51,20 @@ struct BenchReport: Codable {
     var mix: [String: Int]
     /// Every order sent, warm-up included, and those the order service did not accept.
     var sent: Int
+    /// Requests that failed: no answer, or an answer other than 202 and a load-shedding 503.
     var errors: Int
-    /// Orders scheduled in the measured period; of them, refused, finished and not finished.
+    /// Orders the order service shed at the door (503 with `Retry-After`): answered, not accepted.
+    var refused: Int
+    /// Orders scheduled in the measured period; of them, failed, refused, finished and not finished.
     var measuredOrders: Int
     var measuredErrors: Int
+    var measuredRefused: Int
     var finished: Int
     var unfinished: Int
     /// Final events (shipped or cancelled) in the measured period, per second.
     var completedPerSecond: Double
+    /// Final events in each second from the start of the measured period to the last one seen.
+    var completedBySecond: [Int]
     /// Scheduled POST /orders → the order's final event (orders.shipped or orders.cancelled).
     var latency: Latency
     /// Scheduled POST /orders → its first orders.confirmed or orders.cancelled: when the customer
@@ -118,7 +124,8 @@ struct BenchReport: Codable {
         lines.append("")
         lines.append(
             "completed sagas: \(completedPerSecond.formatted1)/s; measured orders \(measuredOrders): "
-                + "\(finished) finished, \(unfinished) unfinished, \(measuredErrors) refused")
+                + "\(finished) finished, \(unfinished) unfinished, \(measuredRefused) refused (503, Retry-After), "
+                + "\(measuredErrors) failed")
         lines.append("latency POST → confirmation or cancellation (ms): " + latencyToConfirmation.percentiles)
         lines.append("latency POST → final event (ms): " + latency.percentiles)
         for (kind, value) in latencyByKind.sorted(by: { $0.key < $1.key }) {

@@ -7,10 +7,15 @@ import ServiceKit
 /// The order API of http.md.
 struct OrderRoutes: Sendable {
     let runtime: ServiceRuntime
+    /// Sheds new orders while too many accepted ones are pending.
+    let admission: OrderAdmission
 
     func add(to router: Router<BasicRequestContext>) {
         let runtime = self.runtime
+        let admission = self.admission
         router.post("/orders") { request, _ -> JSONResponse<OrderView> in
+            // First, before any work: a refusal must be quick and change nothing.
+            try admission.admit()
             let key = try Self.idempotencyKey(request)
             let body = try await JSONBody.decode(PlaceOrderRequest.self, from: request)
             if let (field, message) = body.violation() { throw APIError.validation(field, message) }

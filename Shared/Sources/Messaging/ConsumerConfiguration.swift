@@ -5,7 +5,9 @@ public struct ConsumerConfiguration: Sendable, Hashable {
     /// The durable name, shared by every instance of a service (for example `inventory-orders`).
     public var durable: String
     /// Only messages on this subject (wildcards allowed); nil for the whole stream. Server 2.9
-    /// allows one filter per consumer, and it cannot be changed once the consumer exists.
+    /// allows one filter per consumer, and it cannot be changed once the consumer exists: 2.9.10
+    /// accepts such an update but then delivers nothing more (docs/pipeline.md), which is why
+    /// `ensureConsumer` refuses it.
     public var filterSubject: String?
     public var deliverPolicy: DeliverPolicy
     /// How long the server waits for an acknowledgement before it delivers the message again.

@@ -46,6 +46,16 @@ public enum ServiceMetrics {
         counters.counter("troupe_saga_outcomes_total", ("outcome", outcome), ("reason", reason)).increment()
     }
 
+    /// A request refused to shed load (503 with `Retry-After`), by route.
+    public static func refused(route: String) {
+        counters.counter("troupe_http_refused_total", ("route", route)).increment()
+    }
+
+    /// The order service's backlog: accepted orders still pending, as admission control last read it.
+    public static func pendingOrders(_ count: Int) {
+        Gauge(label: "troupe_orders_pending").record(count)
+    }
+
     /// `GET /metrics`.
     static func add(to router: Router<BasicRequestContext>, registry: PrometheusCollectorRegistry) {
         router.get("/metrics") { _, _ -> Response in
