@@ -258,6 +258,7 @@ struct TroupeToolTests {
                 [
                     "bench", "--find-max", "--start-rate", "10", "--growth", "2", "--step-warmup", "1",
                     "--step-duration", "2", "--max-steps", "2", "--max-p99-ms", "10000", "--drain", "30",
+                    "--overload", "2",
                 ] + common)
             #expect(findMax.status == 0, "\(findMax.standardOutput)\n\(findMax.standardError)")
             #expect(
@@ -279,6 +280,13 @@ struct TroupeToolTests {
                 #expect(stepReport["latencyToConfirmation"] is [String: Any])
             }
             #expect(maxReport["sustainedRate"] as? Double == 20)
+            // Then one overload step at twice the highest completed rate: every accepted order final,
+            // and what it retained of that rate reported.
+            let overload = try #require((maxReport["overloadSteps"] as? [[String: Any]])?.first)
+            #expect(overload["overload"] as? Double == 2)
+            #expect((overload["retained"] as? Double ?? 0) > 0, "\(overload["retained"] ?? "")")
+            #expect((overload["report"] as? [String: Any])?["unfinished"] as? Int == 0)
+            #expect(findMax.standardOutput.contains("overload ×2.0"), "\(findMax.standardOutput)")
             #expect((maxReport["fractionOfCeiling"] as? Double ?? 0) > 0)
             #expect((maxReport["ceiling"] as? [String: Any])?["streamsDeleted"] as? Int == 5)
             #expect((maxReport["check"] as? [String: Any])?["holds"] as? Bool == true)

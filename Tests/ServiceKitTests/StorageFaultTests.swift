@@ -124,4 +124,54 @@ struct StorageFaultTests {
             }
         }
     }
+
+    /// A group commit answers its writers only once its transaction has committed. When SQLite
+    /// rolls the group's transaction back by itself (as on a full disk; here a trigger's
+    /// `RAISE(ROLLBACK)`), GRDB does not tell its transaction observers, so an answer hung on one
+    /// would fire at the next commit, another writer's: a 202 for an order never stored.
+    @Test func aGroupThatSQLiteRollsBackByItselfAnswersNoWriterWithSuccess() async throws {
+        let (store, directory) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await store.writer.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER boom BEFORE INSERT ON note WHEN NEW.id = 'boom'
+                    BEGIN SELECT RAISE(ROLLBACK, 'rolled back by SQLite itself'); END
+                    """)
+        }
+        let group = GroupCommit(store: store)
+        // Hold the store's writer, so that the next writes queue up and A and B share one group.
+        let release = DispatchSemaphore(value: 0)
+        let holding = Task { try await store.writer.write { _ in _ = release.wait(timeout: .now() + 10) } }
+        try await Task.sleep(for: .milliseconds(100))
+        let first = Task { try await group.write { db in try Self.note("w0", db) } }
+        try await Task.sleep(for: .milliseconds(100))  // the committer now waits with [w0]
+        let a = Task {
+            try await group.write { db in
+                try Self.note("a", db)
+                // Another writer queues up behind this transaction meanwhile, and commits right after it.
+                Task { try await insert("c", into: store) }
+                usleep(200_000)
+            }
+        }
+        let b = Task { try await group.write { db in try Self.note("boom", db) } }
+        try await Task.sleep(for: .milliseconds(100))
+        release.signal()
+        try await holding.value
+        try await first.value
+        let answers = [await Self.succeeded(a), await Self.succeeded(b)]
+        #expect(answers == [false, false], "no writer of the rolled-back group was told it succeeded")
+        try await Task.sleep(for: .milliseconds(300))
+        let ids = try await store.writer.read { db in try String.fetchAll(db, sql: "SELECT id FROM note ORDER BY id") }
+        #expect(ids == ["c", "w0"], "the other writer committed; nothing of the group remains")
+    }
+
+    private static func note(_ id: String, _ db: Database) throws {
+        try db.execute(sql: "INSERT INTO note (id, body) VALUES (?, ?)", arguments: [id, Data(count: 8)])
+    }
+
+    private static func succeeded(_ task: Task<Void, any Error>) async -> Bool {
+        if case .success = await task.result { return true }
+        return false
+    }
 }

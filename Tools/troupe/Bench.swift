@@ -42,6 +42,8 @@ struct Bench: AsyncParsableCommand {
     @OptionGroup var services: ServiceURLs
     @Option(help: "Orders per second.")
     var rate: Double = 50
+    @Option(help: "Keep-alive connections to the order service; a request waits for a free one, in its latency.")
+    var connections = 128
     @Option(help: "Seconds of warm-up (sent, not measured).")
     var warmup: Int = 10
     @Option(help: "Seconds measured.")
@@ -76,6 +78,11 @@ struct Bench: AsyncParsableCommand {
     var maxSteps: Int = 12
     @Flag(inversion: .prefixedNo, help: "--find-max: one more step halfway between the last good and first bad rate.")
     var refine = true
+    @Option(
+        help:
+            "--find-max: then overload steps at these multiples of the highest completed rate (comma-separated; empty: none)."
+    )
+    var overload = "2,5"
 
     @Option(help: "The compiled Tools/nats-ceiling-c/ceiling.c: measure the broker's saga ceiling first.")
     var ceilingBinary: String?
@@ -100,6 +107,9 @@ struct Bench: AsyncParsableCommand {
                 throw ValidationError("--step-warmup ≥ 0 and --step-duration > 0 seconds")
             }
             guard maxP99Ms > 0, maxSteps > 0 else { throw ValidationError("--max-p99-ms and --max-steps above 0") }
+            guard overloadFactors != nil else {
+                throw ValidationError("--overload takes multiples above 1, comma-separated, like 2,5")
+            }
         }
         if let ceilingBinary, !FileManager.default.isExecutableFile(atPath: ceilingBinary) {
             throw ValidationError("--ceiling-binary: \(ceilingBinary) is not an executable file")
@@ -111,6 +121,14 @@ struct Bench: AsyncParsableCommand {
             throw ValidationError("--ceiling-storage file|memory")
         }
         _ = try Self.parseMix(mix)
+    }
+
+    /// `--overload` read: the multiples of the highest completed rate to overload the suite with.
+    var overloadFactors: [Double]? {
+        if overload.trimmingCharacters(in: .whitespaces).isEmpty { return [] }
+        let factors = overload.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard factors.allSatisfy({ ($0 ?? 0) > 1 }) else { return nil }
+        return factors.compactMap { $0 }
     }
 
     static func parseMix(_ text: String) throws -> [Kind: Int] {
@@ -308,7 +326,7 @@ struct Bench: AsyncParsableCommand {
         let measuredFrom = start.addingTimeInterval(Double(warmup))
         let measuredUntil = measuredFrom.addingTimeInterval(Double(duration))
         let sampler = Sampler(pids: pids)
-        let session = Self.session()
+        let client = try BenchClient(url: services.orderURL, connections: connections)
         let progress = Task {
             await Self.showProgress(
                 tracker, label: label, start: start, warmup: warmup, measuredFrom: measuredFrom, duration: duration,
@@ -317,27 +335,29 @@ struct Bench: AsyncParsableCommand {
         defer { progress.cancel() }
 
         // Discarding: a long run at a high rate keeps no finished child task around.
-        await withDiscardingTaskGroup { group in
-            var cpuAtStart = false
-            for index in 0..<total {
-                let scheduled = start.addingTimeInterval(Double(index) * interval)
-                let wait = scheduled.timeIntervalSinceNow
-                if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
-                if !cpuAtStart && scheduled >= measuredFrom {
-                    sampler.markStart()
-                    cpuAtStart = true
+        try await client.run {
+            await withDiscardingTaskGroup { group in
+                var cpuAtStart = false
+                for index in 0..<total {
+                    let scheduled = start.addingTimeInterval(Double(index) * interval)
+                    let wait = scheduled.timeIntervalSinceNow
+                    if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
+                    if !cpuAtStart && scheduled >= measuredFrom {
+                        sampler.markStart()
+                        cpuAtStart = true
+                    }
+                    sampler.sample()
+                    let kind = kinds[index % kinds.count]
+                    let measured = scheduled >= measuredFrom && scheduled < measuredUntil
+                    group.addTask {
+                        await Self.place(
+                            kind, scheduled: scheduled, measured: measured, client: client, tracker: tracker)
+                    }
                 }
-                sampler.sample()
-                let kind = kinds[index % kinds.count]
-                let measured = scheduled >= measuredFrom && scheduled < measuredUntil
-                group.addTask {
-                    await Self.place(
-                        kind, scheduled: scheduled, measured: measured, session: session, url: self.services.orderURL,
-                        tracker: tracker)
-                }
+                if !cpuAtStart { sampler.markStart() }
             }
-            if !cpuAtStart { sampler.markStart() }
         }
+        await client.shutdown()
         let sentAll = Date()
         sampler.markEnd(at: max(Date(), measuredUntil))
         // The measured orders finish (or the drain runs out).
@@ -353,29 +373,22 @@ struct Bench: AsyncParsableCommand {
     /// The events whose times the bench needs: confirmation or cancellation, and the final event.
     static let trackedPrefixes = ["orders.confirmed.", "orders.shipped.", "orders.cancelled."]
 
-    static func session() -> URLSession {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = 64
-        configuration.timeoutIntervalForRequest = 30
-        return URLSession(configuration: configuration)
-    }
-
     static func place(
-        _ kind: Kind, scheduled: Date, measured: Bool, session: URLSession, url: String, tracker: Tracker
+        _ kind: Kind, scheduled: Date, measured: Bool, client: BenchClient, tracker: Tracker
     ) async {
-        var request = URLRequest(url: URL(string: url + "/orders")!)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = try? JSONSerialization.data(withJSONObject: body(kind))
-        let answer = try? await session.data(for: request)
-        let http = answer?.1 as? HTTPURLResponse
-        // Load shed at the door (503 with Retry-After) is an answer, not a failure: nothing was accepted.
-        if http?.statusCode == 503, http?.value(forHTTPHeaderField: "Retry-After") != nil {
-            tracker.refused(measured: measured)
+        guard let json = try? JSONSerialization.data(withJSONObject: body(kind)) else {
+            tracker.failed(measured: measured)
             return
         }
-        guard let (data, response) = answer, (response as? HTTPURLResponse)?.statusCode == 202,
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        let sent = ContinuousClock.now
+        let response = try? await client.post("/orders", json: json)
+        // Load shed at the door (503 with Retry-After) is an answer, not a failure: nothing was accepted.
+        if let response, response.status == 503, response.headers["retry-after"] != nil {
+            tracker.refused(measured: measured, answeredIn: response.elapsed ?? (ContinuousClock.now - sent))
+            return
+        }
+        guard let response, response.status == 202,
+            let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
             let id = object["orderId"] as? String
         else {
             tracker.failed(measured: measured)
@@ -440,6 +453,7 @@ final class Tracker: Sendable {
         var measuredErrors = 0
         var refused = 0
         var measuredRefused = 0
+        var refusalMicros: [UInt64] = []
     }
 
     private let state = Mutex(State())
@@ -451,12 +465,17 @@ final class Tracker: Sendable {
         }
     }
 
-    /// The order service shed this order (503 with Retry-After).
-    func refused(measured: Bool) {
+    /// The order service shed this order (503 with Retry-After), answering in `answeredIn`.
+    func refused(measured: Bool, answeredIn: Duration) {
+        let micros = UInt64(
+            max(0, answeredIn.components.seconds * 1_000_000 + answeredIn.components.attoseconds / 1_000_000_000_000))
         state.withLock {
             $0.sent += 1
             $0.refused += 1
-            if measured { $0.measuredRefused += 1 }
+            if measured {
+                $0.measuredRefused += 1
+                $0.refusalMicros.append(micros)
+            }
         }
     }
 
@@ -555,6 +574,9 @@ final class Tracker: Sendable {
                 measuredErrors: state.measuredErrors, measuredRefused: state.measuredRefused, finished: finished,
                 unfinished: measured - finished, completedPerSecond: Double(completedInWindow) / Double(duration),
                 completedBySecond: bySecond,
+                refusalLatency: state.refusalMicros.isEmpty
+                    ? nil
+                    : .init(state.refusalMicros.reduce(into: histogram()) { $0.record($1) }),
                 latency: .init(toFinal), latencyToConfirmation: .init(toDecision),
                 latencyByKind: byKind.mapValues { .init($0) },
                 unexpectedOutcomes: Array(unexpected.prefix(20)), unexpectedCount: unexpected.count,

@@ -61,6 +61,21 @@ struct FindMax {
                 }
             }
             report.conclude()
+            // Past the maximum: does the suite keep completing at its best rate while overloaded
+            // (shedding the excess at the door), or does it collapse?
+            let peak = report.steps.map(\.report.completedPerSecond).max() ?? 0
+            for factor in bench.overloadFactors ?? [] where peak > 0 {
+                if let busy = try await settle(nats) {
+                    report.notes.append("no overload step ×\(factor): the suite did not settle (\(busy))")
+                    break
+                }
+                let rate = min(10_000, (peak * factor).rounded(toPlaces: 1))
+                var step = try await self.step(nats, rate: rate, number: report.steps.count + 1, ceiling: ceiling)
+                step.overload = factor
+                step.retained = (step.report.completedPerSecond / peak).rounded(toPlaces: 3)
+                report.overloadSteps.append(step)
+                Self.announce(step)
+            }
             report.check = try await Bench.check(nats, services: bench.services)
             return report
         }
@@ -136,10 +151,22 @@ struct FindMaxReport: Codable {
         var failures: [String]
         /// The step halfway between the last good and the first bad rate.
         var refinement = false
+        /// An overload step: its rate is this multiple of the highest completed rate of the steps.
+        var overload: Double?
+        /// An overload step's completed sagas per second over that highest completed rate.
+        var retained: Double?
         var report: BenchReport
 
         var line: String {
             let r = report
+            if let overload, let retained {
+                return
+                    "overload ×\(overload.formatted1) (\(rate.formatted1)/s): completed \(r.completedPerSecond.formatted1)/s, "
+                    + "retained \(String(format: "%.0f%%", 100 * retained)) of the highest completed rate; "
+                    + "\(r.measuredRefused) refused (503, Retry-After), \(r.measuredErrors) failed, "
+                    + "\(r.unfinished) accepted orders unfinished; refusals answered in p99 "
+                    + "\(r.refusalLatency?.p99Ms ?? 0) ms; p99 to confirmation \(r.latencyToConfirmation.p99Ms) ms"
+            }
             return
                 "\(refinement ? "refine" : "step") \(rate.formatted1)/s: "
                 + "completed \(r.completedPerSecond.formatted1)/s, "
@@ -159,6 +186,8 @@ struct FindMaxReport: Codable {
     var maxP99ConfirmationMs: Double
     var ceiling: Ceiling?
     var steps: [Step] = []
+    /// Past the maximum (`--overload`), not judged sustained or not: what is retained.
+    var overloadSteps: [Step] = []
     /// The highest offered rate of a sustained step; nil when not even the first was.
     var sustainedRate: Double?
     /// That step's completed sagas per second, and as a fraction of the ceiling.
@@ -226,6 +255,7 @@ struct FindMaxReport: Codable {
         } else {
             lines.append("highest sustained rate: none, not even \(startRate.formatted1) orders/s")
         }
+        for step in overloadSteps { lines.append(step.line) }
         if let ceiling { lines.append(ceiling.summary(fraction: fractionOfCeiling)) }
         for note in notes { lines.append("note: \(note)") }
         if let check {

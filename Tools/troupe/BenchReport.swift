@@ -65,6 +65,9 @@ struct BenchReport: Codable {
     var completedPerSecond: Double
     /// Final events in each second from the start of the measured period to the last one seen.
     var completedBySecond: [Int]
+    /// How long the order service took to refuse an order, from the request's sending to its
+    /// answer (the client's own wait for a free connection not included); absent with no refusal.
+    var refusalLatency: Latency?
     /// Scheduled POST /orders → the order's final event (orders.shipped or orders.cancelled).
     var latency: Latency
     /// Scheduled POST /orders → its first orders.confirmed or orders.cancelled: when the customer
@@ -126,6 +129,9 @@ struct BenchReport: Codable {
             "completed sagas: \(completedPerSecond.formatted1)/s; measured orders \(measuredOrders): "
                 + "\(finished) finished, \(unfinished) unfinished, \(measuredRefused) refused (503, Retry-After), "
                 + "\(measuredErrors) failed")
+        if let refusalLatency {
+            lines.append("refusals answered in (ms): " + refusalLatency.percentiles)
+        }
         lines.append("latency POST → confirmation or cancellation (ms): " + latencyToConfirmation.percentiles)
         lines.append("latency POST → final event (ms): " + latency.percentiles)
         for (kind, value) in latencyByKind.sorted(by: { $0.key < $1.key }) {
@@ -176,6 +182,7 @@ struct BenchReport: Codable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(self).write(to: URL(fileURLWithPath: base + ".json"))
         try svg().write(toFile: base + ".svg", atomically: true, encoding: .utf8)
+        try rateSVG().write(toFile: base + "-rate.svg", atomically: true, encoding: .utf8)
         let markdown = """
             # Troupe load benchmark, \(date)
 
@@ -185,13 +192,59 @@ struct BenchReport: Codable {
 
             ![latency by percentile](\(stamp).svg)
 
+            ![completed sagas per second](\(stamp)-rate.svg)
+
             Raw numbers: [\(stamp).json](\(stamp).json). Latency runs from each order's scheduled send time to
             the time of its first `orders.confirmed` or `orders.cancelled` event, and to its `orders.shipped` or
             `orders.cancelled` event (open loop, no coordinated omission).
 
             """
         try markdown.write(toFile: base + ".md", atomically: true, encoding: .utf8)
-        return [base + ".json", base + ".md", base + ".svg"]
+        return [base + ".json", base + ".md", base + ".svg", base + "-rate.svg"]
+    }
+
+    /// Completed sagas in each second of the run and its drain, against the offered rate: under
+    /// overload the curve stays level (or it collapses), and after the last order it shows the drain.
+    func rateSVG() -> String {
+        let width = 720.0
+        let height = 300.0
+        let left = 70.0
+        let right = 20.0
+        let top = 40.0
+        let bottom = 45.0
+        let seconds = max(completedBySecond.count, durationSeconds, 1)
+        let maxY = max(Double(completedBySecond.max() ?? 0), rate, 1) * 1.1
+        func x(_ second: Double) -> Double { left + (width - left - right) * second / Double(seconds) }
+        func y(_ value: Double) -> Double { height - bottom - (height - top - bottom) * value / maxY }
+        var svg = """
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="\(Int(left))" y="24" font-size="15">Troupe: completed sagas per second, \(rate.formatted1) orders/s offered</text>
+
+            """
+        for tick in 0...4 {
+            let value = maxY * Double(tick) / 4
+            svg +=
+                "<line x1=\"\(left)\" y1=\"\(y(value))\" x2=\"\(width - right)\" y2=\"\(y(value))\" stroke=\"#eee\"/>\n"
+            svg += "<text x=\"\(left - 8)\" y=\"\(y(value) + 4)\" text-anchor=\"end\">\(Int(value.rounded()))</text>\n"
+        }
+        let end = x(Double(durationSeconds)).rounded(toPlaces: 1)
+        svg +=
+            "<line x1=\"\(end)\" y1=\"\(top)\" x2=\"\(end)\" y2=\"\(height - bottom)\" stroke=\"#bbb\" stroke-dasharray=\"4\"/>\n"
+        svg += "<text x=\"\(end + 4)\" y=\"\(top + 12)\">last order sent</text>\n"
+        let offered = y(rate).rounded(toPlaces: 1)
+        svg +=
+            "<line x1=\"\(left)\" y1=\"\(offered)\" x2=\"\(end)\" y2=\"\(offered)\" stroke=\"#ff7f0e\" stroke-dasharray=\"6\"/>\n"
+        let points = completedBySecond.enumerated().map { second, count in
+            "\(x(Double(second) + 0.5).rounded(toPlaces: 1)),\(y(Double(count)).rounded(toPlaces: 1))"
+        }
+        svg +=
+            "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+        svg +=
+            "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">"
+            + "seconds from the start of the measured period (dashed orange: offered rate)</text>\n"
+        svg += "</svg>\n"
+        return svg
     }
 
     /// Latency by percentile, the usual HDR plot: x is 1 / (1 − p) on a log scale; to confirmation or

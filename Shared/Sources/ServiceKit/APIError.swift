@@ -43,8 +43,18 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
     public var description: String { "\(code.name): \(message)" }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder().encode(
-            ErrorBody(error: ErrorBody.Detail(code: code.name, message: message, field: field)))
+        // Written by hand: an overloaded order service answers thousands of refusals a second, and
+        // this is a fraction of JSONEncoder's cost for the same bytes.
+        var text = "{\"error\":{\"code\":"
+        JSONText.appendQuoted(code.name, to: &text)
+        text += ",\"message\":"
+        JSONText.appendQuoted(message, to: &text)
+        if let field {
+            text += ",\"field\":"
+            JSONText.appendQuoted(field, to: &text)
+        }
+        text += "}}"
+        let data = Array(text.utf8)
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
@@ -88,14 +98,4 @@ extension APIError {
         default: APIError(Code(name: status.code >= 500 ? "internal" : "error", status: status), status.reasonPhrase)
         }
     }
-}
-
-/// The wire shape of an error.
-private struct ErrorBody: Encodable {
-    struct Detail: Encodable {
-        let code: String
-        let message: String
-        let field: String?
-    }
-    let error: Detail
 }

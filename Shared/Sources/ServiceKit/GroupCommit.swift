@@ -11,8 +11,9 @@ import Synchronization
 /// to `maxGroup` writes each) until the queue is empty, then stops; the next write starts another.
 public final class GroupCommit: Sendable {
     private struct Pending: Sendable {
-        /// Runs the write in its savepoint; its caller hears of it after the commit.
-        let body: @Sendable (Database) throws -> Void
+        /// Runs the write in its savepoint, inside the group's transaction; returns how to answer its
+        /// caller once that transaction has committed.
+        let body: @Sendable (Database) throws -> @Sendable () -> Void
         /// Tells the caller the transaction failed.
         let fail: @Sendable (any Error) -> Void
     }
@@ -50,8 +51,12 @@ public final class GroupCommit: Sendable {
                     if !db.isInsideTransaction { throw error }
                     result = .failure(error)
                 }
-                // No caller sees a write that may still roll back.
-                db.afterNextTransaction { _ in promise.fulfill(result) }
+                // No caller sees a write that may still roll back: the answer is given once the
+                // group's `writeAsync` has returned, that is after its commit. (Not from a GRDB
+                // transaction observer: when SQLite rolls a transaction back by itself — a full
+                // disk — GRDB is not told, the observer stays, and the next transaction's commit,
+                // another writer's, would answer 202 for an order that was never stored.)
+                return { promise.fulfill(result) }
             },
             fail: { promise.fulfill(.failure($0)) })
         let becomeCommitter = state.withLock { state -> Bool in
@@ -76,9 +81,10 @@ public final class GroupCommit: Sendable {
             }
             if group.isEmpty { return }
             do {
-                try await store.writeAsync { db in
-                    for pending in group { try pending.body(db) }
+                let answers = try await store.writeAsync { db in
+                    try group.map { pending in try pending.body(db) }
                 }
+                for answer in answers { answer() }
             } catch {
                 // Nothing of the group was committed; those already told (never, here) keep their answer.
                 for pending in group { pending.fail(error) }
