@@ -26,6 +26,23 @@ struct MessageMetadataTests {
         #expect(metadata.streamSequence == 9)
     }
 
+    /// Issue 10.3: numbers a server never sends (19 digits beyond Int64, a delivery count of 0) are
+    /// refused, not trapped on: a crafted reply subject must not kill the process.
+    @Test(arguments: [
+        "$JS.ACK.ORDERS.c.9999999999999999999.1.1.1.1", "$JS.ACK.ORDERS.c.1.1.1.9999999999999999999.1",
+        "$JS.ACK.ORDERS.c.0.1.1.1.1", "$JS.ACK.hub.ACC.ORDERS.c.9223372036854775808.1.1.1.1.tok",
+    ])
+    func refusesNumbersOutOfRange(_ subject: String) {
+        #expect(MessageMetadata(ackSubject: subject) == nil)
+    }
+
+    @Test func acceptsTheLargestNumbersAServerCouldSend() throws {
+        let metadata = try #require(
+            MessageMetadata(ackSubject: "$JS.ACK.S.c.9223372036854775807.18446744073709551.1.9223372036854775807.0"))
+        #expect(metadata.deliveryCount == Int.max)
+        #expect(metadata.timestampNanoseconds == Int64.max)
+    }
+
     @Test(arguments: [
         "", "_INBOX.abc", "$JS.ACK.ORDERS.c.x.1.1.1.1", "$JS.ACK.ORDERS.c.1.1.1.1", "$JS.NAK.S.c.1.1.1.1.1",
     ])

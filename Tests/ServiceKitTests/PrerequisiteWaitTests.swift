@@ -24,4 +24,18 @@ struct PrerequisiteWaitTests {
         #expect(EventConsumer<Int>.waited(deliveries: 19) < .seconds(60))
         #expect(EventConsumer<Int>.waited(deliveries: 20) >= .seconds(60))
     }
+
+    /// Issue 10.3: the delivery count comes from the message's reply subject; whatever it claims,
+    /// the wait is computed at once (it used to be a loop over every earlier delivery).
+    @Test func theWaitOfAnyDeliveryCountIsComputedAtOnceAndMatchesTheSumOfItsDelays() {
+        for deliveries in 1...40 {
+            let summed = (1..<max(deliveries, 1)).reduce(Duration.zero) {
+                $0 + EventConsumer<Int>.retryDelay(deliveries: $1)
+            }
+            #expect(EventConsumer<Int>.waited(deliveries: deliveries) == summed, "\(deliveries)")
+        }
+        let started = ContinuousClock.now
+        #expect(EventConsumer<Int>.waited(deliveries: Int.max) >= .seconds(60))
+        #expect(ContinuousClock.now - started < .milliseconds(100))
+    }
 }

@@ -61,15 +61,19 @@ public struct MessageMetadata: Sendable, Hashable {
             }
             return value
         }
+        // Anything a server would never send — a count or time beyond Int64 — is refused, never
+        // trapped on: this runs on nats.c's delivery thread for every message, whoever sent it.
         guard let delivered = number(base + 2), let streamSequence = number(base + 3),
-            let consumerSequence = number(base + 4), let timestamp = number(base + 5), let pending = number(base + 6)
+            let consumerSequence = number(base + 4), let timestamp = number(base + 5), let pending = number(base + 6),
+            let deliveryCount = Int(exactly: delivered), deliveryCount >= 1,
+            let timestampNanoseconds = Int64(exactly: timestamp)
         else { return nil }
         self.stream = String(decoding: token(base), as: UTF8.self)
         self.consumer = String(decoding: token(base + 1), as: UTF8.self)
-        self.deliveryCount = Int(delivered)
+        self.deliveryCount = deliveryCount
         self.streamSequence = streamSequence
         self.consumerSequence = consumerSequence
-        self.timestampNanoseconds = Int64(timestamp)
+        self.timestampNanoseconds = timestampNanoseconds
         self.pending = pending
     }
 }

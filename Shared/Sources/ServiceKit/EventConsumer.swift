@@ -201,10 +201,16 @@ struct Settler: Sendable {
         return min(.milliseconds(20 * (1 << exponent)), .seconds(5))
     }
 
-    /// The back-off a message has been through before its `deliveries`-th delivery.
+    /// The back-off a message has been through before its `deliveries`-th delivery: the growing
+    /// delays of the first retries, then the longest one for each further retry. In closed form,
+    /// so that a delivery count as large as a message claims costs nothing.
     static func waited(deliveries: Int) -> Duration {
         guard deliveries > 1 else { return .zero }
-        return (1..<deliveries).reduce(Duration.zero) { $0 + retryDelay(deliveries: $1) }
+        let growing = min(deliveries - 1, 8)
+        let first = (1...growing).reduce(Duration.zero) { $0 + retryDelay(deliveries: $1) }
+        let further = Int64(deliveries - 1 - growing)
+        // More than a million further retries at 5 s is far past any timeout: count no more.
+        return first + retryDelay(deliveries: 9) * min(further, 1_000_000)
     }
 
     /// How long ago the stream stored the message.
