@@ -51,6 +51,9 @@ enum OrderApp {
         let router = HTTPKit.router(health: runtime.healthChecks(consumers: bound))
         let admission = OrderAdmission(runtime: runtime, limit: maxPending)
         await admission.refresh()
+        runtime.earlyRefusal.set { head in
+            head.method == .post && head.path == "/orders" ? admission.refusal() : nil
+        }
         OrderRoutes(runtime: runtime, admission: admission).add(to: router)
         let sweeper = IdempotencyKeySweeper(runtime: runtime, retention: retention, interval: .seconds(3600))
         return (

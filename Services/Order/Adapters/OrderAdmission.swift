@@ -55,12 +55,26 @@ final class OrderAdmission: Sendable {
         }
         if let backlog = refused {
             ServiceMetrics.refused(route: "/orders")
-            throw APIError(
-                .unavailable,
-                "the suite is at capacity: \(backlog) accepted orders are still pending (limit \(limit)); "
-                    + "nothing was changed, retry later",
-                retryAfter: 1)
+            throw Self.refusal(backlog: backlog, limit: limit)
         }
+    }
+
+    /// The refusal for a request that arrives now, without admitting it (the early check ahead of
+    /// the router: the route's `admit()` still counts what it lets in); nil while there is room.
+    func refusal() -> APIError? {
+        guard limit > 0 else { return nil }
+        let backlog = self.backlog
+        guard backlog >= limit else { return nil }
+        ServiceMetrics.refused(route: "/orders")
+        return Self.refusal(backlog: backlog, limit: limit)
+    }
+
+    static func refusal(backlog: Int, limit: Int) -> APIError {
+        APIError(
+            .unavailable,
+            "the suite is at capacity: \(backlog) accepted orders are still pending (limit \(limit)); "
+                + "nothing was changed, retry later",
+            retryAfter: 1)
     }
 
     /// The backlog as last measured (for metrics and tests).

@@ -46,6 +46,8 @@ public final class ServiceRuntime: Sendable {
     /// Reads the dead letters `troupe dlq replay` puts back for this service and hands each to the
     /// handler of the stream it first came from.
     public let replay: EventConsumer<AnyEvent>
+    /// Requests to answer with an error before they reach the router (load shedding).
+    public let earlyRefusal = EarlyRefusal()
     /// Where `/metrics` reads from; nil in tests that build a runtime without Prometheus.
     let metrics: PrometheusCollectorRegistry?
 
@@ -161,8 +163,10 @@ public final class ServiceRuntime: Sendable {
         let keeper = StreamKeeper(
             connection: connection, streams: descriptor.streams, replicas: configuration.streamReplicas,
             ready: streamsReady, logger: logger)
+        let earlyRefusal = self.earlyRefusal
         let app = Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [earlyRefusal.handler()])),
             configuration: .init(
                 address: .hostname(configuration.httpHost, port: configuration.httpPort),
                 serverName: "\(descriptor.name)-service"),
