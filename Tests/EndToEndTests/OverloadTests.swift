@@ -79,6 +79,44 @@ struct OverloadTests {
         }
     }
 
+    /// A short overload for real: a burst of orders at once, many times what the test machine
+    /// finishes in that time, against a small limit. Some are refused with `Retry-After`, none fails,
+    /// every accepted one finishes, and the guarantees hold (no event handled twice, stock and money
+    /// conserved: `withCluster` checks them all).
+    @Test func aBurstFarBeyondCapacityIsShedAndEveryAcceptedOrderFinishes() async throws {
+        try await withCluster(dispatchDelay: "10ms", environment: ["TROUPE_ORDER_MAX_PENDING": "10"]) { cluster in
+            let answers = await withTaskGroup(of: (Int, String?, String?).self) { group in
+                for _ in 0..<200 {
+                    group.addTask {
+                        guard
+                            let answer = try? await HTTP.exchange(
+                                "POST", cluster.url("order", "/orders"),
+                                json: [
+                                    "customerId": "cus_rich", "lines": [["sku": "SKU-MUG", "quantity": 1]],
+                                    "shippingAddress": [
+                                        "name": "A", "line1": "1", "city": "London", "postalCode": "P",
+                                        "country": "GB",
+                                    ],
+                                ])
+                        else { return (0, nil, nil) }
+                        return (answer.status, answer.body["orderId"] as? String, answer.headers["retry-after"])
+                    }
+                }
+                var all: [(Int, String?, String?)] = []
+                for await answer in group { all.append(answer) }
+                return all
+            }
+            let accepted = answers.filter { $0.0 == 202 }.compactMap(\.1)
+            let refused = answers.filter { $0.0 == 503 }
+            #expect(accepted.count + refused.count == 200, "every request answered 202 or 503: \(answers.map(\.0))")
+            #expect(!refused.isEmpty, "a burst of 200 against a limit of 10 is shed")
+            #expect(refused.allSatisfy { $0.2 == "1" }, "every refusal carries Retry-After")
+            #expect(accepted.count >= 10, "the door lets the limit in")
+            try await cluster.waitForAllFinal(accepted, timeout: 90)
+            return accepted
+        }
+    }
+
     @Test func aBadLimitStopsTheServiceAtStartWithOneClearLine() async throws {
         let nats = try await NATSServer.start()
         defer { nats.stop() }
