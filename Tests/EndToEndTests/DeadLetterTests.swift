@@ -172,4 +172,31 @@ struct DeadLetterTests {
         }
         await connection.close()
     }
+
+    /// Issue 10.2: a replay names the stream its event came from, and the service hands it to that
+    /// stream's handler; an event that stream never carries is refused (dead-lettered again with
+    /// the reason), not applied. Here an order's cancellation passed off as a shipping event.
+    @Test func aReplayWhoseEventDoesNotBelongToTheStreamItNamesIsRefused() async throws {
+        let target = "ord_01JD8Z6Q4Y3K5V7W9X1Z3B5D72"
+        try await withCluster(excusing: { $0.contains(target) }) { cluster in
+            let cancelled = CloudEvent(
+                data: OrderCancelled(orderId: target, customerId: "cus_rich", reason: .customerRequest),
+                causationid: nil, traceparent: nil)
+            var message = try outgoing(cancelled)
+            message = OutgoingMessage(
+                subject: DeadLetter.replaySubject(service: "payment", originalSubject: message.subject),
+                payload: message.payload,
+                headers: message.headers.merging([DeadLetter.originalStreamHeader: "SHIPPING"]) { _, new in new },
+                messageId: "replay-" + cancelled.id)
+            try await cluster.publish([message])
+            let letter = try #require(
+                try await cluster.waitForDeadLetters(count: 1) {
+                    $0.subject.hasPrefix("deadletter.payment.") && $0.subject.hasSuffix(target)
+                }.first)
+            #expect(
+                letter.headers[DeadLetter.reasonHeader]?.contains("never carries a troupe.order.cancelled") == true,
+                "\(letter.headers)")
+            return []
+        }
+    }
 }

@@ -129,6 +129,38 @@ struct LocalDeploymentTests {
         #expect(try await asOrder.streamState("ORDERS").messages == ordersBefore, "ORDERS is still there")
         await asOrder.close()
 
+        // Issue 10.2: a service publishes its own dead letters only; replays are the operator's.
+        let notificationIdentity = try NATSCredentials.load(
+            from: secrets.appendingPathComponent("notification.nats.json").path)
+        let asNotification = try await NATSConnection.connect(
+            NATSConfiguration(
+                urls: [url], name: "e2e-as-notification", credentials: notificationIdentity, tlsCAFile: ca,
+                waitForServer: false),
+            logger: logger)
+        let lettersBefore = try await asNotification.streamState("DEADLETTER").messages
+        await #expect(throws: NATSError.self, "no replay for payment from the notification identity") {
+            try await asNotification.publish(
+                OutgoingMessage(
+                    subject: "deadletter.replay.payment.shipping.dispatched.ord_forged", payload: Array("{}".utf8),
+                    headers: ["Troupe-Original-Stream": "SHIPPING"], messageId: "forged-replay"),
+                timeout: .seconds(2))
+        }
+        await #expect(throws: NATSError.self, "nor a dead letter in another service's name") {
+            try await asNotification.publish(
+                OutgoingMessage(
+                    subject: "deadletter.payment.orders.placed.ord_forged", payload: Array("{}".utf8),
+                    messageId: "forged-letter"),
+                timeout: .seconds(2))
+        }
+        _ = try await asNotification.publish(
+            OutgoingMessage(
+                subject: "deadletter.notification.orders.placed.ord_own", payload: Array("{}".utf8),
+                messageId: "own-letter"))
+        #expect(
+            try await asNotification.streamState("DEADLETTER").messages == lettersBefore + 1,
+            "its own dead letter, and nothing else, was stored")
+        await asNotification.close()
+
         // The seeded demo data, and an order that goes all the way over TLS.
         let order = try #require(deployment.ports["order"])
         let (status, placed) = try await HTTP.request(

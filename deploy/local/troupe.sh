@@ -75,7 +75,8 @@ nats_config() {
         # Each service: publish its own domain's events and dead letters, the JetStream API calls for
         # its streams and its own durable consumers only, acknowledge what those deliver, receive on
         # its inboxes.
-        allow="\"$domain.>\", \"deadletter.>\", \"_INBOX.>\""
+        # Its own dead letters only: deadletter.replay.> is the operator's (troupe dlq replay).
+        allow="\"$domain.>\", \"deadletter.$name.>\", \"_INBOX.>\""
         for stream in ${ENSURES[$name]}; do
             allow+=", \"\$JS.API.STREAM.INFO.$stream\", \"\$JS.API.STREAM.CREATE.$stream\""
             allow+=", \"\$JS.API.STREAM.UPDATE.$stream\", \"\$JS.API.STREAM.MSG.GET.$stream\""

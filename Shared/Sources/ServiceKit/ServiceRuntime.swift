@@ -97,12 +97,26 @@ public final class ServiceRuntime: Sendable {
                 guard let handle = handlers[stream] else {
                     return .reject("replayed from stream \(stream), which \(name) does not read")
                 }
+                // The header is the replayer's word; the event must be one that stream carries, so a
+                // replay cannot pass, say, an order's event off as a shipment's to the shipping handler.
+                guard Self.stream(stream, carries: event) else {
+                    return .reject("replayed from stream \(stream), which never carries a \(event.type) event")
+                }
                 return try await handle([Delivery(event: event, message: message)])[0].get()
             })
         if let point = FaultSwitch.shared.point {
             logger.warning(
                 "test-only crash point armed", metadata: ["fault": "\(point.rawValue)@\(FaultSwitch.shared.occurrence)"]
             )
+        }
+    }
+
+    /// Whether `stream` (by name) holds events like `event`: its subject is under one of the stream's.
+    static func stream(_ stream: String, carries event: AnyEvent) -> Bool {
+        guard let definition = StreamDefinition.all.first(where: { $0.name == stream }) else { return false }
+        let subject = event.natsSubject
+        return definition.subjects.contains { filter in
+            filter.hasSuffix(".>") ? subject.hasPrefix(filter.dropLast()) : subject == filter
         }
     }
 
