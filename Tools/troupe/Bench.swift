@@ -380,11 +380,10 @@ struct Bench: AsyncParsableCommand {
             tracker.failed(measured: measured)
             return
         }
-        let sent = ContinuousClock.now
         let response = try? await client.post("/orders", json: json)
         // Load shed at the door (503 with Retry-After) is an answer, not a failure: nothing was accepted.
         if let response, response.status == 503, response.headers["retry-after"] != nil {
-            tracker.refused(measured: measured, answeredIn: response.elapsed ?? (ContinuousClock.now - sent))
+            tracker.refused(measured: measured, answeredIn: response.elapsed)
             return
         }
         guard let response, response.status == 202,

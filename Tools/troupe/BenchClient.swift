@@ -18,7 +18,7 @@ final class BenchClient: Sendable {
         var headers: [String: String]
         var body: Data
         /// From the request's first byte written to the end of the answer.
-        var elapsed: Duration?
+        var elapsed: Duration
     }
 
     struct ClientError: Error, CustomStringConvertible {
@@ -144,7 +144,7 @@ final class BenchClient: Sendable {
                         try await outbound.write(.head(job.head))
                         try await outbound.write(.body(.byteBuffer(job.body)))
                         try await outbound.write(.end(nil))
-                        var response = Response(status: 0, headers: [:], body: Data(), elapsed: nil)
+                        var response = Response(status: 0, headers: [:], body: Data(), elapsed: .zero)
                         var keepAlive = true
                         reading: while let part = try await responses.next() {
                             switch part {

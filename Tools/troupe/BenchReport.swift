@@ -206,28 +206,14 @@ struct BenchReport: Codable {
     /// Completed sagas in each second of the run and its drain, against the offered rate: under
     /// overload the curve stays level (or it collapses), and after the last order it shows the drain.
     func rateSVG() -> String {
-        let width = 720.0
-        let height = 300.0
-        let left = 70.0
-        let right = 20.0
-        let top = 40.0
-        let bottom = 45.0
+        let frame = PlotFrame(height: 300, bottom: 45)
         let seconds = max(completedBySecond.count, durationSeconds, 1)
         let maxY = max(Double(completedBySecond.max() ?? 0), rate, 1) * 1.1
-        func x(_ second: Double) -> Double { left + (width - left - right) * second / Double(seconds) }
-        func y(_ value: Double) -> Double { height - bottom - (height - top - bottom) * value / maxY }
-        var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
-            <rect width="100%" height="100%" fill="white"/>
-            <text x="\(Int(left))" y="24" font-size="15">Troupe: completed sagas per second, \(rate.formatted1) orders/s offered</text>
-
-            """
-        for tick in 0...4 {
-            let value = maxY * Double(tick) / 4
-            svg +=
-                "<line x1=\"\(left)\" y1=\"\(y(value))\" x2=\"\(width - right)\" y2=\"\(y(value))\" stroke=\"#eee\"/>\n"
-            svg += "<text x=\"\(left - 8)\" y=\"\(y(value) + 4)\" text-anchor=\"end\">\(Int(value.rounded()))</text>\n"
-        }
+        let (left, top, bottom, height) = (frame.left, frame.top, frame.bottom, frame.height)
+        func x(_ second: Double) -> Double { left + frame.plotWidth * second / Double(seconds) }
+        func y(_ value: Double) -> Double { frame.y(value, maxY: maxY) }
+        var svg = frame.opening(title: "Troupe: completed sagas per second, \(rate.formatted1) orders/s offered")
+        svg += frame.valueGrid(maxY: maxY, unit: "")
         let end = x(Double(durationSeconds)).rounded(toPlaces: 1)
         svg +=
             "<line x1=\"\(end)\" y1=\"\(top)\" x2=\"\(end)\" y2=\"\(height - bottom)\" stroke=\"#bbb\" stroke-dasharray=\"4\"/>\n"
@@ -240,10 +226,7 @@ struct BenchReport: Codable {
         }
         svg +=
             "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
-        svg +=
-            "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">"
-            + "seconds from the start of the measured period (dashed orange: offered rate)</text>\n"
-        svg += "</svg>\n"
+        svg += frame.closing(xLabel: "seconds from the start of the measured period (dashed orange: offered rate)")
         return svg
     }
 
@@ -258,25 +241,16 @@ struct BenchReport: Codable {
     }
 
     static func svg(title: String, series: [(name: String, color: String, points: [PlotPoint])]) -> String {
-        let width = 720.0
-        let height = 400.0
-        let left = 70.0
-        let right = 20.0
-        let top = 40.0
-        let bottom = 50.0
+        let frame = PlotFrame(height: 400, bottom: 50)
+        let (left, top, bottom, height) = (frame.left, frame.top, frame.bottom, frame.height)
         let all = series.flatMap(\.points)
         let maxX = all.map { log10(1 / (1 - $0.percentile / 100)) }.max() ?? 1
         let maxY = max(all.map(\.ms).max() ?? 1, 1) * 1.1
         func x(_ percentile: Double) -> Double {
-            left + (width - left - right) * log10(1 / (1 - percentile / 100)) / max(maxX, 1)
+            left + frame.plotWidth * log10(1 / (1 - percentile / 100)) / max(maxX, 1)
         }
-        func y(_ ms: Double) -> Double { height - bottom - (height - top - bottom) * ms / maxY }
-        var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
-            <rect width="100%" height="100%" fill="white"/>
-            <text x="\(Int(left))" y="24" font-size="15">\(title)</text>
-
-            """
+        func y(_ ms: Double) -> Double { frame.y(ms, maxY: maxY) }
+        var svg = frame.opening(title: title)
         for percentile in [0.0, 50, 90, 99, 99.9, 99.99, 99.999] where log10(1 / (1 - percentile / 100)) <= maxX + 1e-9
         {
             let px = x(percentile).rounded(toPlaces: 1)
@@ -284,11 +258,7 @@ struct BenchReport: Codable {
             svg +=
                 "<text x=\"\(px)\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(percentile.percentLabel)</text>\n"
         }
-        for tick in 0...4 {
-            let ms = maxY * Double(tick) / 4
-            svg += "<line x1=\"\(left)\" y1=\"\(y(ms))\" x2=\"\(width - right)\" y2=\"\(y(ms))\" stroke=\"#eee\"/>\n"
-            svg += "<text x=\"\(left - 8)\" y=\"\(y(ms) + 4)\" text-anchor=\"end\">\(Int(ms.rounded())) ms</text>\n"
-        }
+        svg += frame.valueGrid(maxY: maxY, unit: " ms")
         for (index, line) in series.enumerated() {
             let points = line.points.map { "\(x($0.percentile).rounded(toPlaces: 1)),\(y($0.ms).rounded(toPlaces: 1))" }
             svg +=
@@ -299,10 +269,49 @@ struct BenchReport: Codable {
                 + "stroke=\"\(line.color)\" stroke-width=\"2\"/>\n"
             svg += "<text x=\"\(left + 42)\" y=\"\(legendY)\">\(line.name)</text>\n"
         }
-        svg +=
-            "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">percentile</text>\n"
-        svg += "</svg>\n"
+        svg += frame.closing(xLabel: "percentile")
         return svg
+    }
+}
+
+/// The frame both report plots are drawn in: the size, the margins, the title, the horizontal grid
+/// with its labels, the x axis's label.
+struct PlotFrame {
+    let width = 720.0
+    var height: Double
+    let left = 70.0
+    let right = 20.0
+    let top = 40.0
+    var bottom: Double
+
+    var plotWidth: Double { width - left - right }
+
+    /// The y of `value` on a vertical scale from 0 to `maxY`.
+    func y(_ value: Double, maxY: Double) -> Double { height - bottom - (height - top - bottom) * value / maxY }
+
+    func opening(title: String) -> String {
+        """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="\(Int(left))" y="24" font-size="15">\(title)</text>
+
+        """
+    }
+
+    /// Five horizontal lines from 0 to `maxY`, each labelled with its value and `unit`.
+    func valueGrid(maxY: Double, unit: String) -> String {
+        var svg = ""
+        for tick in 0...4 {
+            let value = maxY * Double(tick) / 4
+            let py = y(value, maxY: maxY)
+            svg += "<line x1=\"\(left)\" y1=\"\(py)\" x2=\"\(width - right)\" y2=\"\(py)\" stroke=\"#eee\"/>\n"
+            svg += "<text x=\"\(left - 8)\" y=\"\(py + 4)\" text-anchor=\"end\">\(Int(value.rounded()))\(unit)</text>\n"
+        }
+        return svg
+    }
+
+    func closing(xLabel: String) -> String {
+        "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(xLabel)</text>\n</svg>\n"
     }
 }
 

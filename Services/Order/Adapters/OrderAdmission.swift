@@ -47,16 +47,13 @@ final class OrderAdmission: Sendable {
     /// Admits one new order, or throws the 503 to answer with.
     func admit() throws(APIError) {
         guard limit > 0 else { return }
-        let refused = state.withLock { state -> Int? in
+        let full = state.withLock { state -> Int? in
             let backlog = state.counted + state.admittedSince
             if backlog >= limit { return backlog }
             state.admittedSince += 1
             return nil
         }
-        if let backlog = refused {
-            ServiceMetrics.refused(route: "/orders")
-            throw Self.refusal(backlog: backlog, limit: limit)
-        }
+        if let backlog = full { throw refused(backlog) }
     }
 
     /// The refusal for a request that arrives now, without admitting it (the early check ahead of
@@ -64,13 +61,13 @@ final class OrderAdmission: Sendable {
     func refusal() -> APIError? {
         guard limit > 0 else { return nil }
         let backlog = self.backlog
-        guard backlog >= limit else { return nil }
-        ServiceMetrics.refused(route: "/orders")
-        return Self.refusal(backlog: backlog, limit: limit)
+        return backlog >= limit ? refused(backlog) : nil
     }
 
-    static func refusal(backlog: Int, limit: Int) -> APIError {
-        APIError(
+    /// Counts a refusal and says why.
+    private func refused(_ backlog: Int) -> APIError {
+        ServiceMetrics.refused(route: "/orders")
+        return APIError(
             .unavailable,
             "the suite is at capacity: \(backlog) accepted orders are still pending (limit \(limit)); "
                 + "nothing was changed, retry later",

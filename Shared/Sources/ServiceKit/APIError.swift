@@ -43,9 +43,14 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
     public var description: String { "\(code.name): \(message)" }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var headers: HTTPFields = [.contentType: "application/json"]
-        if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body())))
+        Response(status: status, headers: headerFields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body())))
+    }
+
+    /// `Content-Type`, and `Retry-After` when there is one.
+    public var headerFields: HTTPFields {
+        var fields: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { fields[.retryAfter] = "\(retryAfter)" }
+        return fields
     }
 
     /// The JSON body. Written by hand: an overloaded order service answers thousands of refusals a

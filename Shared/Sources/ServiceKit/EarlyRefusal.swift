@@ -58,10 +58,8 @@ final class EarlyRefusalHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if inFlight == 0, let error = refusal.check(head) {
                 dropping = true
                 let body = error.body()
-                var fields = HTTPFields()
-                fields[.contentType] = "application/json"
+                var fields = error.headerFields
                 fields[.contentLength] = "\(body.count)"
-                if let retryAfter = error.retryAfter { fields[.retryAfter] = "\(retryAfter)" }
                 context.write(
                     wrapOutboundOut(.head(HTTPResponse(status: error.status, headerFields: fields))), promise: nil)
                 context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: body))), promise: nil)
