@@ -199,4 +199,101 @@ struct DeadLetterTests {
             return []
         }
     }
+
+    /// Issue 10.4: consumers believe an event only on the subject it belongs on. The payment
+    /// identity may publish anything on `payments.>`; an order's cancellation forged there must not
+    /// make shipping cancel a scheduled shipment. Order and shipping (the readers of `PAYMENTS`)
+    /// dead-letter it as `wrong_subject`, and the order ships as if nothing had happened.
+    @Test func aValidEventOnAnotherDomainsSubjectIsDeadLetteredNotBelieved() async throws {
+        // The forged event stays in PAYMENTS, where the check of the guarantees sees it: only what
+        // it says about it (an order.cancelled of a shipped order, without a cause) is excused.
+        var forgedId = "-"
+        var forgedOrder = "-"
+        let excused = { (line: String) in
+            line.contains(forgedId) || (line.contains(forgedOrder) && line.contains("order.cancelled"))
+        }
+        try await withCluster(excusing: excused) { cluster in
+            let (status, placed) = try await cluster.placeOrder()
+            #expect(status == 202)
+            let id = try orderId(placed)
+            forgedOrder = id
+            try await cluster.waitForStatus(id, in: ["CONFIRMED"])
+            let forged = CloudEvent(
+                data: OrderCancelled(orderId: id, customerId: "cus_rich", reason: .customerRequest),
+                causationid: nil, traceparent: nil)
+            forgedId = forged.id
+            try await cluster.publish([
+                OutgoingMessage(
+                    subject: "payments.voided.\(id)", payload: Array(try forged.encoded()),
+                    headers: ["Content-Type": "application/cloudevents+json"], messageId: forged.id)
+            ])
+            let letters = try await cluster.waitForDeadLetters(count: 2) {
+                $0.subject.hasSuffix(".payments.voided.\(id)")
+            }
+            #expect(
+                Set(letters.map(\.subject)) == [
+                    "deadletter.order.payments.voided.\(id)", "deadletter.shipping.payments.voided.\(id)",
+                ])
+            for letter in letters {
+                let reason = letter.headers[DeadLetter.reasonHeader] ?? ""
+                #expect(reason.hasPrefix("wrong_subject"), "\(letter.headers)")
+                #expect(reason.contains("belongs on orders.cancelled.\(id)"), "\(reason)")
+            }
+            // Nothing was believed: the shipment is still scheduled, and the order ships.
+            let (_, shipment) = try await HTTP.request("GET", cluster.url("shipping", "/shipments/\(id)"))
+            #expect(shipment["status"] as? String == "SCHEDULED")
+            let (dispatched, _) = try await HTTP.request(
+                "POST", cluster.url("shipping", "/shipments/\(id)/dispatch"), admin: true)
+            #expect(dispatched == 200)
+            try await cluster.waitForStatus(id, in: ["SHIPPED"])
+            try await expectDrained(cluster, stream: "PAYMENTS", consumers: ["order-payments", "shipping-payments"])
+            return [id]
+        }
+    }
+
+    /// Issue 10.6: an event's publish-time expectation (`Nats-Expected-Last-Subject-Sequence: 0`,
+    /// which the outbox puts on every once-per-order event) is not copied onto its dead letter, so
+    /// a replay that fails again is dead-lettered again instead of being refused by the server and
+    /// asked for again for ever.
+    @Test func aReplayThatFailsAgainIsDeadLetteredAgain() async throws {
+        let target = "ord_01JD8Z6Q4Y3K5V7W9X1Z3B5D73"
+        try await withCluster(excusing: { $0.contains(target) }) { cluster in
+            let placed = CloudEvent(
+                data: OrderPlaced(
+                    orderId: target, customerId: "cus_rich", lines: [Line(sku: "SKU-MUG", quantity: 1)],
+                    shippingAddress: ShippingAddress(
+                        name: "Ada", line1: "1 Road", city: "London", postalCode: "N1", country: "GB"),
+                    placedAt: Timestamp.string(Date())),
+                causationid: nil, traceparent: nil)
+            // Valid JSON and envelope, data against the schema (quantity 0): invalid_data everywhere.
+            let payload = Array(
+                String(decoding: try placed.encoded(), as: UTF8.self)
+                    .replacingOccurrences(of: #""quantity":1"#, with: #""quantity":0"#).utf8)
+            try await cluster.publish([
+                OutgoingMessage(
+                    subject: placed.natsSubject, payload: payload,
+                    headers: [NATSHeader.expectedLastSubjectSequence: "0"], messageId: placed.id)
+            ])
+            let subject = "deadletter.inventory.orders.placed.\(target)"
+            let first = try #require(try await cluster.waitForDeadLetters(count: 1) { $0.subject == subject }.first)
+            #expect(first.headers[NATSHeader.expectedLastSubjectSequence] == nil, "\(first.headers)")
+            #expect(first.headers[DeadLetter.reasonHeader]?.hasPrefix("invalid_data") == true)
+
+            let list = try await cluster.troupe(["dlq", "list", "--service", "inventory", "--json"])
+            let record = try #require(
+                list.standardOutput.split(separator: "\n").compactMap {
+                    (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+                }.first { ($0["subject"] as? String)?.hasSuffix(target) == true })
+            let sequence = try #require((record["sequence"] as? NSNumber)?.uint64Value)
+            let replayed = try await cluster.troupe(["dlq", "replay", "\(sequence)"])
+            #expect(replayed.status == 0, "\(replayed.standardError)")
+            // It fails again, and is dead-lettered again: two copies on the subject, the second
+            // from the replay, and nothing left waiting on the replay consumer.
+            let letters = try await cluster.waitForDeadLetters(count: 2) { $0.subject == subject }
+            #expect(letters.count == 2)
+            #expect(letters.allSatisfy { $0.headers[NATSHeader.expectedLastSubjectSequence] == nil })
+            try await expectDrained(cluster, stream: DeadLetter.stream, consumers: ["inventory-replay"])
+            return []
+        }
+    }
 }

@@ -144,7 +144,7 @@ struct DLQ: AsyncParsableCommand {
 
         /// The original payload and headers, without the dead-letter reason, on the service's replay subject.
         static func replayMessage(_ record: DeadLetterRecord, _ message: StoredMessage) -> OutgoingMessage {
-            var headers = message.headers
+            var headers = NATSHeader.withoutExpectations(message.headers)
             headers.removeValue(forKey: NATSHeader.messageId)
             headers.removeValue(forKey: DeadLetter.reasonHeader)
             headers.removeValue(forKey: DeadLetter.deliveriesHeader)

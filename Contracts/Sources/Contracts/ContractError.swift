@@ -14,6 +14,10 @@ public struct ContractError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let unsupportedVersion = Code(name: "unsupported_version")
         /// The envelope or the data break the contract (a missing field, a value out of range).
         public static let invalidData = Code(name: "invalid_data")
+        /// A valid event on a subject where it does not belong: its type is another domain's or
+        /// another event's, or its order another order's. Forged or misrouted, whatever its `source`
+        /// says (a publisher may write its whole domain's subjects, so the subject is the proof).
+        public static let wrongSubject = Code(name: "wrong_subject")
 
         public var description: String { name }
     }

@@ -35,7 +35,7 @@ struct InventoryStore: Sendable {
         {
             reservation = Reservation(
                 orderId: row["orderId"],
-                lines: try JSONDecoder().decode([Line].self, from: Data((row["lines"] as String).utf8)),
+                lines: try storeDecoder.decode([Line].self, from: Data((row["lines"] as String).utf8)),
                 status: Reservation.Status(rawValue: row["status"]) ?? .rejected)
         }
         let cancelled =
@@ -50,7 +50,7 @@ struct InventoryStore: Sendable {
     static func save(_ state: InventoryState, orderId: String, in db: Database) throws {
         for product in state.products.values { try save(product, in: db) }
         if let reservation = state.reservation {
-            let lines = String(decoding: try JSONEncoder().encode(reservation.lines), as: UTF8.self)
+            let lines = String(decoding: try storeEncoder.encode(reservation.lines), as: UTF8.self)
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO reservation (orderId, lines, status) VALUES (?, ?, ?)")
                 .execute(arguments: [reservation.orderId, lines, reservation.status.rawValue])
         }
@@ -85,3 +85,8 @@ struct InventoryStore: Sendable {
             onHand: row["onHand"], reserved: row["reserved"])
     }
 }
+
+/// The store's coders, made once: making one costs about as much as a small encode, and each is
+/// thread-safe.
+private let storeEncoder = JSONEncoder()
+private let storeDecoder = JSONDecoder()

@@ -15,6 +15,7 @@ enum OrderStore {
                 t.column("document", .blob).notNull()
                 t.primaryKey(["orderId", "seq"])
             }
+            // `document`: the order as `OrderViewCodec` encodes it (JSON in stores written before it).
             try db.create(table: "orderView") { t in
                 t.primaryKey("orderId", .text)
                 t.column("customerId", .text).notNull()
@@ -98,16 +99,15 @@ enum OrderStore {
             sql: "INSERT OR REPLACE INTO orderView (orderId, customerId, status, document) VALUES (?, ?, ?, ?)"
         ).execute(
             arguments: [
-                state.orderId, state.customerId, state.status.rawValue,
-                String(decoding: try viewEncoder.encode(state), as: UTF8.self),
+                state.orderId, state.customerId, state.status.rawValue, OrderViewCodec.encode(state),
             ])
     }
 
     static func view(_ orderId: String, in db: Database) throws -> OrderState? {
-        try String.fetchOne(
+        try Data.fetchOne(
             db.cachedStatement(sql: "SELECT document FROM orderView WHERE orderId = ?"), arguments: [orderId]
         )
-        .map { try viewDecoder.decode(OrderState.self, from: Data($0.utf8)) }
+        .map(OrderViewCodec.decode)
     }
 
     static func list(customerId: String?, status: String?, before: String?, limit: Int, in db: Database) throws
@@ -125,9 +125,7 @@ enum OrderStore {
         }
         sql += " ORDER BY orderId DESC LIMIT ?"
         arguments.append(limit)
-        return try String.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map {
-            try viewDecoder.decode(OrderState.self, from: Data($0.utf8))
-        }
+        return try Data.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(OrderViewCodec.decode)
     }
 
     /// Rebuilds the whole projection from the events (`--rebuild-projection`).
@@ -140,7 +138,3 @@ enum OrderStore {
         return ids.count
     }
 }
-
-/// The projection's coders, made once (each is thread-safe).
-private let viewEncoder = JSONEncoder()
-private let viewDecoder = JSONDecoder()

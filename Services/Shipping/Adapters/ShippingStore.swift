@@ -26,7 +26,7 @@ enum ShippingStore {
         let address = try String.fetchOne(
             db.cachedStatement(sql: "SELECT address FROM address WHERE orderId = ?"), arguments: [orderId]
         )
-        .map { try JSONDecoder().decode(ShippingAddress.self, from: Data($0.utf8)) }
+        .map { try storeDecoder.decode(ShippingAddress.self, from: Data($0.utf8)) }
         let cancelled =
             try Tombstones.isCancelled(orderId, in: db)
         return ShippingState(address: address, shipment: try shipment(orderId, in: db), cancelled: cancelled)
@@ -35,13 +35,13 @@ enum ShippingStore {
     static func save(_ state: ShippingState, orderId: String, in db: Database) throws {
         if let address = state.address {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO address (orderId, address) VALUES (?, ?)").execute(
-                arguments: [orderId, String(decoding: try JSONEncoder().encode(address), as: UTF8.self)])
+                arguments: [orderId, String(decoding: try storeEncoder.encode(address), as: UTF8.self)])
         }
         if let shipment = state.shipment {
             try db.cachedStatement(
                 sql: "INSERT OR REPLACE INTO shipment (orderId, document, status, dispatchAt) VALUES (?, ?, ?, ?)"
             ).execute(arguments: [
-                orderId, String(decoding: try JSONEncoder().encode(shipment), as: UTF8.self),
+                orderId, String(decoding: try storeEncoder.encode(shipment), as: UTF8.self),
                 shipment.status.rawValue,
                 shipment.dispatchAt?.timeIntervalSince1970,
             ])
@@ -55,7 +55,7 @@ enum ShippingStore {
         try String.fetchOne(
             db.cachedStatement(sql: "SELECT document FROM shipment WHERE orderId = ?"), arguments: [orderId]
         )
-        .map { try JSONDecoder().decode(Shipment.self, from: Data($0.utf8)) }
+        .map { try storeDecoder.decode(Shipment.self, from: Data($0.utf8)) }
     }
 
     /// Orders whose dispatch timer has fired.
@@ -67,3 +67,8 @@ enum ShippingStore {
             ), arguments: [now.timeIntervalSince1970, limit])
     }
 }
+
+/// The store's coders, made once: making one costs about as much as a small encode, and each is
+/// thread-safe.
+private let storeEncoder = JSONEncoder()
+private let storeDecoder = JSONDecoder()

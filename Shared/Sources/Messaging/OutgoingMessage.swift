@@ -45,4 +45,11 @@ public struct PublishAck: Sendable, Hashable {
 public enum NATSHeader {
     public static let messageId = "Nats-Msg-Id"
     public static let expectedLastSubjectSequence = "Nats-Expected-Last-Subject-Sequence"
+
+    /// `headers` without the publish-time expectations (`Nats-Expected-*`) they carried: a copy of a
+    /// stored message (a dead letter, a replay) is a new message, and the original's expectation
+    /// (`Nats-Expected-Last-Subject-Sequence: 0`, say) would refuse its second copy on the new subject.
+    public static func withoutExpectations(_ headers: [String: String]) -> [String: String] {
+        headers.filter { !$0.key.lowercased().hasPrefix("nats-expected-") }
+    }
 }

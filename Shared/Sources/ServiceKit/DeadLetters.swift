@@ -4,7 +4,8 @@ public import Messaging
 
 /// Moves messages that can never be processed to the `DEADLETTER` stream (events.md, "Streams").
 ///
-/// The copy keeps the original payload and headers, except `Nats-Msg-Id`, which becomes
+/// The copy keeps the original payload and headers, except the publish-time expectations
+/// (`Nats-Expected-*`), which it drops, and `Nats-Msg-Id`, which becomes
 /// `deadletter.<service>.<stream>.<sequence>` (so the same message dead-lettered by two services is
 /// kept twice, and the same service dead-lettering it twice keeps it once), plus the
 /// `Troupe-*` headers that say where it came from and why. Only once the copy is stored is the
@@ -25,7 +26,7 @@ public struct DeadLetters: Sendable {
     /// subject and the `Troupe-Original-*` headers of the event it carries (so it can be replayed
     /// again), under a new `Nats-Msg-Id` named after its replay's sequence.
     public func copy(of message: JetStreamMessage, reason: String) -> OutgoingMessage {
-        var headers = message.headers
+        var headers = NATSHeader.withoutExpectations(message.headers)
         let originalId = headers.removeValue(forKey: NATSHeader.messageId)
         var subject = message.subject
         let replayPrefix = DeadLetter.replayPrefix(service: service)

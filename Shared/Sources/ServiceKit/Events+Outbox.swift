@@ -29,14 +29,40 @@ extension Outbox {
 extension EventDecoder {
     /// Decodes a delivered message for an `EventConsumer`, turning a contract violation into the
     /// reason it is dead-lettered with.
-    public func decodeMessage(_ message: JetStreamMessage) -> Result<AnyEvent, EventConsumer<AnyEvent>.DecodeFailure> {
-        message.withPayload { bytes in
+    ///
+    /// A valid event counts only on the subject it belongs on (`<domain>.<event>.<orderId>`, which
+    /// also places it in its domain's stream): a `troupe.order.cancelled.v1` on `payments.*` is
+    /// refused as `wrong_subject`. `subjectPrefix` is what comes before that subject on the message
+    /// (the replay prefix for replayed dead letters).
+    public func decodeMessage(_ message: JetStreamMessage, subjectPrefix: String = "")
+        -> Result<AnyEvent, EventConsumer<AnyEvent>.DecodeFailure>
+    {
+        let decoded = message.withPayload { bytes -> Result<AnyEvent, EventConsumer<AnyEvent>.DecodeFailure> in
             do {
                 return .success(try decode(Data(bytes)))
             } catch {
                 return .failure(.init("\(error)"))
             }
         }
+        guard case .success(let event) = decoded else { return decoded }
+        if let failure = Self.subjectMismatch(event, subject: message.subject, prefix: subjectPrefix) {
+            return .failure(.init("\(failure)"))
+        }
+        return decoded
+    }
+
+    /// Why `event` does not belong on `subject` (after `prefix`), or nil when it does.
+    static func subjectMismatch(_ event: AnyEvent, subject: String, prefix: String) -> ContractError? {
+        let expected = event.natsSubject
+        if subject.hasPrefix(prefix), subject.utf8.count == prefix.utf8.count + expected.utf8.count,
+            subject.hasSuffix(expected)
+        {
+            return nil
+        }
+        return ContractError(
+            .wrongSubject,
+            "a \(event.type) event of order \(event.orderId) belongs on \(expected), not on \(subject.hasPrefix(prefix) ? String(subject.dropFirst(prefix.count)) : subject)"
+        )
     }
 }
 

@@ -52,6 +52,17 @@ public enum JSONText {
     /// non-ASCII characters as they are.
     public static func appendQuoted(_ string: String, to text: inout String) {
         text += "\""
+        // The usual case (ids, times, names): nothing to escape, so the string goes in whole
+        // instead of scalar by scalar, which costs a growth check and a re-encoding each.
+        var plain = string
+        let needsEscaping = plain.withUTF8 { utf8 in
+            utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+        }
+        if !needsEscaping {
+            text += plain
+            text += "\""
+            return
+        }
         for scalar in string.unicodeScalars {
             switch scalar {
             case "\"": text += "\\\""

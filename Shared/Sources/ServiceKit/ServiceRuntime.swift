@@ -91,7 +91,7 @@ public final class ServiceRuntime: Sendable {
                 durable: "\(name)-replay", filterSubject: "\(DeadLetter.replayPrefix(service: name))>",
                 ackWait: configuration.ackWait, maxAckPending: 1000),
             deadLetters: deadLetters, prerequisiteTimeout: configuration.prerequisiteTimeout, logger: logger,
-            decode: { decoder.decodeMessage($0) },
+            decode: { decoder.decodeMessage($0, subjectPrefix: DeadLetter.replayPrefix(service: name)) },
             handle: { event, message in
                 let stream = message.header(DeadLetter.originalStreamHeader) ?? "?"
                 guard let handle = handlers[stream] else {
