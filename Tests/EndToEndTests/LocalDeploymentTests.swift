@@ -122,7 +122,8 @@ struct LocalDeploymentTests {
         logger.logLevel = .critical
         let asOrder = try await NATSConnection.connect(
             NATSConfiguration(
-                urls: [url], name: "e2e-as-order", credentials: orderIdentity, tlsCAFile: ca, waitForServer: false),
+                urls: [url], name: "e2e-as-order", credentials: orderIdentity, tlsCAFile: ca, waitForServer: false,
+                inboxPrefix: NATSConfiguration.inboxPrefix(service: "order")),
             logger: logger)
         let ordersBefore = try await asOrder.streamState("ORDERS").messages
         await #expect(throws: NATSError.self) { try await asOrder.deleteStream("ORDERS") }
@@ -135,7 +136,7 @@ struct LocalDeploymentTests {
         let asNotification = try await NATSConnection.connect(
             NATSConfiguration(
                 urls: [url], name: "e2e-as-notification", credentials: notificationIdentity, tlsCAFile: ca,
-                waitForServer: false),
+                waitForServer: false, inboxPrefix: NATSConfiguration.inboxPrefix(service: "notification")),
             logger: logger)
         let lettersBefore = try await asNotification.streamState("DEADLETTER").messages
         await #expect(throws: NATSError.self, "no replay for payment from the notification identity") {
@@ -159,7 +160,24 @@ struct LocalDeploymentTests {
         #expect(
             try await asNotification.streamState("DEADLETTER").messages == lettersBefore + 1,
             "its own dead letter, and nothing else, was stored")
-        await asNotification.close()
+
+        // Issue 10.1: each service receives on its own inboxes (`_INBOX_<service>`) and no other
+        // identity can read them or write into them. The operator's subscriptions are the control:
+        // they see the order service's deliveries, and a message sent to the order's inbox.
+        let asAdmin = try await NATSConnection.connect(
+            NATSConfiguration(
+                urls: [url], name: "e2e-as-admin", credentials: try NATSCredentials.load(from: admin), tlsCAFile: ca,
+                waitForServer: false),
+            logger: logger)
+        let orderInboxes = NATSConfiguration.inboxPrefix(service: "order") + ".>"
+        let snooped = try asNotification.subscribeCore(subject: orderInboxes)
+        let watched = try asAdmin.subscribeCore(subject: orderInboxes)
+        let allInboxes = try asNotification.subscribeCore(subject: "_INBOX.>")
+        let forgedInbox = NATSConfiguration.inboxPrefix(service: "order") + ".forged"
+        let target = try asAdmin.subscribeCore(subject: forgedInbox)
+        try await asAdmin.flush()
+        try asNotification.publishCore(subject: forgedInbox, payload: Array("forged delivery".utf8))
+        try await asNotification.flush()
 
         // The seeded demo data, and an order that goes all the way over TLS.
         let order = try #require(deployment.ports["order"])
@@ -183,6 +201,17 @@ struct LocalDeploymentTests {
                 as? String ?? ""
         }
         #expect(final == "SHIPPED")
+        _ = try await asAdmin.streamState("ORDERS")  // a reply on the operator's default inbox
+        try await asAdmin.flush()
+        #expect(watched.received > 0, "the order service receives its deliveries on \(orderInboxes)")
+        #expect(snooped.received == 0, "the notification identity reads none of them")
+        #expect(allInboxes.received == 0, "nor the operator's replies on the default inboxes")
+        #expect(target.received == 0, "and cannot write into the order's inbox")
+        try asAdmin.publishCore(subject: forgedInbox, payload: Array("control".utf8))
+        try await asAdmin.flush()
+        #expect(target.received == 1, "the operator's own message to it arrives")
+        await asNotification.close()
+        await asAdmin.close()
 
         // Again: everything is running, nothing is started twice.
         let again = try await deployment.run("up")

@@ -120,3 +120,37 @@ struct TestPKI {
 
     func remove() { try? FileManager.default.removeItem(at: directory) }
 }
+
+/// Issue 10.1: a consumer receives on an inbox under its connection's own prefix, and takes from it
+/// only what the server could have sent: deliveries of its own stream's durable.
+@Suite("Consumer inboxes", .serialized, .timeLimit(.minutes(1)))
+struct ConsumerInboxTests {
+    @Test func aConsumerInboxTakesOnlyDeliveriesOfItsOwnDurable() async throws {
+        try await withNATSServer { (server) async throws in
+            let nats = try await server.connect(inboxPrefix: "_INBOX_test")
+            defer { Task { await nats.close() } }
+            try await nats.ensureStream(testStream())
+            try await nats.ensureConsumer(stream: "TEST", ConsumerConfiguration(durable: "mine"))
+            let consumer = try PullConsumer.bind(
+                connection: nats, stream: "TEST", durable: "mine",
+                options: PullOptions(batch: 10, expires: .milliseconds(500)), logger: quietLogger())
+            defer { consumer.stop() }
+            #expect(consumer.inbox.hasPrefix("_INBOX_test."), "\(consumer.inbox)")
+            // Into its inbox, before any real delivery: a plain message, and "deliveries" whose ack
+            // subjects name another stream's or another durable's message.
+            for reply in [
+                nil, "$JS.ACK.OTHER.mine.1.7.7.1700000000000000000.0",
+                "$JS.ACK.TEST.theirs.1.7.7.1700000000000000000.0",
+            ] {
+                try nats.publishCore(subject: consumer.inbox, reply: reply, payload: Array("forged".utf8))
+            }
+            try await nats.flush()
+            _ = await nats.publish([message("test.placed.o1", "real", id: "e1")])
+            let got = await receive(1, from: consumer)
+            #expect(got.map(\.text) == ["real"])
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(consumer.bufferedCount == 0, "nothing forged was buffered")
+            try got.first?.ack()
+        }
+    }
+}

@@ -105,14 +105,16 @@ public final class NATSServer: @unchecked Sendable {
     /// A connection to this server for tests.
     ///
     /// With `retryInBackground`, it returns at once even if the server is down, and connects when it comes.
-    public func connect(name: String = "test", waitForServer: Bool = true, retryInBackground: Bool = false)
-        async throws -> NATSConnection
-    {
+    public func connect(
+        name: String = "test", waitForServer: Bool = true, retryInBackground: Bool = false,
+        inboxPrefix: String = "_INBOX"
+    ) async throws -> NATSConnection {
         var logger = Logger(label: "test.nats")
         logger.logLevel = .error
         let connection = try await NATSConnection.connect(
             NATSConfiguration(
-                urls: [url], name: name, reconnectWait: .milliseconds(100), waitForServer: retryInBackground),
+                urls: [url], name: name, reconnectWait: .milliseconds(100), waitForServer: retryInBackground,
+                inboxPrefix: inboxPrefix),
             logger: logger)
         if waitForServer && !retryInBackground { try await connection.waitUntilConnected(timeout: .seconds(10)) }
         return connection

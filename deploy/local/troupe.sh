@@ -74,9 +74,10 @@ nats_config() {
         domain="${DOMAIN[$name]}"
         # Each service: publish its own domain's events and dead letters, the JetStream API calls for
         # its streams and its own durable consumers only, acknowledge what those deliver, receive on
-        # its inboxes.
+        # its own inboxes (_INBOX_<service>, the prefix its connection uses), and publish on none:
+        # no service reads or forges another's deliveries and replies.
         # Its own dead letters only: deadletter.replay.> is the operator's (troupe dlq replay).
-        allow="\"$domain.>\", \"deadletter.$name.>\", \"_INBOX.>\""
+        allow="\"$domain.>\", \"deadletter.$name.>\""
         for stream in ${ENSURES[$name]}; do
             allow+=", \"\$JS.API.STREAM.INFO.$stream\", \"\$JS.API.STREAM.CREATE.$stream\""
             allow+=", \"\$JS.API.STREAM.UPDATE.$stream\", \"\$JS.API.STREAM.MSG.GET.$stream\""
@@ -91,7 +92,7 @@ nats_config() {
         done
         users+="    { user: $name, password: \"$(secret "$name.nats.password")\", permissions: {
         publish: { allow: [$allow] }
-        subscribe: { allow: [\"_INBOX.>\"] } } }"$'\n'
+        subscribe: { allow: [\"_INBOX_$name.>\"] } } }"$'\n'
     done
     local tls=""
     if [ "$TLS" = 1 ]; then

@@ -21,6 +21,11 @@ public struct NATSConfiguration: Sendable {
     /// When true (the default), `connect` returns at once even if no server is reachable yet and the
     /// connection is made in the background; `state` tells when it is up.
     public var waitForServer: Bool
+    /// The prefix of every inbox this connection receives replies and deliveries on (nats.c's
+    /// default is `_INBOX`). A service uses `_INBOX_<service>`, so that the server can let each
+    /// identity subscribe to its own inboxes only: no service reads or forges another's
+    /// deliveries and replies. A valid subject without wildcards.
+    public var inboxPrefix: String
 
     public init(
         urls: [String] = ["nats://127.0.0.1:4222"],
@@ -31,7 +36,8 @@ public struct NATSConfiguration: Sendable {
         reconnectWait: Duration = .milliseconds(250),
         reconnectBufferBytes: Int = 32 * 1024 * 1024,
         apiTimeout: Duration = .seconds(5),
-        waitForServer: Bool = true
+        waitForServer: Bool = true,
+        inboxPrefix: String = "_INBOX"
     ) {
         self.urls = urls
         self.name = name
@@ -42,7 +48,11 @@ public struct NATSConfiguration: Sendable {
         self.reconnectBufferBytes = reconnectBufferBytes
         self.apiTimeout = apiTimeout
         self.waitForServer = waitForServer
+        self.inboxPrefix = inboxPrefix
     }
+
+    /// The inbox prefix of a service's connection: `_INBOX_<service>`.
+    public static func inboxPrefix(service: String) -> String { "_INBOX_\(service)" }
 
     /// Splits a comma-separated list of URLs (the form of `TROUPE_NATS_URL`), rejecting empty or
     /// non-NATS entries with an error that names the offending entry.

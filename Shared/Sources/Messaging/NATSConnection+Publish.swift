@@ -61,9 +61,13 @@ extension NATSConnection {
 
     /// Publishes a plain NATS message, without JetStream's acknowledgement (diagnostics and tests;
     /// events always go through `publish`).
-    public func publishCore(subject: String, payload: [UInt8]) throws(NATSError) {
-        let status = payload.withUnsafeBufferPointer {
-            natsConnection_Publish(nc, subject, $0.baseAddress, Int32($0.count))
+    public func publishCore(subject: String, reply: String? = nil, payload: [UInt8]) throws(NATSError) {
+        let status = payload.withUnsafeBufferPointer { bytes in
+            if let reply {
+                natsConnection_PublishRequest(nc, subject, reply, bytes.baseAddress, Int32(bytes.count))
+            } else {
+                natsConnection_Publish(nc, subject, bytes.baseAddress, Int32(bytes.count))
+            }
         }
         try check(status, "publishing to \(subject)")
     }

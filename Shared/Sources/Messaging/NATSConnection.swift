@@ -101,6 +101,9 @@ public final class NATSConnection: Sendable {
             try check(natsOptions_SetServers(options, servers, count), "setting the NATS server URLs")
         }
         try check(natsOptions_SetName(options, configuration.name), "setting the connection name")
+        try check(
+            natsOptions_SetCustomInboxPrefix(options, configuration.inboxPrefix),
+            "setting the inbox prefix \(configuration.inboxPrefix)")
         if let credentials = configuration.credentials {
             try check(
                 natsOptions_SetUserInfo(options, credentials.user, credentials.password), "setting NATS credentials")

@@ -66,7 +66,9 @@ public final class PullConsumer: Sendable {
         self.durable = durable
         self.options = options
         self.logger = logger
-        self.inbox = "_INBOX.\(newInboxToken())"
+        // Under the connection's own prefix (`_INBOX_<service>` for a service): the only inboxes
+        // the server lets this identity receive on.
+        self.inbox = "\(connection.configuration.inboxPrefix).\(newInboxToken())"
         self.nextSubject = "$JS.API.CONSUMER.MSG.NEXT.\(stream).\(durable)"
         self.state = Mutex(State())
     }
@@ -259,6 +261,19 @@ public final class PullConsumer: Sendable {
             logger.warning(
                 "ignoring a message without JetStream metadata on a consumer inbox",
                 metadata: ["nats.stream": "\(stream)", "nats.consumer": "\(durable)"])
+            return
+        }
+        // Only what the server could have sent: a delivery of this stream's durable. Anything else
+        // (a publisher that found the inbox, with an ack subject of its choosing) is dropped
+        // unsettled, and never counts against the open pull request.
+        guard message.metadata.stream == stream, message.metadata.consumer == durable else {
+            logger.warning(
+                "ignoring a message on a consumer inbox that its consumer did not deliver",
+                metadata: [
+                    "nats.stream": "\(stream)", "nats.consumer": "\(durable)",
+                    "nats.claimed_stream": "\(message.metadata.stream)",
+                    "nats.claimed_consumer": "\(message.metadata.consumer)",
+                ])
             return
         }
         let (waiter, requestDone, threadWaiting) = state.withLock {

@@ -99,7 +99,9 @@ public struct ServiceConfiguration: Sendable {
         }
         return ServiceConfiguration(
             service: service,
-            nats: NATSConfiguration(urls: urls, name: "\(service)-service", credentials: credentials, tlsCAFile: tlsCA),
+            nats: NATSConfiguration(
+                urls: urls, name: "\(service)-service", credentials: credentials, tlsCAFile: tlsCA,
+                inboxPrefix: NATSConfiguration.inboxPrefix(service: service)),
             httpHost: reader.required("http-host"), httpPort: port, dataDirectory: reader.required("data-dir"),
             streamReplicas: replicas, adminToken: token, currency: currency,
             logLevel: Logger.Level(rawValue: level) ?? .info, logFormat: format, ackWait: ackWait,
