@@ -96,7 +96,11 @@ enum OrderStore {
 
     static func saveView(_ state: OrderState, in db: Database) throws {
         try db.cachedStatement(
-            sql: "INSERT OR REPLACE INTO orderView (orderId, customerId, status, document) VALUES (?, ?, ?, ?)"
+            // An upsert, not INSERT OR REPLACE: a replace deletes and re-inserts the row, rewriting
+            // both indexes even when neither customerId nor status changed (most events).
+            sql: "INSERT INTO orderView (orderId, customerId, status, document) VALUES (?, ?, ?, ?) "
+                + "ON CONFLICT (orderId) DO UPDATE SET customerId = excluded.customerId, "
+                + "status = excluded.status, document = excluded.document"
         ).execute(
             arguments: [
                 state.orderId, state.customerId, state.status.rawValue, OrderViewCodec.encode(state),
