@@ -128,6 +128,15 @@ struct LocalDeploymentTests {
         let ordersBefore = try await asOrder.streamState("ORDERS").messages
         await #expect(throws: NATSError.self) { try await asOrder.deleteStream("ORDERS") }
         #expect(try await asOrder.streamState("ORDERS").messages == ordersBefore, "ORDERS is still there")
+        // Issue 10.5: nor may it change another producer's stream (here: widen INVENTORY to a subject
+        // of its choosing) or create one; the services themselves only read the others.
+        let inventoryStream = StreamConfiguration(name: "INVENTORY", subjects: ["inventory.>"])
+        var widened = inventoryStream
+        widened.subjects.append("sealed.>")
+        await #expect(throws: NATSError.self) { try await asOrder.ensureStream(widened, ownership: .own) }
+        await #expect(throws: NATSError.self) {
+            try await asOrder.ensureStream(StreamConfiguration(name: "ROGUE", subjects: ["rogue.>"]), ownership: .own)
+        }
         await asOrder.close()
 
         // Issue 10.2: a service publishes its own dead letters only; replays are the operator's.
@@ -169,6 +178,10 @@ struct LocalDeploymentTests {
                 urls: [url], name: "e2e-as-admin", credentials: try NATSCredentials.load(from: admin), tlsCAFile: ca,
                 waitForServer: false),
             logger: logger)
+        #expect(
+            try await asAdmin.ensureStream(inventoryStream, ownership: .others) == .unchanged,
+            "INVENTORY is as its producer made it")
+        await #expect(throws: NATSError.self, "no ROGUE stream") { try await asAdmin.streamState("ROGUE") }
         let orderInboxes = NATSConfiguration.inboxPrefix(service: "order") + ".>"
         let snooped = try asNotification.subscribeCore(subject: orderInboxes)
         let watched = try asAdmin.subscribeCore(subject: orderInboxes)

@@ -13,7 +13,7 @@ struct StreamManagementTests {
         }
     }
 
-    @Test func updatesWhatIsSafeToChange() async throws {
+    @Test func widensItsOwnStreamAndKeepsEveryOtherDifference() async throws {
         try await withNATSServer { (server) async throws in
             try await server.withConnection { (nats) async throws in
                 try await nats.ensureStream(testStream())
@@ -21,8 +21,13 @@ struct StreamManagementTests {
                 changed.maxAge = .seconds(3600)
                 changed.subjects.append("extra.>")
                 let outcome = try await nats.ensureStream(changed)
-                #expect(outcome == .updated(fields: ["subjects", "maxAge", "duplicateWindow"]))
-                #expect(try await nats.ensureStream(changed) == .unchanged)
+                #expect(outcome == .differs(updated: ["subjects"], kept: ["maxAge", "duplicateWindow"]))
+                // The subject is there now; the server's retention and window are still its own.
+                #expect(
+                    try await nats.ensureStream(changed) == .differs(updated: [], kept: ["maxAge", "duplicateWindow"]))
+                var widened = testStream()
+                widened.subjects.append("extra.>")
+                #expect(try await nats.ensureStream(widened) == .unchanged)
             }
         }
     }
@@ -44,12 +49,16 @@ struct StreamManagementTests {
                 }
                 #expect(retentionError.message.contains("retention"))
 
-                var fewerSubjects = testStream()
-                fewerSubjects.subjects = ["other.>"]
+                // A subject is never taken away: the owner adds the one it needs and keeps the rest;
+                // a stream the caller does not own, lacking it, is a conflict.
+                var otherSubjects = testStream()
+                otherSubjects.subjects = ["other.>"]
                 let subjectsError = try await #require(throws: NATSError.self) {
-                    try await nats.ensureStream(fewerSubjects)
+                    try await nats.ensureStream(otherSubjects, ownership: .others)
                 }
                 #expect(subjectsError.message.contains("subjects"))
+                #expect(
+                    try await nats.ensureStream(otherSubjects) == .differs(updated: ["subjects"], kept: ["subjects"]))
             }
         }
     }

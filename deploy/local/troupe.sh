@@ -78,9 +78,15 @@ nats_config() {
         # no service reads or forges another's deliveries and replies.
         # Its own dead letters only: deadletter.replay.> is the operator's (troupe dlq replay).
         allow="\"$domain.>\", \"deadletter.$name.>\""
+        # Streams: it reads every one it uses, creates and updates only its own domain's, and may
+        # create the shared DEADLETTER when missing (never change it); the others are their producers'.
         for stream in ${ENSURES[$name]}; do
-            allow+=", \"\$JS.API.STREAM.INFO.$stream\", \"\$JS.API.STREAM.CREATE.$stream\""
-            allow+=", \"\$JS.API.STREAM.UPDATE.$stream\", \"\$JS.API.STREAM.MSG.GET.$stream\""
+            allow+=", \"\$JS.API.STREAM.INFO.$stream\", \"\$JS.API.STREAM.MSG.GET.$stream\""
+            if [ "$stream" = "${domain^^}" ]; then
+                allow+=", \"\$JS.API.STREAM.CREATE.$stream\", \"\$JS.API.STREAM.UPDATE.$stream\""
+            elif [ "$stream" = DEADLETTER ]; then
+                allow+=", \"\$JS.API.STREAM.CREATE.$stream\""
+            fi
         done
         for pair in $(for stream in ${CONSUMES[$name]}; do printf '%s:%s-%s ' "$stream" "$name" "${stream,,}"; done) \
             "DEADLETTER:$name-replay"; do

@@ -1,13 +1,16 @@
 internal import CNATS
 
 extension NATSConnection {
-    /// Makes sure the stream exists as configured: creates it when missing; when it exists with a
-    /// different configuration, updates it if every difference is safe to change in place (limits,
-    /// duplicate window, replicas, description, added subjects), else throws
-    /// `configurationConflict` naming the first field that cannot change (storage, retention,
-    /// removed subjects).
+    /// Makes sure the stream exists, doing no more than `ownership` allows: creates it when missing
+    /// (`own`, `shared`) or throws `streamMissing` (`others`); when it exists with a different
+    /// configuration, applies the widenings of an `own` stream (subjects added, more replicas) and
+    /// keeps every other difference, which it reports. Throws `configurationConflict` naming the
+    /// first field that makes the stream unusable as it is (storage, retention, a subject the
+    /// contract needs that it lacks on a stream the caller may not change).
     @discardableResult
-    public func ensureStream(_ wanted: StreamConfiguration) async throws(NATSError) -> StreamEnsureOutcome {
+    public func ensureStream(_ wanted: StreamConfiguration, ownership: StreamOwnership = .own) async throws(NATSError)
+        -> StreamEnsureOutcome
+    {
         return try await BlockingCalls.run { () throws(NATSError) -> StreamEnsureOutcome in
             let js = self.js
             var info: UnsafeMutablePointer<jsStreamInfo>?
@@ -15,6 +18,11 @@ extension NATSConnection {
             let status = js_GetStreamInfo(&info, js, wanted.name, nil, &apiError)
             defer { if let info { jsStreamInfo_Destroy(info) } }
             if status == NATS_NOT_FOUND {
+                guard ownership != .others else {
+                    throw NATSError(
+                        code: .streamMissing,
+                        message: "stream \(wanted.name) does not exist yet (its producer creates it)")
+                }
                 try withStreamConfig(wanted) { (config) throws(NATSError) in
                     var created: UnsafeMutablePointer<jsStreamInfo>?
                     try check(
@@ -27,16 +35,17 @@ extension NATSConnection {
             guard let existing = info?.pointee.Config?.pointee else {
                 throw NATSError(code: .status, message: "stream \(wanted.name) has no configuration")
             }
-            let changed = try differences(existing: existing, wanted: wanted)
-            guard !changed.isEmpty else { return .unchanged }
-            try withStreamConfig(wanted) { (config) throws(NATSError) in
+            let changes = try differences(existing: existing, wanted: wanted, ownership: ownership)
+            guard !changes.isEmpty else { return .unchanged }
+            guard let update = changes.update else { return .differs(updated: [], kept: changes.kept) }
+            try withStreamConfig(update) { (config) throws(NATSError) in
                 var updated: UnsafeMutablePointer<jsStreamInfo>?
                 try check(
                     js_UpdateStream(&updated, js, config, nil, &apiError), apiError,
-                    "updating stream \(wanted.name) (\(changed.joined(separator: ", ")))")
+                    "updating stream \(wanted.name) (\(changes.updated.joined(separator: ", ")))")
                 jsStreamInfo_Destroy(updated)
             }
-            return .updated(fields: changed)
+            return .differs(updated: changes.updated, kept: changes.kept)
         }
     }
 
@@ -79,8 +88,20 @@ extension NATSConnection {
     }
 }
 
-/// Compares the server's configuration with the wanted one: the safe differences, or a conflict.
-private func differences(existing: jsStreamConfig, wanted: StreamConfiguration) throws(NATSError) -> [String] {
+/// How the server's configuration differs from the wanted one, and what the caller may change.
+private struct StreamChanges {
+    /// The configuration to update the stream to (the server's, with the allowed widenings), or nil.
+    var update: StreamConfiguration?
+    var updated: [String] = []
+    var kept: [String] = []
+    var isEmpty: Bool { updated.isEmpty && kept.isEmpty }
+}
+
+/// Compares the server's configuration with the wanted one: what may be widened, what is kept, or
+/// a conflict that makes the stream unusable.
+private func differences(existing: jsStreamConfig, wanted: StreamConfiguration, ownership: StreamOwnership)
+    throws(NATSError) -> StreamChanges
+{
     func conflict(_ field: String, _ server: String, _ asked: String) -> NATSError {
         NATSError(
             code: .configurationConflict,
@@ -93,19 +114,39 @@ private func differences(existing: jsStreamConfig, wanted: StreamConfiguration) 
     let retention = retentionOf(existing.Retention)
     if retention != wanted.retention { throw conflict("retention", retention.rawValue, wanted.retention.rawValue) }
     let subjects = (0..<Int(existing.SubjectsLen)).compactMap { existing.Subjects[$0].map { String(cString: $0) } }
-    if let removed = subjects.first(where: { !wanted.subjects.contains($0) }) {
-        throw conflict("subjects", "[\(subjects.joined(separator: ", "))]", "no '\(removed)'")
-    }
-    var changed: [String] = []
-    if Set(subjects) != Set(wanted.subjects) { changed.append("subjects") }
-    if existing.MaxAge != (wanted.maxAge?.nanoseconds ?? 0) { changed.append("maxAge") }
-    if existing.Duplicates != wanted.duplicateWindow.nanoseconds { changed.append("duplicateWindow") }
-    if existing.Replicas != Int64(wanted.replicas) { changed.append("replicas") }
-    if existing.MaxMsgs != (wanted.maxMessages ?? -1) { changed.append("maxMessages") }
-    if existing.MaxBytes != (wanted.maxBytes ?? -1) { changed.append("maxBytes") }
+    // The server's configuration as it is: what an update starts from, so that nothing is cut.
     let description = existing.Description.map { String(cString: $0) }
-    if (description ?? "") != (wanted.description ?? "") { changed.append("description") }
-    return changed
+    var current = StreamConfiguration(
+        name: wanted.name, subjects: subjects, storage: storage, retention: retention,
+        maxAge: existing.MaxAge == 0 ? nil : .nanoseconds(existing.MaxAge),
+        duplicateWindow: .nanoseconds(existing.Duplicates), replicas: Int(existing.Replicas),
+        maxMessages: existing.MaxMsgs < 0 ? nil : existing.MaxMsgs,
+        maxBytes: existing.MaxBytes < 0 ? nil : existing.MaxBytes,
+        description: description)
+    var changes = StreamChanges()
+    let missing = wanted.subjects.filter { !subjects.contains($0) }
+    if !missing.isEmpty {
+        guard ownership == .own else {
+            throw conflict(
+                "subjects", "[\(subjects.joined(separator: ", "))]", "[\(wanted.subjects.joined(separator: ", "))]")
+        }
+        current.subjects = subjects + missing
+        changes.updated.append("subjects")
+    }
+    if subjects.contains(where: { !wanted.subjects.contains($0) }) { changes.kept.append("subjects") }
+    if Int(existing.Replicas) < wanted.replicas, ownership == .own {
+        current.replicas = wanted.replicas
+        changes.updated.append("replicas")
+    } else if Int(existing.Replicas) != wanted.replicas {
+        changes.kept.append("replicas")
+    }
+    if existing.MaxAge != (wanted.maxAge?.nanoseconds ?? 0) { changes.kept.append("maxAge") }
+    if existing.Duplicates != wanted.duplicateWindow.nanoseconds { changes.kept.append("duplicateWindow") }
+    if existing.MaxMsgs != (wanted.maxMessages ?? -1) { changes.kept.append("maxMessages") }
+    if existing.MaxBytes != (wanted.maxBytes ?? -1) { changes.kept.append("maxBytes") }
+    if (description ?? "") != (wanted.description ?? "") { changes.kept.append("description") }
+    if !changes.updated.isEmpty { changes.update = current }
+    return changes
 }
 
 private func retentionOf(_ policy: jsRetentionPolicy) -> StreamConfiguration.Retention {

@@ -18,6 +18,8 @@ public struct NATSError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let jetStream = Code(name: "jetStream")
         /// An existing stream or consumer differs in a way that cannot be changed safely.
         public static let configurationConflict = Code(name: "configurationConflict")
+        /// A stream the caller needs but may not create (another producer's) does not exist yet.
+        public static let streamMissing = Code(name: "streamMissing")
         /// A setting given to the layer is invalid.
         public static let invalidConfiguration = Code(name: "invalidConfiguration")
         /// The connection is closed, or being closed.

@@ -39,8 +39,23 @@ public struct StreamConfiguration: Sendable, Hashable {
 public enum StreamEnsureOutcome: Sendable, Hashable {
     case created
     case unchanged
-    /// The stream existed and these fields were changed, all of them safe to change in place.
-    case updated(fields: [String])
+    /// The stream existed with another configuration: the `updated` fields were changed in place
+    /// (widenings of the caller's own stream: subjects added, more replicas); the `kept` ones were
+    /// left as they are on the server (an operator's choice, or not the caller's to change).
+    case differs(updated: [String], kept: [String])
+}
+
+/// What a service may do to a stream it needs (least privilege: a service creates and changes
+/// only its own domain's stream).
+public enum StreamOwnership: Sendable, Hashable {
+    /// Its own domain's stream: created when missing; of an existing one's differences only the
+    /// widenings (subjects added, more replicas) are applied, never a cut (a shorter `maxAge`,
+    /// fewer replicas, smaller limits): the server's configuration is the operator's.
+    case own
+    /// A stream every service writes (dead letters): created when missing, never changed.
+    case shared
+    /// Another producer's stream: only read. Missing, it is an error (`streamMissing`) to wait on.
+    case others
 }
 
 /// A stream's counters, as `streamState` reports them.

@@ -175,7 +175,8 @@ public final class ServiceRuntime: Sendable {
         if let metrics { ServiceMetrics.add(to: router, registry: metrics) }
         let relay = OutboxRelay(store: store, connection: connection, signal: store.outbox.signal, logger: logger)
         let keeper = StreamKeeper(
-            connection: connection, streams: descriptor.streams, replicas: configuration.streamReplicas,
+            connection: connection, service: descriptor.name, streams: descriptor.streams,
+            replicas: configuration.streamReplicas,
             ready: streamsReady, logger: logger)
         let earlyRefusal = self.earlyRefusal
         let app = Application(
@@ -195,12 +196,25 @@ public final class ServiceRuntime: Sendable {
 }
 
 /// Makes sure the service's streams exist, retrying while NATS is away, then waits for shutdown.
+///
+/// Least privilege: the service creates (when missing) and widens only its own domain's stream,
+/// creates the dead-letter stream when missing, and only checks that the others exist — waiting,
+/// not ready, until their producers have made them. It never cuts an existing configuration (an
+/// operator's longer `maxAge` or more replicas stay): differences are logged and kept.
 struct StreamKeeper: Service {
     let connection: NATSConnection
+    let service: String
     let streams: [StreamConfiguration]
     let replicas: Int
     let ready: BoundFlagBox
     let logger: Logger
+
+    /// What `service` may do to `stream`.
+    static func ownership(of stream: StreamConfiguration, by service: String) -> StreamOwnership {
+        if stream.name == DeadLetter.stream { return .shared }
+        if let producer = Producer(rawValue: service), stream.subjects == ["\(producer.domain).>"] { return .own }
+        return .others
+    }
 
     func run() async throws {
         var delay = Duration.milliseconds(200)
@@ -208,10 +222,19 @@ struct StreamKeeper: Service {
             do {
                 for var stream in streams {
                     stream.replicas = replicas
-                    let outcome = try await connection.ensureStream(stream)
-                    if outcome != .unchanged {
+                    let ownership = Self.ownership(of: stream, by: service)
+                    let outcome = try await connection.ensureStream(stream, ownership: ownership)
+                    switch outcome {
+                    case .unchanged: break
+                    case .created:
+                        logger.info("stream created", metadata: ["nats.stream": "\(stream.name)"])
+                    case .differs(let updated, let kept):
                         logger.info(
-                            "stream ensured", metadata: ["nats.stream": "\(stream.name)", "outcome": "\(outcome)"])
+                            "stream differs from the contract's configuration",
+                            metadata: [
+                                "nats.stream": "\(stream.name)", "updated": "\(updated.joined(separator: ","))",
+                                "kept": "\(kept.joined(separator: ","))",
+                            ])
                     }
                 }
                 ready.set(true)
@@ -220,6 +243,10 @@ struct StreamKeeper: Service {
                 // Never silently change a different existing configuration: say so, and stay not ready.
                 logger.critical("stream configuration conflict", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(10))
+            } catch  where error.code == .streamMissing {
+                logger.warning("waiting for a stream its producer creates", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
             } catch {
                 logger.warning("streams not ensured yet; retrying", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: delay)
