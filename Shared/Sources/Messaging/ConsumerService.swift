@@ -99,27 +99,33 @@ public struct ConsumerService: Service {
     public var isBound: Bool { boundBox.value }
 
     public func run() async throws {
-        guard let consumer = await bindWhenPossible() else { return }
-        boundBox.set(true)
-        defer { boundBox.set(false) }
-        let stopOnce: @Sendable () -> Void = {
-            for message in consumer.stop() { try? message.nak() }
-        }
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                switch handling {
-                case .each(let handler, let concurrency):
-                    await dispatch(from: consumer, handler, concurrency: concurrency)
-                case .batch(let handler, let maxBatch):
-                    await dispatchBatches(from: consumer, handler, maxBatch: maxBatch)
-                case .blocking(let handler, let maxBatch):
-                    await dispatchOnThread(from: consumer, handler, maxBatch: maxBatch)
+        // Bound again whenever the server loses the consumer (deleted by an operator, or with its
+        // stream): not ready meanwhile, and re-created by `ensureConsumer`, never left asking a
+        // consumer that no longer exists.
+        while let consumer = await bindWhenPossible() {
+            boundBox.set(true)
+            let stopOnce: @Sendable () -> Void = {
+                for message in consumer.stop() { try? message.nak() }
+            }
+            await withTaskCancellationHandler {
+                await withGracefulShutdownHandler {
+                    switch handling {
+                    case .each(let handler, let concurrency):
+                        await dispatch(from: consumer, handler, concurrency: concurrency)
+                    case .batch(let handler, let maxBatch):
+                        await dispatchBatches(from: consumer, handler, maxBatch: maxBatch)
+                    case .blocking(let handler, let maxBatch):
+                        await dispatchOnThread(from: consumer, handler, maxBatch: maxBatch)
+                    }
+                } onGracefulShutdown: {
+                    stopOnce()
                 }
-            } onGracefulShutdown: {
+            } onCancel: {
                 stopOnce()
             }
-        } onCancel: {
-            stopOnce()
+            boundBox.set(false)
+            guard consumer.isLost, !Task.isCancelled, !Task.isShuttingDownGracefully else { break }
+            try? await Task.sleep(for: .milliseconds(200))
         }
         try? await connection.flush(timeout: .seconds(2))
     }

@@ -55,6 +55,8 @@ public final class PullConsumer: Sendable {
         /// A thread waits in `waitBatch` on `condition`.
         var threadWaiting = false
         var stopped = false
+        /// The server said the consumer is gone (deleted, or its stream): see `isLost`.
+        var lost = false
     }
 
     /// Wakes a thread blocked in `waitBatch`.
@@ -208,6 +210,12 @@ public final class PullConsumer: Sendable {
     /// Messages buffered right now.
     public var bufferedCount: Int { state.withLock { $0.buffer.count } }
 
+    /// True once the server has said that the durable consumer no longer exists (a pull request
+    /// answered `409 Consumer Deleted`, or `503`: nobody answers its pull requests — the consumer or
+    /// its stream was deleted). The consumer then stops as by `stop()`, and its owner binds anew
+    /// (re-creating the consumer) instead of asking a deleted one for ever.
+    public var isLost: Bool { state.withLock { $0.lost } }
+
     deinit {
         if let subscription { natsSubscription_Destroy(subscription) }
     }
@@ -300,19 +308,30 @@ public final class PullConsumer: Sendable {
     }
 
     private func handleStatus(_ code: Int, _ msg: OpaquePointer) {
+        var description: UnsafePointer<CChar>?
+        _ = natsMsgHeader_Get(msg, "Description", &description)
+        let text = description.map { String(cString: $0) } ?? ""
         switch code {
         case 100:
             return  // idle heartbeat
         case 404, 408:
             requestLost()  // no messages / request expired: ask again
+        case _ where code == 503 || (code == 409 && text.lowercased().contains("consumer deleted")):
+            logger.warning(
+                "the consumer is gone from the server; binding anew",
+                metadata: [
+                    "nats.stream": "\(stream)", "nats.consumer": "\(durable)", "nats.status": "\(code)",
+                    "nats.description": "\(text)",
+                ])
+            state.withLock { $0.lost = true }
+            // What is buffered goes back at once (to this consumer if it still exists after all).
+            for message in stop() { try? message.nak() }
         default:
-            var description: UnsafePointer<CChar>?
-            _ = natsMsgHeader_Get(msg, "Description", &description)
             logger.warning(
                 "pull request refused",
                 metadata: [
                     "nats.stream": "\(stream)", "nats.consumer": "\(durable)", "nats.status": "\(code)",
-                    "nats.description": "\(description.map { String(cString: $0) } ?? "")",
+                    "nats.description": "\(text)",
                 ])
             requestLost(retryAfter: .seconds(1))
         }
