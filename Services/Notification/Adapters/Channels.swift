@@ -9,11 +9,20 @@ import ServiceKit
 
 /// Where notifications go: a log line always, a JSON-lines file, an HTTP webhook.
 struct Channels: Sendable {
-    var file: String?
+    var file: String? { fileSink?.path }
     var webhook: URL?
     var webhookSecret: String?
-    var webhookAttempts = 5
+    var webhookAttempts: Int
     let logger: Logger
+    private let fileSink: AppendOnlyFile?
+
+    init(file: String?, webhook: URL?, webhookSecret: String?, webhookAttempts: Int = 5, logger: Logger) {
+        self.fileSink = file.map(AppendOnlyFile.init(path:))
+        self.webhook = webhook
+        self.webhookSecret = webhookSecret
+        self.webhookAttempts = webhookAttempts
+        self.logger = logger
+    }
 
     var names: [String] { ["log"] + (file == nil ? [] : ["file"]) + (webhook == nil ? [] : ["webhook"]) }
 
@@ -24,25 +33,13 @@ struct Channels: Sendable {
             "notification",
             metadata: notification.mapValues { .string($0) }.merging(["channel": "log"]) { a, _ in a })
         let body = Data(JSONText.object(notification).utf8)
-        if let file {
-            do { try append(body, to: file) } catch { failures["file"] = "\(error)" }
+        if let fileSink {
+            do { try fileSink.append(body) } catch { failures["file"] = "\(error)" }
         }
         if let webhook {
             if let failure = await post(body, to: webhook) { failures["webhook"] = failure }
         }
         return failures
-    }
-
-    private func append(_ line: Data, to path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw CocoaError(.fileWriteNoPermission)
-            }
-        }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: line + Data([0x0A]))
     }
 
     /// POSTs with retries and back-off (200 ms doubling); signed with `Troupe-Signature` when a secret is set.

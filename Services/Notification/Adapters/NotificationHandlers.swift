@@ -40,14 +40,28 @@ struct NotificationHandlers: Sendable {
             return events.map { _ in .failure(error) }
         }
         var sent: [String: Sent] = [:]
-        await withTaskGroup(of: (String, Sent)?.self) { group in
-            var seen = already
-            for (event, request) in zip(events, requests) {
-                guard let request, seen.insert([request.orderId, request.template.rawValue]).inserted else { continue }
-                group.addTask { await send(request, for: event).map { (event.id, $0) } }
+        var seen = already
+        let toSend = zip(events, requests).map { event, request -> (AnyEvent, NotificationDecisions.Request)? in
+            guard let request, seen.insert([request.orderId, request.template.rawValue]).inserted else { return nil }
+            return (event, request)
+        }
+        // Different orders at once; one order's notifications one after the other, in the order
+        // of their events (order_confirmed never after order_shipped).
+        await withTaskGroup(of: [(String, Sent)].self) { group in
+            for indices in Self.sendingPlan(toSend.map { $0?.1.orderId }) {
+                let items = indices.compactMap { toSend[$0] }
+                group.addTask {
+                    var results: [(String, Sent)] = []
+                    for (event, request) in items {
+                        if let notification = await send(request, for: event) {
+                            results.append((event.id, notification))
+                        }
+                    }
+                    return results
+                }
             }
-            for await result in group {
-                if let (id, notification) = result { sent[id] = notification }
+            for await results in group {
+                for (id, notification) in results { sent[id] = notification }
             }
         }
         let channelNames = channels.names.joined(separator: ",")
@@ -67,6 +81,23 @@ struct NotificationHandlers: Sendable {
             if db.changesCount == 1 { try Outbox.append([notification.outcome], in: db) }
             return .done
         }
+    }
+
+    /// The positions of a batch's notifications to send, one group per order (groups in the order
+    /// of their first notification, each in the order of its events); nil marks nothing to send.
+    static func sendingPlan(_ orderIds: [String?]) -> [[Int]] {
+        var groups: [[Int]] = []
+        var groupOf: [String: Int] = [:]
+        for (index, orderId) in orderIds.enumerated() {
+            guard let orderId else { continue }
+            if let group = groupOf[orderId] {
+                groups[group].append(index)
+            } else {
+                groupOf[orderId] = groups.count
+                groups.append([index])
+            }
+        }
+        return groups
     }
 
     /// Applies one event at most once for `consumer` (tests; the consumer handles whole batches).
