@@ -120,6 +120,17 @@ struct HTTPKitTests {
             try await client.execute(
                 uri: "/admin", method: .put, headers: [.authorization: "Bearer 0123456789abcdef"]
             ) { #expect($0.status == .ok) }
+            // The scheme is case-insensitive (issue 10, low); the token is not.
+            for header in ["bearer 0123456789abcdef", "BEARER 0123456789abcdef"] {
+                try await client.execute(uri: "/admin", method: .put, headers: [.authorization: header]) {
+                    #expect($0.status == .ok, "\(header)")
+                }
+            }
+            for header in ["Bearer 0123456789ABCDEF", "Basic 0123456789abcdef", "Bearer", "Bearer0123456789abcdef"] {
+                try await client.execute(uri: "/admin", method: .put, headers: [.authorization: header]) {
+                    #expect($0.status == .unauthorized, "\(header)")
+                }
+            }
         }
     }
 }

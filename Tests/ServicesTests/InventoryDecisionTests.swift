@@ -27,6 +27,29 @@ struct InventoryDecisionTests {
         #expect(reserved.traceparent == placed.traceparent)
     }
 
+    /// Issue 10 (low): the same SKU on two lines of an event is checked against the stock as their
+    /// sum — 6 and 6 of 10 mugs is out of stock, not two reservations that oversell.
+    @Test func duplicateSkusInAnEventCountAsTheirSum() throws {
+        let oversold = Fixture.placed([Line(sku: "SKU-MUG", quantity: 6), Line(sku: "SKU-MUG", quantity: 6)])
+        let refused = InventoryDecisions.placed(state([mug]), oversold)
+        #expect(refused.state.products["SKU-MUG"]?.reserved == 0)
+        guard case .inventoryRejected(let rejected) = try #require(refused.events.first) else {
+            Issue.record("expected inventory.rejected, got \(refused.events)")
+            return
+        }
+        #expect(rejected.data.reason == .outOfStock)
+        #expect(rejected.data.lines == [RejectedLine(sku: "SKU-MUG", requested: 12, available: 10)])
+
+        let fits = Fixture.placed([Line(sku: "SKU-MUG", quantity: 3), Line(sku: "SKU-MUG", quantity: 4)])
+        let decision = InventoryDecisions.placed(state([mug]), fits)
+        #expect(decision.state.products["SKU-MUG"]?.reserved == 7)
+        let reserved = try #require(
+            decision.events.first.flatMap { if case .inventoryReserved(let e) = $0 { e } else { nil } })
+        #expect(reserved.data.pricedLines == [PricedLine(sku: "SKU-MUG", quantity: 7, unitPrice: 1250)])
+        #expect(reserved.data.total == 7 * 1250)
+        #expect(decision.state.reservation?.lines == [Line(sku: "SKU-MUG", quantity: 7)])
+    }
+
     @Test func unknownSkuWinsOverOutOfStockAndNothingIsReserved() throws {
         var scarce = mug
         scarce.onHand = 1

@@ -35,10 +35,28 @@ enum InventoryDecisions {
         var events: [AnyEvent]
     }
 
+    /// `lines` with each SKU once, its quantities summed, in the order each SKU first appears.
+    static func merged(_ lines: [Line]) -> [Line] {
+        var merged: [Line] = []
+        var position: [String: Int] = [:]
+        for line in lines {
+            if let index = position[line.sku] {
+                merged[index].quantity += line.quantity
+            } else {
+                position[line.sku] = merged.count
+                merged.append(line)
+            }
+        }
+        return merged
+    }
+
     /// `orders.placed`: reserve every line or none; `unknown_sku` wins over `out_of_stock`.
     static func placed(_ state: InventoryState, _ event: CloudEvent<OrderPlaced>) -> Decision {
         guard !state.cancelled, state.reservation == nil else { return Decision(state: state, events: []) }
-        let order = event.data
+        var order = event.data
+        // The same SKU on two lines is one line of their sum: checked, reserved and priced once
+        // (the API refuses such orders, but an event is checked against the stock as a whole).
+        order.lines = Self.merged(order.lines)
         var next = state
         let unknown = order.lines.filter { state.products[$0.sku] == nil }
         if !unknown.isEmpty {

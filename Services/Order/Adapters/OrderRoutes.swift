@@ -125,7 +125,7 @@ struct OrderRoutes: Sendable {
 
     static func idempotencyKey(_ request: Request) throws -> String? {
         guard let key = HTTPKit.header(request, "Idempotency-Key") else { return nil }
-        guard (1...255).contains(key.count), key.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) }) else {
+        guard (1...255).contains(key.count), key.unicodeScalars.allSatisfy({ (0x20...0x7E).contains($0.value) }) else {
             throw APIError(
                 .validationFailed, "Idempotency-Key must be 1-255 printable ASCII characters", field: "Idempotency-Key")
         }

@@ -46,13 +46,17 @@ public enum HTTPKit {
         return router
     }
 
-    /// Throws `unauthorized` unless the request carries `Authorization: Bearer <token>`. With no
+    /// Throws `unauthorized` unless the request carries `Authorization: Bearer <token>` (the scheme
+    /// in any case). With no
     /// token configured, admin endpoints are closed.
     public static func requireAdmin(_ request: Request, token: String?) throws {
-        guard let token, let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+        // The scheme is case-insensitive (RFC 9110, 11.1): `bearer` and `BEARER` count too.
+        guard let token, let header = request.headers[.authorization],
+            header.utf8.count > "Bearer ".utf8.count, header.prefix(7).lowercased() == "bearer "
+        else {
             throw APIError(.unauthorized, "admin endpoint: Authorization: Bearer <token> required")
         }
-        let given = Array(header.dropFirst("Bearer ".count).utf8)
+        let given = Array(header.dropFirst("Bearer ".count).drop(while: { $0 == " " }).utf8)
         let expected = Array(token.utf8)
         // Constant-time comparison: the time taken says nothing about how much of the token matched.
         var difference = UInt8(given.count == expected.count ? 0 : 1)

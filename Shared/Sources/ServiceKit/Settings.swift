@@ -164,7 +164,11 @@ public struct SettingsReader {
             let number = text.dropLast(suffix.count)
             // "ms" also ends in "s": make sure the number part is a number.
             guard let value = Int64(number), value >= 0 else { continue }
-            return .milliseconds(value * milliseconds)
+            // Longer than nanoseconds in 64 bits can count (292 years; nats.c takes nanoseconds):
+            // not a duration — one clear line at start instead of a trap later.
+            let (total, overflow) = value.multipliedReportingOverflow(by: milliseconds)
+            guard !overflow, total <= Int64.max / 1_000_000 else { return nil }
+            return .milliseconds(total)
         }
         return nil
     }
