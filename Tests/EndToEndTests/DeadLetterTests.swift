@@ -15,7 +15,10 @@ struct DeadLetterTests {
         let lonely = "ord_01JD8Z6Q4Y3K5V7W9X1Z3B5D70"
         var synthetic: Set<String> = [lonely]
         try await withCluster(
-            environment: ["TROUPE_PREREQUISITE_TIMEOUT": "1s"],
+            // Short enough that the lonely authorization is dead-lettered within the test, long enough
+            // that the real order's authorization never is while shipping catches up on ORDERS under
+            // the load of the whole suite (1 s once lost it: the order stayed PENDING).
+            environment: ["TROUPE_PREREQUISITE_TIMEOUT": "3s"],
             excusing: { line in line.contains("ord_bad_") || synthetic.contains { line.contains($0) } }
         ) { cluster in
             func placedJSON(type: String, quantity: Int) -> [UInt8] {
@@ -50,18 +53,18 @@ struct DeadLetterTests {
             synthetic.insert(authorized.id)
             try await cluster.publish([try outgoing(authorized)])
 
-            // Meanwhile a real order flows through all five services.
+            // Every reader of ORDERS dead-letters every broken message, with the original payload.
+            let letters = try await cluster.waitForDeadLetters(count: broken.count * Self.ordersReaders.count) {
+                $0.subject.contains(".orders.placed.ord_bad_")
+            }
+
+            // And a real order flows through all five services, while the lonely authorization waits.
             let (status, placed) = try await cluster.placeOrder()
             #expect(status == 202)
             let id = try orderId(placed)
             try await cluster.waitForStatus(id, in: ["CONFIRMED"])
             _ = try await HTTP.request("POST", cluster.url("shipping", "/shipments/\(id)/dispatch"), admin: true)
             try await cluster.waitForStatus(id, in: ["SHIPPED"])
-
-            // Every reader of ORDERS dead-letters every broken message, with the original payload.
-            let letters = try await cluster.waitForDeadLetters(count: broken.count * Self.ordersReaders.count) {
-                $0.subject.contains(".orders.placed.ord_bad_")
-            }
             for item in broken {
                 for service in Self.ordersReaders {
                     let subject = "deadletter.\(service).orders.placed.\(item.suffix)"
