@@ -205,7 +205,7 @@ let package = Package(
             name: "ServicesTests",
             dependencies: [
                 "Contracts", "OrderService", "InventoryService", "PaymentService", "ShippingService",
-                "NotificationService", "TestSupport", "Messaging", "ServiceKit",
+                "NotificationService", "TestSupport", "Messaging", "ServiceKit", "SchemaValidation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -63,7 +63,7 @@ public struct CloudEvent<Payload: EventPayload>: Codable, Sendable, Hashable {
             ContractError(.invalidData, message, field: field)
         }
         guard specversion == "1.0" else { throw ContractError(.unsupportedSpecVersion, "specversion must be 1.0") }
-        guard !id.isEmpty, id.count <= 128 else { throw fail("id", "must be 1-128 characters") }
+        guard !id.isEmpty, id.unicodeScalars.count <= 128 else { throw fail("id", "must be 1-128 characters") }
         guard source == Payload.producer.source else { throw fail("source", "must be \(Payload.producer.source)") }
         guard time.count == 24, Timestamp.isValid(time) else {
             throw fail("time", "must be an RFC 3339 UTC time with milliseconds")
@@ -73,6 +73,31 @@ public struct CloudEvent<Payload: EventPayload>: Codable, Sendable, Hashable {
         guard subject == data.orderId else { throw fail("subject", "must be the order id \(data.orderId)") }
         guard correlationid == data.orderId else { throw fail("correlationid", "must be the order id \(data.orderId)") }
         if let causationid, causationid.isEmpty { throw fail("causationid", "must not be empty") }
+        if let traceparent, !TraceParent.hasValidShape(traceparent) {
+            throw fail("traceparent", "must be a W3C traceparent in lower-case hex (vv-32 hex-16 hex-ff)")
+        }
+    }
+}
+
+/// W3C trace context (`traceparent`): `version-traceid-parentid-flags`, lower-case hex.
+public enum TraceParent {
+    /// The shape the envelope's JSON Schema states: `^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`.
+    public static func hasValidShape(_ value: String) -> Bool {
+        let parts = value.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
+        guard value.utf8.count == 55, parts.map(\.count) == [2, 32, 16, 2] else { return false }
+        return parts.allSatisfy { $0.allSatisfy(isLowerHex) }
+    }
+
+    /// A traceparent a request may carry in: the shape, and W3C's rules beyond it (version `ff`
+    /// is invalid; a trace id or parent id of all zeros is invalid).
+    public static func isValid(_ value: String) -> Bool {
+        guard hasValidShape(value) else { return false }
+        let parts = value.split(separator: "-")
+        return parts[0] != "ff" && parts[1].contains { $0 != "0" } && parts[2].contains { $0 != "0" }
+    }
+
+    private static func isLowerHex(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
     }
 }
 

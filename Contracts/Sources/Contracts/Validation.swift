@@ -39,8 +39,12 @@ enum Rule {
         }
     }
 
+    /// 1 to `max` characters, counted as the JSON Schemas' `maxLength` counts them: in Unicode code
+    /// points (a flag emoji is two), not in grapheme clusters as `String.count` does.
     static func text(_ value: String, _ field: String, max: Int = 200) throws(ContractError) {
-        guard !value.isEmpty, value.count <= max else { throw fail(field, "must be 1-\(max) characters") }
+        guard !value.isEmpty, value.unicodeScalars.count <= max else {
+            throw fail(field, "must be 1-\(max) characters")
+        }
     }
 
     static func currency(_ value: String, _ field: String = "currency") throws(ContractError) {

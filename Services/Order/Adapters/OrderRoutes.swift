@@ -138,13 +138,10 @@ struct OrderRoutes: Sendable {
         return String(decoding: try encoder.encode(body), as: UTF8.self)
     }
 
-    /// The request's W3C trace context, or a new trace.
+    /// The request's W3C trace context when it is a valid one (lower-case hex, as every event's
+    /// schema requires), or a new trace.
     static func traceparent(_ request: Request) -> String {
-        if let given = HTTPKit.header(request, "traceparent"), given.count == 55,
-            given.split(separator: "-").map(\.count) == [2, 32, 16, 2]
-        {
-            return given
-        }
+        if let given = HTTPKit.header(request, "traceparent"), TraceParent.isValid(given) { return given }
         func hex(_ bytes: Int) -> String {
             let digits = Array("0123456789abcdef".utf8)
             var generator = SystemRandomNumberGenerator()

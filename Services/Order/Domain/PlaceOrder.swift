@@ -45,8 +45,9 @@ struct PlaceOrderRequest: Codable, Sendable, Hashable {
         ]
         for (name, value) in fields {
             guard let value else { continue }
-            guard !value.trimmingWhitespace.isEmpty, value.count <= 200 else {
-                return ("shippingAddress.\(name)", "must be 1-200 characters")
+            // Counted in code points, as the published schema's maxLength counts (not in graphemes).
+            guard !value.trimmingWhitespace.isEmpty, value.unicodeScalars.count <= 200 else {
+                return ("shippingAddress.\(name)", "must be 1-200 characters (Unicode code points)")
             }
         }
         guard Countries.assigned.contains(address.country) else {
