@@ -214,6 +214,19 @@ struct LocalDeploymentTests {
                 as? String ?? ""
         }
         #expect(final == "SHIPPED")
+        // Everything under the state folder (stores, logs, NATS's store, pid files, secrets) is its
+        // owner's alone.
+        var open: [String] = []
+        if let walker = FileManager.default.enumerator(atPath: deployment.state.path) {
+            for case let path as String in walker {
+                let full = deployment.state.appendingPathComponent(path).path
+                let mode = (try FileManager.default.attributesOfItem(atPath: full)[.posixPermissions] as? NSNumber)?
+                    .intValue ?? 0
+                if mode & 0o077 != 0 { open.append("\(path) \(String(mode, radix: 8))") }
+            }
+        }
+        #expect(open.isEmpty, "readable by others: \(open.prefix(10))")
+        #expect(FileManager.default.fileExists(atPath: deployment.state.appendingPathComponent("data/order").path))
         _ = try await asAdmin.streamState("ORDERS")  // a reply on the operator's default inbox
         try await asAdmin.flush()
         #expect(watched.received > 0, "the order service receives its deliveries on \(orderInboxes)")

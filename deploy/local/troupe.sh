@@ -207,8 +207,10 @@ wait_ready() {
 }
 
 admin_put() { # url json
-    curl -fsS -o /dev/null --max-time 5 -X PUT -H "Authorization: Bearer $(admin_token)" \
-        -H 'Content-Type: application/json' -d "$2" "$1"
+    # The token goes to curl on its standard input (-H @-), never on its command line, where any
+    # user of the machine could read it in ps.
+    printf 'Authorization: Bearer %s\n' "$(admin_token)" |
+        curl -fsS -o /dev/null --max-time 5 -X PUT -H @- -H 'Content-Type: application/json' -d "$2" "$1"
 }
 
 seed() {
@@ -295,6 +297,10 @@ run_one() { # name: in the foreground, against the local NATS
     while IFS= read -r assignment; do export "${assignment?}"; done < <(service_env "$name")
     exec "$BIN/$name-service"
 }
+
+# Everything created under .troupe/ (stores, logs, the NATS store, pid files, and what the services
+# write: SQLite files, the notification file) is readable by its owner only.
+umask 077
 
 case "${1:-}" in
     up) up ;;
