@@ -220,7 +220,8 @@ struct LocalDeploymentTests {
         if let walker = FileManager.default.enumerator(atPath: deployment.state.path) {
             for case let path as String in walker {
                 let full = deployment.state.appendingPathComponent(path).path
-                let mode = (try FileManager.default.attributesOfItem(atPath: full)[.posixPermissions] as? NSNumber)?
+                let mode =
+                    (try FileManager.default.attributesOfItem(atPath: full)[.posixPermissions] as? NSNumber)?
                     .intValue ?? 0
                 if mode & 0o077 != 0 { open.append("\(path) \(String(mode, radix: 8))") }
             }
