@@ -249,6 +249,22 @@ struct LocalDeploymentTests {
         let down = try await deployment.run("down")
         #expect(down.status == 0, "\(down.standardError)")
         for (name, pid) in first { #expect(kill(pid, 0) != 0, "\(name) still runs") }
+
+        // A stale pid file whose number now belongs to another program: that program is neither
+        // reported as the service nor signalled.
+        let stranger = Process()
+        stranger.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        stranger.arguments = ["60"]
+        try stranger.run()
+        defer { if stranger.isRunning { stranger.terminate() } }
+        try Data("\(stranger.processIdentifier)\n".utf8).write(
+            to: deployment.state.appendingPathComponent("run/order.pid"))
+        let listed = try await deployment.run("status")
+        #expect(
+            !listed.standardOutput.contains("running (pid \(stranger.processIdentifier))"), "\(listed.standardOutput)")
+        #expect(listed.standardOutput.contains("order-service"), "\(listed.standardOutput)")
+        _ = try await deployment.run("down")
+        #expect(stranger.isRunning, "down never signals a process that is not the service")
         #expect(!FileManager.default.fileExists(atPath: deployment.state.appendingPathComponent("run/nats.tls").path))
     }
 }

@@ -33,12 +33,18 @@ declare -A CONSUMES=([order]="INVENTORY PAYMENTS SHIPPING" [inventory]="ORDERS S
 say() { printf '%s\n' "$*"; }
 die() { printf 'troupe: %s\n' "$*" >&2; exit 1; }
 
-running() { # pidfile: the process lives (a zombie left by a crash does not count)
-    local pid
+running() { # pidfile: the process lives and is ours (a zombie left by a crash does not count, nor a
+    # stale pid file whose number the system has since given to another program: never signalled)
+    local pid name want program
     [ -f "$1" ] || return 1
     pid="$(cat "$1")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     kill -0 "$pid" 2>/dev/null || return 1
-    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != "Z" ]
+    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != "Z" ] || return 1
+    name="$(basename "$1" .pid)"
+    if [ "$name" = nats-server ]; then want=nats-server; else want="$name-service"; fi
+    program="$(tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | head -n 1)"
+    [ "$(basename "$program")" = "$want" ]
 }
 
 secret() { # name -> prints a random secret, created once (mode 0600)
