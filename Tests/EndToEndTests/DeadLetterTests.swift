@@ -242,6 +242,12 @@ struct DeadLetterTests {
                 #expect(reason.hasPrefix("wrong_subject"), "\(letter.headers)")
                 #expect(reason.contains("belongs on orders.cancelled.\(id)"), "\(reason)")
             }
+            // The log line says which event of which order (operations.md, "Observability").
+            let line = cluster.log("shipping").split(separator: "\n").first {
+                $0.contains("dead-lettered a message") && $0.contains("payments.voided")
+            }
+            #expect(line?.contains(#""orderId":"\#(id)""#) == true, "\(line ?? "no line")")
+            #expect(line?.contains(#""eventId":"\#(forged.id)""#) == true, "\(line ?? "no line")")
             // Nothing was believed: the shipment is still scheduled, and the order ships.
             let (_, shipment) = try await HTTP.request("GET", cluster.url("shipping", "/shipments/\(id)"))
             #expect(shipment["status"] as? String == "SCHEDULED")

@@ -52,20 +52,24 @@ public struct DeadLetters: Sendable {
 
     /// Stores the copy, then terminates the original. Returns the disposition for the consumer:
     /// `.term` once stored, else a delayed `.nak` so that the message is tried again.
-    public func deadLetter(_ message: JetStreamMessage, reason: String) async -> MessageDisposition {
+    /// `metadata`: what the log lines carry about the event, when it could be decoded.
+    public func deadLetter(_ message: JetStreamMessage, reason: String, metadata: Logger.Metadata = [:]) async
+        -> MessageDisposition
+    {
         do {
             try await connection.publish(copy(of: message, reason: reason))
             logger.warning(
                 "dead-lettered a message",
-                metadata: [
+                metadata: metadata.merging([
                     "nats.subject": "\(message.subject)", "nats.stream": "\(message.metadata.stream)",
                     "nats.sequence": "\(message.metadata.streamSequence)", "reason": "\(reason)",
-                ])
+                ]) { _, new in new })
             return .term
         } catch {
             logger.error(
                 "could not dead-letter a message; it will come back",
-                metadata: ["nats.subject": "\(message.subject)", "error": "\(error)"])
+                metadata: metadata.merging(["nats.subject": "\(message.subject)", "error": "\(error)"]) { _, new in new
+                })
             return .nak(delay: .seconds(2))
         }
     }

@@ -43,7 +43,13 @@ public struct EventConsumer<Event: Sendable>: Service {
     /// Why a message could not be decoded: the reason goes into `Troupe-Dead-Letter-Reason`.
     public struct DecodeFailure: Error, Sendable {
         public var reason: String
-        public init(_ reason: String) { self.reason = reason }
+        /// What the log lines say about the event, when it could be read (a valid event on the
+        /// wrong subject, say).
+        public var metadata: Logger.Metadata
+        public init(_ reason: String, metadata: Logger.Metadata = [:]) {
+            self.reason = reason
+            self.metadata = metadata
+        }
     }
 
     let service: ConsumerService
@@ -65,12 +71,13 @@ public struct EventConsumer<Event: Sendable>: Service {
             defer { ServiceMetrics.handlerDuration(stream: stream, ContinuousClock.now - start) }
             switch decode(message) {
             case .failure(let failure):
-                return await settle.undecodable(message, failure.reason)
+                return await settle.undecodable(message, failure.reason, metadata: failure.metadata)
             case .success(let event):
                 let result: Result<HandlerOutcome, any Error>
                 do { result = .success(try await handle(event, message)) } catch { result = .failure(error) }
                 // (A handler that applies through the store passes the `after-commit` crash point there.)
-                return await settle.disposition(Self.typeName(event), message, result)
+                return await settle.disposition(
+                    Self.typeName(event), message, result, metadata: Self.logMetadata(event))
             }
         }
     }
@@ -95,7 +102,8 @@ public struct EventConsumer<Event: Sendable>: Service {
             for (index, message) in messages.enumerated() {
                 switch decode(message) {
                 case .failure(let failure):
-                    dispositions[index] = await settle.undecodable(message, failure.reason)
+                    dispositions[index] = await settle.undecodable(
+                        message, failure.reason, metadata: failure.metadata)
                 case .success(let event):
                     deliveries.append(Delivery(event: event, message: message))
                     positions.append(index)
@@ -110,7 +118,8 @@ public struct EventConsumer<Event: Sendable>: Service {
                 // (The store's transaction passes the `after-commit` crash point once it commits.)
                 for ((delivery, position), result) in zip(zip(deliveries, positions), results) {
                     dispositions[position] = await settle.disposition(
-                        Self.typeName(delivery.event), delivery.message, result)
+                        Self.typeName(delivery.event), delivery.message, result,
+                        metadata: Self.logMetadata(delivery.event))
                 }
             }
             let elapsed = ContinuousClock.now - start
@@ -124,6 +133,11 @@ public struct EventConsumer<Event: Sendable>: Service {
     /// The event's type for metrics: a bounded set (the catalogue's types, or `event`).
     static func typeName(_ event: Event) -> String {
         (event as? any EventTyped)?.eventType ?? "event"
+    }
+
+    /// What the log lines about handling `event` carry: its order, id, cause and trace.
+    static func logMetadata(_ event: Event) -> Logger.Metadata {
+        (event as? any EventLogMetadata)?.logMetadata ?? [:]
     }
 
     /// 100 ms, doubling with each delivery, at most 5 s.
@@ -150,16 +164,19 @@ struct Settler: Sendable {
     let prerequisiteTimeout: Duration
     let logger: Logger
 
-    func undecodable(_ message: JetStreamMessage, _ reason: String) async -> MessageDisposition {
+    func undecodable(_ message: JetStreamMessage, _ reason: String, metadata: Logger.Metadata = [:]) async
+        -> MessageDisposition
+    {
         if message.metadata.deliveryCount > 1 { ServiceMetrics.redelivered(stream: stream) }
         ServiceMetrics.consumed(type: "undecodable", outcome: "dead_letter")
         ServiceMetrics.deadLettered(stream: stream)
-        return await deadLetters.deadLetter(message, reason: reason)
+        return await deadLetters.deadLetter(message, reason: reason, metadata: metadata)
     }
 
-    func disposition(_ type: String, _ message: JetStreamMessage, _ result: Result<HandlerOutcome, any Error>) async
-        -> MessageDisposition
-    {
+    func disposition(
+        _ type: String, _ message: JetStreamMessage, _ result: Result<HandlerOutcome, any Error>,
+        metadata: Logger.Metadata = [:]
+    ) async -> MessageDisposition {
         let deliveries = message.metadata.deliveryCount
         if deliveries > 1 { ServiceMetrics.redelivered(stream: stream) }
         switch result {
@@ -169,7 +186,7 @@ struct Settler: Sendable {
         case .success(.reject(let reason)):
             ServiceMetrics.consumed(type: type, outcome: "dead_letter")
             ServiceMetrics.deadLettered(stream: stream)
-            return await deadLetters.deadLetter(message, reason: reason)
+            return await deadLetters.deadLetter(message, reason: reason, metadata: metadata)
         case .success(.notYet(let reason)):
             // Both the message's age and the time it has actually spent waiting here (its
             // back-off so far) must pass the timeout: after a downtime longer than the
@@ -180,7 +197,7 @@ struct Settler: Sendable {
                 ServiceMetrics.consumed(type: type, outcome: "dead_letter")
                 ServiceMetrics.deadLettered(stream: stream)
                 return await deadLetters.deadLetter(
-                    message, reason: "prerequisite never arrived after \(age.seconds)s: \(reason)")
+                    message, reason: "prerequisite never arrived after \(age.seconds)s: \(reason)", metadata: metadata)
             }
             ServiceMetrics.consumed(type: type, outcome: "nak")
             return .nak(delay: Self.retryDelay(deliveries: deliveries))
@@ -188,7 +205,9 @@ struct Settler: Sendable {
             ServiceMetrics.consumed(type: type, outcome: "retry")
             logger.warning(
                 "handler failed; retrying",
-                metadata: ["nats.subject": "\(message.subject)", "error": "\(StorageFault.describe(error))"])
+                metadata: metadata.merging(
+                    ["nats.subject": "\(message.subject)", "error": "\(StorageFault.describe(error))"]
+                ) { _, new in new })
             return .nak(delay: Self.retryDelay(deliveries: deliveries))
         }
     }
@@ -227,4 +246,9 @@ extension Duration {
 /// Events that can name their type for metrics.
 public protocol EventTyped {
     var eventType: String { get }
+}
+
+/// Events that say what the log lines about handling them carry.
+public protocol EventLogMetadata {
+    var logMetadata: Logger.Metadata { get }
 }

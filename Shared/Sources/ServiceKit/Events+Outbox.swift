@@ -1,6 +1,7 @@
 public import Contracts
 public import Foundation
 public import GRDB
+public import Logging
 public import Messaging
 
 extension OutboxEntry {
@@ -26,6 +27,18 @@ extension Outbox {
     }
 }
 
+extension AnyEvent: EventLogMetadata {
+    /// `orderId`, `eventId`, `causationId` and `traceId` (the trace id of its `traceparent`).
+    public var logMetadata: Logger.Metadata {
+        var metadata: Logger.Metadata = ["orderId": .string(orderId), "eventId": .string(id)]
+        if let causationid { metadata["causationId"] = .string(causationid) }
+        if let traceparent, TraceParent.hasValidShape(traceparent) {
+            metadata["traceId"] = .string(String(traceparent.dropFirst(3).prefix(32)))
+        }
+        return metadata
+    }
+}
+
 extension EventDecoder {
     /// Decodes a delivered message for an `EventConsumer`, turning a contract violation into the
     /// reason it is dead-lettered with.
@@ -46,7 +59,7 @@ extension EventDecoder {
         }
         guard case .success(let event) = decoded else { return decoded }
         if let failure = Self.subjectMismatch(event, subject: message.subject, prefix: subjectPrefix) {
-            return .failure(.init("\(failure)"))
+            return .failure(.init("\(failure)", metadata: event.logMetadata))
         }
         return decoded
     }
