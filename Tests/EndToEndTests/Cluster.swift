@@ -236,7 +236,7 @@ final class Cluster: @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw TestSupportError("no quiescence within \(timeout)")
+        throw TestSupportError("no quiescence within \(timeout); where events wait:\n\(await whereThingsWait())")
     }
 
     // MARK: - The guarantees

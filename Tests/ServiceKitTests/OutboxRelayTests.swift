@@ -50,7 +50,8 @@ struct OutboxRelayTests {
                 try await store.writer.write { (db) throws in
                     for index in 1...300 { try Outbox.append(entry("e\(index)", "test.placed.o\(index)"), in: db) }
                 }
-                let relay = OutboxRelay(store: store, connection: nats, signal: OutboxSignal(), logger: logger())
+                let relay = OutboxRelay(
+                    store: store, connection: nats, signal: OutboxSignal(), streamOf: { _ in "TEST" }, logger: logger())
                 while try await relay.publishOnce() > 0 {}
                 #expect(try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
                 let state = try await nats.streamState("TEST")
@@ -78,7 +79,8 @@ struct OutboxRelayTests {
                 let store = try ServiceStore.inMemory()
                 let rows = [entry("e1", "test.reserved.o1"), entry("n1", "test.sent.o1", once: false)]
                 try await store.writer.write { db in for row in rows { try Outbox.append(row, in: db) } }
-                let relay = OutboxRelay(store: store, connection: nats, signal: OutboxSignal(), logger: logger())
+                let relay = OutboxRelay(
+                    store: store, connection: nats, signal: OutboxSignal(), streamOf: { _ in "TEST" }, logger: logger())
                 #expect(try await relay.publishOnce() == 2)
 
                 // The crash: the rows are back, as if the delete never committed. Inside the window:
@@ -115,7 +117,8 @@ struct OutboxRelayTests {
                 let other = try DatabaseQueue(
                     path: directory.appendingPathComponent("relay.sqlite").path, configuration: configuration)
                 try await other.writeWithoutTransaction { db in try db.execute(sql: "BEGIN EXCLUSIVE") }
-                let relay = OutboxRelay(store: store, connection: nats, signal: OutboxSignal(), logger: logger())
+                let relay = OutboxRelay(
+                    store: store, connection: nats, signal: OutboxSignal(), streamOf: { _ in "TEST" }, logger: logger())
                 await #expect { try await relay.publishOnce() } throws: { StorageFault($0) != nil }
                 #expect(try await nats.streamState("TEST").messages == 2)
 
@@ -139,7 +142,8 @@ struct OutboxRelayTests {
             try await nats.ensureStream(StreamConfiguration(name: "TEST", subjects: ["test.>"]))
             let store = try ServiceStore.inMemory()
             let signal = OutboxSignal()
-            let relay = OutboxRelay(store: store, connection: nats, signal: signal, logger: logger())
+            let relay = OutboxRelay(
+                store: store, connection: nats, signal: signal, streamOf: { _ in "TEST" }, logger: logger())
             let group = ServiceGroup(services: [relay], gracefulShutdownSignals: [], logger: logger())
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
@@ -176,7 +180,9 @@ struct OutboxRelayTests {
                         messageId: entry.eventId)
                 ) { result in done((try? result.get()) != nil) }
             }
-            let relay = OutboxRelay(store: store, connection: nats, signal: store.outbox.signal, logger: logger())
+            let relay = OutboxRelay(
+                store: store, connection: nats, signal: store.outbox.signal, streamOf: { _ in "TEST" }, logger: logger()
+            )
             let group = ServiceGroup(services: [relay], gracefulShutdownSignals: [], logger: logger())
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
@@ -211,4 +217,42 @@ func eventuallyAsync(timeout: Duration = .seconds(15), _ condition: () async thr
         try await Task.sleep(for: .milliseconds(50))
     }
     return try await condition()
+
+}
+
+extension OutboxRelayTests {
+    /// Issue 10 (low): a row refused with 10071 leaves the outbox as "already published" only when
+    /// the event on its subject is its own; when another event holds the subject, the row's event
+    /// is dead-lettered with the reason instead of dropped.
+    @Test func aRowRefusedBecauseAnotherEventHoldsItsSubjectIsDeadLetteredNotDropped() async throws {
+        try await withNATSServer { (server) async throws in
+            try await server.withConnection { (nats) async throws in
+                try await nats.ensureStream(StreamConfiguration(name: "TEST", subjects: ["test.>"]))
+                try await nats.ensureStream(StreamConfiguration(name: "DEADLETTER", subjects: ["deadletter.>"]))
+                // On test.reserved.o1: its own event, published before a crash. On test.reserved.o2:
+                // another event (a bug, or a forgery) with the same once-per-order type.
+                _ = await nats.publish([
+                    OutgoingMessage(subject: "test.reserved.o1", payload: Array("{}".utf8), messageId: "mine"),
+                    OutgoingMessage(subject: "test.reserved.o2", payload: Array("{}".utf8), messageId: "theirs"),
+                ])
+                let store = try ServiceStore.inMemory()
+                try await store.writer.write { db in
+                    try Outbox.append(entry("mine", "test.reserved.o1"), in: db)
+                    try Outbox.append(entry("lost", "test.reserved.o2"), in: db)
+                }
+                let relay = OutboxRelay(
+                    store: store, connection: nats, signal: OutboxSignal(), streamOf: { _ in "TEST" }, logger: logger())
+                #expect(try await relay.publishOnce() == 2)
+                #expect(try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
+                #expect(try await nats.streamState("TEST").messages == 2, "nothing published twice")
+                let letters = try await nats.storedMessages(stream: "DEADLETTER")
+                #expect(letters.map(\.subject) == ["deadletter.unknown.test.reserved.o2"])
+                let letter = try #require(letters.first)
+                #expect(letter.payload == Array("{\"id\":\"lost\"}".utf8))
+                #expect(letter.headers["Troupe-Original-Msg-Id"] == "lost")
+                #expect(letter.headers["Troupe-Dead-Letter-Reason"]?.contains("another event already holds") == true)
+                #expect(letter.headers[NATSHeader.expectedLastSubjectSequence] == nil)
+            }
+        }
+    }
 }

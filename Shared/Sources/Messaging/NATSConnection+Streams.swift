@@ -78,6 +78,22 @@ extension NATSConnection {
         }
     }
 
+    /// The `Nats-Msg-Id` of the last message stored on `subject` in `stream`, or nil when there is
+    /// none (or it has none).
+    public func lastMessageId(stream: String, subject: String) async throws(NATSError) -> String? {
+        return try await BlockingCalls.run { () throws(NATSError) -> String? in
+            let js = self.js
+            var msg: OpaquePointer?
+            var apiError = jsErrCode(rawValue: 0)
+            let status = js_GetLastMsg(&msg, js, stream, subject, nil, &apiError)
+            defer { if let msg { natsMsg_Destroy(msg) } }
+            if status == NATS_NOT_FOUND { return nil }
+            try check(status, apiError, "reading the last message of \(subject) in \(stream)")
+            guard let msg else { return nil }
+            return natsHeaders(of: msg)[NATSHeader.messageId]
+        }
+    }
+
     /// Deletes a stream and its consumers (tests and tools).
     public func deleteStream(_ name: String) async throws(NATSError) {
         try await BlockingCalls.run { () throws(NATSError) in

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import GRDB
 public import Logging
@@ -32,13 +33,18 @@ public struct OutboxRelay: Service {
     /// Rows the broker has stored that are still in the outbox (their delete failed).
     private let unremoved = Unremoved()
 
+    /// The stream that holds a subject (the contract's streams unless told otherwise).
+    let streamOf: @Sendable (String) -> String?
+
     public init(
-        store: ServiceStore, connection: NATSConnection, signal: OutboxSignal, batchSize: Int = 256, logger: Logger
+        store: ServiceStore, connection: NATSConnection, signal: OutboxSignal, batchSize: Int = 256,
+        streamOf: @escaping @Sendable (String) -> String? = OutboxRelay.stream(of:), logger: Logger
     ) {
         self.store = store
         self.connection = connection
         self.signal = signal
         self.batchSize = batchSize
+        self.streamOf = streamOf
         self.logger = logger
     }
 
@@ -191,9 +197,18 @@ public struct OutboxRelay: Service {
                 done.append(entry.seq!)
                 publishedBySubject[Self.eventName(entry.subject), default: 0] += 1
             case .failure(let error) where error.apiErrorCode == 10071 && entry.oncePerSubject:
-                // The subject already holds its one event: this is a copy of one published before a crash.
-                logger.info("outbox relay: already published", metadata: ["event.id": "\(entry.eventId)"])
-                done.append(entry.seq!)
+                // The subject already holds its one event: a copy of this one, published before a
+                // crash — or another event, which would leave this one never published.
+                do {
+                    if try await alreadyPublished(entry) {
+                        logger.info("outbox relay: already published", metadata: ["eventId": "\(entry.eventId)"])
+                    } else {
+                        try await setAside(entry)
+                    }
+                    done.append(entry.seq!)
+                } catch {
+                    if firstError == nil { firstError = error }
+                }
             case .failure(let error):
                 if firstError == nil { firstError = error }
             }
@@ -204,6 +219,41 @@ public struct OutboxRelay: Service {
         if !done.isEmpty { try await remove(done) }
         if let firstError, done.isEmpty { throw firstError }
         return done.count
+    }
+
+    /// Whether the event that holds `entry`'s subject is `entry`'s own (its `Nats-Msg-Id`).
+    private func alreadyPublished(_ entry: OutboxEntry) async throws(NATSError) -> Bool {
+        guard let stream = streamOf(entry.subject) else { return false }
+        return try await connection.lastMessageId(stream: stream, subject: entry.subject) == entry.eventId
+    }
+
+    /// Another event holds the subject that `entry`'s event occurs on once: it can never be
+    /// published there. It goes to the dead letters with the reason (nothing is lost, an operator
+    /// sees it in `troupe dlq list`), and leaves the outbox.
+    private func setAside(_ entry: OutboxEntry) async throws(NATSError) {
+        let stream = streamOf(entry.subject) ?? "?"
+        let service = Producer.allCases.first { entry.subject.hasPrefix($0.domain + ".") }?.rawValue ?? "unknown"
+        let reason =
+            "another event already holds \(entry.subject), where a \(Self.eventName(entry.subject)) occurs once"
+        var headers = NATSHeader.withoutExpectations(entry.headerValues)
+        headers[DeadLetter.reasonHeader] = reason
+        headers[DeadLetter.originalMessageIdHeader] = entry.eventId
+        headers[DeadLetter.originalStreamHeader] = stream
+        try await connection.publish(
+            OutgoingMessage(
+                subject: DeadLetter.subject(service: service, originalSubject: entry.subject),
+                payload: Array(entry.payload), headers: headers,
+                messageId: "deadletter.\(service).\(stream).outbox.\(entry.eventId)"))
+        logger.error(
+            "outbox relay: an event could not be published where it belongs; dead-lettered",
+            metadata: ["eventId": "\(entry.eventId)", "nats.subject": "\(entry.subject)", "reason": "\(reason)"])
+    }
+
+    /// The contract's stream that holds `subject`.
+    public static func stream(of subject: String) -> String? {
+        StreamDefinition.all.first { definition in
+            definition.subjects.contains { $0.hasSuffix(".>") ? subject.hasPrefix($0.dropLast()) : subject == $0 }
+        }?.name
     }
 
     /// `inventory.reserved` of `inventory.reserved.<orderId>`: the metric's bounded label.

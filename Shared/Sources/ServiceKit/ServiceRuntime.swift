@@ -132,10 +132,9 @@ public final class ServiceRuntime: Sendable {
                     ServiceMetrics.published(subjectPrefix: OutboxRelay.eventName(entry.subject), count: 1)
                     FaultSwitch.shared.pass(.afterPublish)
                     done(true)
-                case .failure(let error) where error.apiErrorCode == 10071 && entry.oncePerSubject:
-                    // The subject already holds its one event: a copy of one published before a crash.
-                    done(true)
                 case .failure:
+                    // Also 10071 (the subject already holds an event that occurs once): the relay
+                    // takes the row and checks whether that event is this one.
                     done(false)
                 }
             }
