@@ -27,6 +27,11 @@ private func app(ready: Bool = true) -> some ApplicationProtocol {
         try HTTPKit.requireAdmin(request, token: "0123456789abcdef")
         return JSONResponse(["ok": true])
     }
+    router.get("/things/{id}") { _, context -> JSONResponse<[String: String]> in
+        JSONResponse(["id": context.parameters.get("id") ?? ""])
+    }
+    router.delete("/things/{id}") { _, _ -> JSONResponse<[String: Bool]> in JSONResponse(["deleted": true]) }
+    HTTPKit.answerOtherMethods(on: router)
     return Application(router: router)
 }
 
@@ -130,6 +135,28 @@ struct HTTPKitTests {
                 try await client.execute(uri: "/admin", method: .put, headers: [.authorization: header]) {
                     #expect($0.status == .unauthorized, "\(header)")
                 }
+            }
+        }
+    }
+
+    /// http.md: a method the resource does not take is 405 `method_not_allowed` with `Allow`, not
+    /// 404; an unknown path is still 404.
+    @Test func aWrongMethodIs405WithAllowAndAnUnknownPathStays404() async throws {
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/things/7", method: .put) { (response) throws in
+                #expect(response.status == .methodNotAllowed)
+                #expect(try errorCode(response.body).code == "method_not_allowed")
+                #expect(response.headers[.allow] == "GET, DELETE")
+            }
+            try await client.execute(uri: "/orders", method: .get) { (response) throws in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "POST")
+            }
+            try await client.execute(uri: "/things/7", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/things/7", method: .delete) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/nowhere", method: .put) { (response) throws in
+                #expect(response.status == .notFound)
+                #expect(try errorCode(response.body).code == "not_found")
             }
         }
     }

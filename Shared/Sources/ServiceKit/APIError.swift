@@ -27,12 +27,15 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
     public var field: String?
     /// Seconds after which a retry may succeed (`Retry-After`), for `unavailable`.
     public var retryAfter: Int?
+    /// The methods the resource answers (`Allow`), for `method_not_allowed`.
+    public var allow: String?
 
-    public init(_ code: Code, _ message: String, field: String? = nil, retryAfter: Int? = nil) {
+    public init(_ code: Code, _ message: String, field: String? = nil, retryAfter: Int? = nil, allow: String? = nil) {
         self.code = code
         self.message = message
         self.field = field
         self.retryAfter = retryAfter
+        self.allow = allow
     }
 
     public static func validation(_ field: String, _ message: String) -> APIError {
@@ -46,10 +49,11 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
         Response(status: status, headers: headerFields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body())))
     }
 
-    /// `Content-Type`, and `Retry-After` when there is one.
+    /// `Content-Type`, and `Retry-After` and `Allow` when there are.
     public var headerFields: HTTPFields {
         var fields: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { fields[.retryAfter] = "\(retryAfter)" }
+        if let allow { fields[.allow] = allow }
         return fields
     }
 

@@ -66,6 +66,24 @@ public enum HTTPKit {
 }
 
 extension HTTPKit {
+    /// Answers `405 method_not_allowed`, with `Allow`, for a method a route's path does not take
+    /// (instead of the router's 404: the resource exists). Call it once every route is added.
+    public static func answerOtherMethods(on router: Router<BasicRequestContext>) {
+        var allowed: [String: (path: RouterPath, methods: Set<HTTPRequest.Method>)] = [:]
+        for route in router.routes {
+            allowed[route.path.description, default: (route.path, [])].methods.insert(route.method)
+        }
+        let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch]
+        for (_, entry) in allowed {
+            let allow = methods.filter(entry.methods.contains).map(\.rawValue).joined(separator: ", ")
+            for method in methods where !entry.methods.contains(method) {
+                router.on(entry.path, method: method) { _, _ -> Response in
+                    throw APIError(.methodNotAllowed, "\(method.rawValue) is not allowed here", allow: allow)
+                }
+            }
+        }
+    }
+
     /// A request header by name (for headers HTTPTypes has no constant for).
     public static func header(_ request: Request, _ name: String) -> String? {
         HTTPField.Name(name).flatMap { request.headers[$0] }

@@ -172,6 +172,7 @@ public final class ServiceRuntime: Sendable {
     /// then shuts them down gracefully (HTTP first, the relay last) and closes the connection.
     public func run(router: Router<BasicRequestContext>, services: [any Service]) async throws {
         if let metrics { ServiceMetrics.add(to: router, registry: metrics) }
+        HTTPKit.answerOtherMethods(on: router)
         let relay = OutboxRelay(store: store, connection: connection, signal: store.outbox.signal, logger: logger)
         let keeper = StreamKeeper(
             connection: connection, service: descriptor.name, streams: descriptor.streams,
