@@ -1,5 +1,7 @@
 import Contracts
 import Foundation
+import HTTPTypes
+import Hummingbird
 
 /// Events for decision tests: one order, with causes chained as the saga chains them.
 enum Fixture {
@@ -7,16 +9,29 @@ enum Fixture {
     static let shipmentId = "shp_01JD8Z7A2B3C4D5E6F7G8H9J0K"
     static let paymentId = "pay_01JD8Z70MN1P2Q3R4S5T6V7W8X"
 
-    static func placed(_ lines: [Line] = [Line(sku: "SKU-MUG", quantity: 2)], country: String = "GB")
-        -> CloudEvent<OrderPlaced>
-    {
+    static let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+    static func placed(
+        _ lines: [Line] = [Line(sku: "SKU-MUG", quantity: 2)], country: String = "GB",
+        traceparent: String? = Fixture.traceparent
+    ) -> CloudEvent<OrderPlaced> {
         CloudEvent(
             data: OrderPlaced(
                 orderId: orderId, customerId: "cus_42", lines: lines,
                 shippingAddress: ShippingAddress(
                     name: "Ada", line1: "1 Sq", city: "London", postalCode: "SW1", country: country),
                 placedAt: Timestamp.string(Date())),
-            causationid: nil, traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            causationid: nil, traceparent: traceparent)
+    }
+
+    /// A `POST /orders` request with one header, for the order service's request parsing.
+    static func postOrders(header name: String, _ value: String) -> Request {
+        var fields = HTTPFields()
+        fields[HTTPField.Name(name)!] = value
+        return Request(
+            head: HTTPRequest(
+                method: .post, scheme: "http", authority: "127.0.0.1", path: "/orders", headerFields: fields),
+            body: RequestBody(buffer: ByteBuffer()))
     }
 
     static func reserved(total: Int64 = 2500) -> CloudEvent<InventoryReserved> {

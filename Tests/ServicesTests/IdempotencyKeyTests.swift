@@ -1,7 +1,5 @@
 import Foundation
 import GRDB
-import HTTPTypes
-import Hummingbird
 import ServiceKit
 import Testing
 
@@ -55,23 +53,16 @@ struct IdempotencyKeyTests {
         await bench.close()
     }
 
-    static func request(idempotencyKey: String) -> Request {
-        var fields = HTTPFields()
-        fields[HTTPField.Name("Idempotency-Key")!] = idempotencyKey
-        return Request(
-            head: HTTPRequest(
-                method: .post, scheme: "http", authority: "127.0.0.1", path: "/orders", headerFields: fields),
-            body: RequestBody(buffer: ByteBuffer()))
-    }
-
     /// http.md: 1-255 printable ASCII characters, and the space is one of them.
     @Test(arguments: ["k", "order 42 for ada", "~!#$%&'()*+,-./:;<=>?@[]^_`{|}", String(repeating: "k", count: 255)])
     func printableASCIIKeysAreAccepted(_ key: String) throws {
-        #expect(try OrderRoutes.idempotencyKey(Self.request(idempotencyKey: key)) == key)
+        #expect(try OrderRoutes.idempotencyKey(Fixture.postOrders(header: "Idempotency-Key", key)) == key)
     }
 
     @Test(arguments: [String(repeating: "k", count: 256), "caf\u{E9}", "tab\tkey"])
     func otherKeysAreRefused(_ key: String) throws {
-        #expect(throws: APIError.self) { try OrderRoutes.idempotencyKey(Self.request(idempotencyKey: key)) }
+        #expect(throws: APIError.self) {
+            try OrderRoutes.idempotencyKey(Fixture.postOrders(header: "Idempotency-Key", key))
+        }
     }
 }

@@ -1,7 +1,5 @@
 import Contracts
 import Foundation
-import HTTPTypes
-import Hummingbird
 import SchemaValidation
 import Testing
 
@@ -51,16 +49,7 @@ struct PlaceOrderSchemaAgreementTests {
         #expect(eventValid == valid)
     }
 
-    static func request(traceparent: String) -> Request {
-        var fields = HTTPFields()
-        fields[HTTPField.Name("traceparent")!] = traceparent
-        return Request(
-            head: HTTPRequest(
-                method: .post, scheme: "http", authority: "127.0.0.1", path: "/orders", headerFields: fields),
-            body: RequestBody(buffer: ByteBuffer()))
-    }
-
-    static let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    static let valid = Fixture.traceparent
 
     @Test(arguments: [
         (valid, true), (valid.uppercased(), false), ("ff" + valid.dropFirst(2), false),
@@ -69,29 +58,17 @@ struct PlaceOrderSchemaAgreementTests {
         ("00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01", false), ("garbage", false),
     ])
     func aRequestsTraceparentIsKeptOnlyWhenValidAndTheEventsAlwaysMatchTheSchema(_ given: String, _ kept: Bool) throws {
-        let traceparent = OrderRoutes.traceparent(Self.request(traceparent: given))
+        let traceparent = OrderRoutes.traceparent(Fixture.postOrders(header: "traceparent", given))
         #expect((traceparent == given) == kept)
         let envelope = try Self.schema("cloudevent")
-        let placed = CloudEvent(
-            data: OrderPlaced(
-                orderId: "ord_01JD8Z6Q4Y3K5V7W9X1Z3B5D7F", customerId: "cus_42",
-                lines: [Line(sku: "SKU-MUG", quantity: 1)],
-                shippingAddress: ShippingAddress(name: "A", line1: "B", city: "C", postalCode: "D", country: "GB"),
-                placedAt: "2026-12-06T10:00:00.000Z"),
-            causationid: nil, traceparent: traceparent)
+        let placed = Fixture.placed(traceparent: traceparent)
         let document = try JSONSerialization.jsonObject(with: try placed.encoded())
         #expect(envelope.validate(document).isEmpty, "\(traceparent)")
         try placed.validate()
     }
 
     @Test func aConsumerRefusesAnEventWhoseTraceparentTheSchemaRefuses() throws {
-        let placed = CloudEvent(
-            data: OrderPlaced(
-                orderId: "ord_01JD8Z6Q4Y3K5V7W9X1Z3B5D7F", customerId: "cus_42",
-                lines: [Line(sku: "SKU-MUG", quantity: 1)],
-                shippingAddress: ShippingAddress(name: "A", line1: "B", city: "C", postalCode: "D", country: "GB"),
-                placedAt: "2026-12-06T10:00:00.000Z"),
-            causationid: nil, traceparent: Self.valid.uppercased())
+        let placed = Fixture.placed(traceparent: Self.valid.uppercased())
         #expect(throws: ContractError.self) { try placed.validate() }
         let document = try JSONSerialization.jsonObject(with: try placed.encoded())
         #expect(!(try Self.schema("cloudevent")).validate(document).isEmpty)

@@ -66,31 +66,27 @@ extension NATSConnection {
 
     /// The sequence of the last message stored on `subject` in `stream`, or nil when there is none.
     public func lastSequence(stream: String, subject: String) async throws(NATSError) -> UInt64? {
-        return try await BlockingCalls.run { () throws(NATSError) -> UInt64? in
-            let js = self.js
-            var msg: OpaquePointer?
-            var apiError = jsErrCode(rawValue: 0)
-            let status = js_GetLastMsg(&msg, js, stream, subject, nil, &apiError)
-            defer { if let msg { natsMsg_Destroy(msg) } }
-            if status == NATS_NOT_FOUND { return nil }
-            try check(status, apiError, "reading the last message of \(subject) in \(stream)")
-            return natsMsg_GetSequence(msg)
-        }
+        try await lastMessage(stream: stream, subject: subject) { natsMsg_GetSequence($0) }
     }
 
     /// The `Nats-Msg-Id` of the last message stored on `subject` in `stream`, or nil when there is
     /// none (or it has none).
     public func lastMessageId(stream: String, subject: String) async throws(NATSError) -> String? {
-        return try await BlockingCalls.run { () throws(NATSError) -> String? in
-            let js = self.js
+        try await lastMessage(stream: stream, subject: subject) { natsHeaders(of: $0)[NATSHeader.messageId] } ?? nil
+    }
+
+    /// Reads the last message stored on `subject` in `stream` with `read`; nil when there is none.
+    private func lastMessage<T: Sendable>(
+        stream: String, subject: String, _ read: @escaping @Sendable (OpaquePointer) -> T
+    ) async throws(NATSError) -> T? {
+        return try await BlockingCalls.run { () throws(NATSError) -> T? in
             var msg: OpaquePointer?
             var apiError = jsErrCode(rawValue: 0)
-            let status = js_GetLastMsg(&msg, js, stream, subject, nil, &apiError)
+            let status = js_GetLastMsg(&msg, self.js, stream, subject, nil, &apiError)
             defer { if let msg { natsMsg_Destroy(msg) } }
             if status == NATS_NOT_FOUND { return nil }
             try check(status, apiError, "reading the last message of \(subject) in \(stream)")
-            guard let msg else { return nil }
-            return natsHeaders(of: msg)[NATSHeader.messageId]
+            return msg.map(read)
         }
     }
 

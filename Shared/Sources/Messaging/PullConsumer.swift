@@ -308,15 +308,23 @@ public final class PullConsumer: Sendable {
     }
 
     private func handleStatus(_ code: Int, _ msg: OpaquePointer) {
-        var description: UnsafePointer<CChar>?
-        _ = natsMsgHeader_Get(msg, "Description", &description)
-        let text = description.map { String(cString: $0) } ?? ""
         switch code {
         case 100:
             return  // idle heartbeat
         case 404, 408:
             requestLost()  // no messages / request expired: ask again
-        case _ where code == 503 || (code == 409 && text.lowercased().contains("consumer deleted")):
+        default:
+            handleRefusal(code, msg)
+        }
+    }
+
+    /// A status other than a heartbeat or an ended request: the consumer is gone, or the request
+    /// was refused.
+    private func handleRefusal(_ code: Int, _ msg: OpaquePointer) {
+        var description: UnsafePointer<CChar>?
+        _ = natsMsgHeader_Get(msg, "Description", &description)
+        let text = description.map { String(cString: $0) } ?? ""
+        if code == 503 || (code == 409 && text.lowercased().contains("consumer deleted")) {
             logger.warning(
                 "the consumer is gone from the server; binding anew",
                 metadata: [
@@ -326,7 +334,7 @@ public final class PullConsumer: Sendable {
             state.withLock { $0.lost = true }
             // What is buffered goes back at once (to this consumer if it still exists after all).
             for message in stop() { try? message.nak() }
-        default:
+        } else {
             logger.warning(
                 "pull request refused",
                 metadata: [

@@ -251,9 +251,7 @@ public struct OutboxRelay: Service {
 
     /// The contract's stream that holds `subject`.
     public static func stream(of subject: String) -> String? {
-        StreamDefinition.all.first { definition in
-            definition.subjects.contains { $0.hasSuffix(".>") ? subject.hasPrefix($0.dropLast()) : subject == $0 }
-        }?.name
+        StreamDefinition.holding(subject)?.name
     }
 
     /// `inventory.reserved` of `inventory.reserved.<orderId>`: the metric's bounded label.

@@ -113,11 +113,7 @@ public final class ServiceRuntime: Sendable {
 
     /// Whether `stream` (by name) holds events like `event`: its subject is under one of the stream's.
     static func stream(_ stream: String, carries event: AnyEvent) -> Bool {
-        guard let definition = StreamDefinition.all.first(where: { $0.name == stream }) else { return false }
-        let subject = event.natsSubject
-        return definition.subjects.contains { filter in
-            filter.hasSuffix(".>") ? subject.hasPrefix(filter.dropLast()) : subject == filter
-        }
+        StreamDefinition.all.first { $0.name == stream }?.holds(event.natsSubject) ?? false
     }
 
     /// How committed outbox rows are published at commit (see `OutboxHandoff`).
