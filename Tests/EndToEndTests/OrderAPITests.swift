@@ -52,6 +52,9 @@ struct OrderAPITests {
             #expect(badCountry.status == 400)
             #expect(try await HTTP.request("GET", cluster.url("order", "/orders/ord_nope")).0 == 404)
             #expect(try await HTTP.request("GET", cluster.url("order", "/orders?after=forged")).0 == 400)
+            // A well-formed cursor of a client's own making (an order id of its choosing) is no cursor.
+            let made = "c1." + Data("ord_~".utf8).base64EncodedString()
+            #expect(try await HTTP.request("GET", cluster.url("order", "/orders?after=\(made)")).0 == 400)
             #expect(try await HTTP.request("GET", cluster.url("order", "/orders?limit=0")).0 == 400)
             #expect(
                 try await HTTP.request("PUT", cluster.url("inventory", "/stock/SKU-NEW"), json: ["name": "x"]).0 == 401)
@@ -87,6 +90,13 @@ struct OrderAPITests {
             try await cluster.waitUntilReady()
             let after = try await cluster.order(ids[0])
             #expect(after["status"] as? String == before["status"] as? String)
+            // A cursor outlives the restart; the same cursor with another key in it is refused.
+            let again = try await HTTP.request(
+                "GET", cluster.url("order", "/orders?customerId=cus_rich&limit=2&after=\(next)"))
+            #expect((again.1["orders"] as? [[String: Any]])?.compactMap { $0["orderId"] as? String } == [ids[0]])
+            let parts = next.split(separator: ".")
+            let tampered = "\(parts[0]).\(Data(ids[2].utf8).base64EncodedString()).\(parts[2])"
+            #expect(try await HTTP.request("GET", cluster.url("order", "/orders?after=\(tampered)")).0 == 400)
             #expect(after["version"] as? Int == before["version"] as? Int)
             #expect(after["total"] as? Int == before["total"] as? Int)
             for id in ids {

@@ -55,6 +55,26 @@ struct ConnectionSecurityTests {
         }
     }
 
+    @Test func refusesAServerWhoseCertificateNamesAnotherHost() async throws {
+        // Signed by the trusted CA, but for another host: the connection must not trust it, by IP
+        // address nor by name (nats.c checks the URL's host against the certificate's names).
+        let pki = try await TestPKI(names: "DNS:nats.example.org")
+        defer { pki.remove() }
+        let server = try await NATSServer.start(extraArguments: [
+            "--tls", "--tlscert", pki.serverCert, "--tlskey", pki.serverKey,
+        ])
+        defer { server.stop() }
+        for host in ["127.0.0.1", "localhost"] {
+            let error = await #expect(throws: NATSError.self) {
+                _ = try await NATSConnection.connect(
+                    NATSConfiguration(
+                        urls: ["tls://\(host):\(server.port)"], tlsCAFile: pki.caCert, waitForServer: false),
+                    logger: quietLogger())
+            }
+            #expect(error?.message.contains("mismatch") == true, "\(String(describing: error))")
+        }
+    }
+
     @Test func theBufferNeverHoldsMoreThanItsCapacity() async throws {
         try await withNATSServer { (server) async throws in
             try await server.withConnection { (nats) async throws in
@@ -89,13 +109,14 @@ struct TestPKI {
     var serverCert: String { directory.appendingPathComponent("server.pem").path }
     var serverKey: String { directory.appendingPathComponent("server-key.pem").path }
 
-    init() async throws {
+    /// `names`: the server certificate's subject alternative names.
+    init(names: String = "IP:127.0.0.1,DNS:localhost") async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("troupe-pki-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let openssl = try Executables.find("openssl")
         let d = directory.path
         let extFile = directory.appendingPathComponent("san.ext")
-        try Data("subjectAltName=IP:127.0.0.1,DNS:localhost\n".utf8).write(to: extFile)
+        try Data("subjectAltName=\(names)\n".utf8).write(to: extFile)
         let steps: [[String]] = [
             [
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=troupe-test-ca",

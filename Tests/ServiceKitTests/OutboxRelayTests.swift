@@ -98,6 +98,40 @@ struct OutboxRelayTests {
         }
     }
 
+    @Test func anEventThatOccursSeveralTimesPerSubjectGetsNoSecondCopyAfterTheWindow() async throws {
+        try await withNATSServer { (server) async throws in
+            try await server.withConnection { (nats) async throws in
+                try await nats.ensureStream(
+                    StreamConfiguration(name: "TEST", subjects: ["test.>"], duplicateWindow: .seconds(1)))
+                let store = try ServiceStore.inMemory()
+                // Two notifications of one order on one subject, both stored by the broker.
+                let first = entry("n1", "test.sent.o1", once: false)
+                let second = entry("n2", "test.sent.o1", once: false)
+                try await store.writer.write { db in for row in [first, second] { try Outbox.append(row, in: db) } }
+                let relay = OutboxRelay(
+                    store: store, connection: nats, signal: OutboxSignal(), streamOf: { _ in "TEST" },
+                    lookAfter: .seconds(5), logger: logger())
+                #expect(try await relay.publishOnce() == 2)
+
+                // A crash had kept both rows, and the service comes back long after the window: the
+                // rows are older than `lookAfter`, and the relay finds each among what the subject
+                // holds — the first one too, which is not the subject's last message.
+                try await Task.sleep(for: .milliseconds(1500))
+                let longAgo = Date(timeIntervalSinceNow: -600)
+                let old = [first, second, entry("n3", "test.sent.o1", once: false)].map { row in
+                    var row = row
+                    row.createdAt = longAgo
+                    return row
+                }
+                try await store.writer.write { db in for row in old { try Outbox.append(row, in: db) } }
+                #expect(try await relay.publishOnce() == 3)
+                #expect(try await nats.messageIds(stream: "TEST", subject: "test.sent.o1") == ["n1", "n2", "n3"])
+                #expect(try await nats.messageIds(stream: "TEST", subject: "test.sent.o2").isEmpty)
+                #expect(try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
+            }
+        }
+    }
+
     @Test func aStoreThatCannotDeleteForLongerThanTheWindowGetsNoSecondCopyPublished() async throws {
         try await withNATSServer { (server) async throws in
             try await server.withConnection { (nats) async throws in

@@ -24,7 +24,12 @@ struct InventoryDecisionTests {
         #expect(reserved.data.total == 2500)
         #expect(reserved.data.pricedLines == [PricedLine(sku: "SKU-MUG", quantity: 2, unitPrice: 1250)])
         #expect(reserved.causationid == placed.id)
-        #expect(reserved.traceparent == placed.traceparent)
+        // The same trace, the same flags, in a span of its own.
+        let parent = try #require(placed.traceparent)
+        let child = try #require(reserved.traceparent)
+        #expect(child != parent)
+        #expect(child.prefix(36) == parent.prefix(36) && child.suffix(3) == parent.suffix(3))
+        #expect(TraceParent.isValid(child))
     }
 
     /// Issue 10 (low): the same SKU on two lines of an event is checked against the stock as their

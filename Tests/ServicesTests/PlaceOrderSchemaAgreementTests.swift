@@ -59,7 +59,10 @@ struct PlaceOrderSchemaAgreementTests {
     ])
     func aRequestsTraceparentIsKeptOnlyWhenValidAndTheEventsAlwaysMatchTheSchema(_ given: String, _ kept: Bool) throws {
         let traceparent = OrderRoutes.traceparent(Fixture.postOrders(header: "traceparent", given))
-        #expect((traceparent == given) == kept)
+        // Kept: the request's trace, in a span of the order service's (the request's span its parent).
+        #expect((TraceParent.traceId(of: traceparent) == TraceParent.traceId(of: given)) == kept)
+        #expect(traceparent != given)
+        #expect(TraceParent.isValid(traceparent))
         let envelope = try Self.schema("cloudevent")
         let placed = Fixture.placed(traceparent: traceparent)
         let document = try JSONSerialization.jsonObject(with: try placed.encoded())

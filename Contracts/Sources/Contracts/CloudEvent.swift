@@ -42,11 +42,14 @@ public struct CloudEvent<Payload: EventPayload>: Codable, Sendable, Hashable {
         self.data = data
     }
 
-    /// A new event caused by `cause`: same trace, `causationid` = its id.
+    /// A new event caused by `cause`: `causationid` = its id; same trace, in a span of its own whose
+    /// parent is the cause's (`TraceParent.child(of:)`).
     public init<Cause>(
         data: Payload, causedBy cause: CloudEvent<Cause>, id: String = EventID.make(), time: Date = Date()
     ) {
-        self.init(data: data, id: id, time: time, causationid: cause.id, traceparent: cause.traceparent)
+        self.init(
+            data: data, id: id, time: time, causationid: cause.id, traceparent: cause.traceparent.map(TraceParent.child)
+        )
     }
 
     /// The NATS subject: `<domain>.<event>.<orderId>`.
@@ -94,6 +97,46 @@ public enum TraceParent {
         guard hasValidShape(value) else { return false }
         let parts = value.split(separator: "-")
         return parts[0] != "ff" && parts[1].contains { $0 != "0" } && parts[2].contains { $0 != "0" }
+    }
+
+    /// The trace context of work done on behalf of `parent`: the same version, trace id and flags,
+    /// and a new span id (W3C: the parent id names the span that sent the message). A value without
+    /// the shape is given back as it is (the envelope's validation refuses it elsewhere).
+    public static func child(of parent: String) -> String {
+        guard hasValidShape(parent) else { return parent }
+        var text = Array(parent.utf8)
+        let span = randomHex(bytes: 8)
+        text.replaceSubrange(36..<52, with: span)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// A new trace: version 00, random trace and span ids, sampled.
+    public static func new() -> String {
+        "00-" + String(decoding: randomHex(bytes: 16), as: UTF8.self) + "-"
+            + String(decoding: randomHex(bytes: 8), as: UTF8.self) + "-01"
+    }
+
+    /// The trace id (32 hex digits) of a traceparent of the right shape.
+    public static func traceId(of value: String) -> String? {
+        hasValidShape(value) ? String(value.dropFirst(3).prefix(32)) : nil
+    }
+
+    /// `bytes` random bytes in lower-case hex, never all zeros (W3C: an all-zero id is invalid).
+    private static func randomHex(bytes: Int) -> [UInt8] {
+        let digits = Array("0123456789abcdef".utf8)
+        var generator = SystemRandomNumberGenerator()
+        while true {
+            var text = [UInt8]()
+            text.reserveCapacity(2 * bytes)
+            var any: UInt8 = 0
+            for _ in 0..<bytes {
+                let byte = UInt8.random(in: 0...255, using: &generator)
+                any |= byte
+                text.append(digits[Int(byte >> 4)])
+                text.append(digits[Int(byte & 0x0F)])
+            }
+            if any != 0 { return text }
+        }
     }
 
     private static func isLowerHex(_ byte: UInt8) -> Bool {

@@ -75,12 +75,12 @@ struct InventoryRoutes: Sendable {
             return JSONResponse(ProductBody(product))
         }
         router.get("/stock") { request, _ -> JSONResponse<PageResponse<ProductBody>> in
-            let page = try Page(request)
+            let page = try Page(request, cursors: runtime.store.cursors)
             let products = try await runtime.store.writer.read { db in
                 try InventoryStore.products(after: page.after, limit: page.limit + 1, in: db)
             }
             return JSONResponse(
-                PageResponse("items", fetched: products.map(ProductBody.init), limit: page.limit) { $0.sku })
+                PageResponse("items", fetched: products.map(ProductBody.init), page: page) { $0.sku })
         }
     }
 

@@ -19,7 +19,7 @@ struct NotificationRoutes: Sendable {
     func add(to router: Router<BasicRequestContext>) {
         let runtime = self.runtime
         router.get("/notifications") { request, _ -> JSONResponse<PageResponse<Item>> in
-            let page = try Page(request)
+            let page = try Page(request, cursors: runtime.store.cursors)
             let orderId = request.uri.queryParameters["orderId"].map(String.init)
             let items = try await runtime.store.writer.read { db -> [Item] in
                 var sql = "SELECT * FROM notification WHERE notificationId < ?"
@@ -38,7 +38,7 @@ struct NotificationRoutes: Sendable {
                         status: row["status"], sentAt: row["sentAt"])
                 }
             }
-            return JSONResponse(PageResponse("notifications", fetched: items, limit: page.limit) { $0.notificationId })
+            return JSONResponse(PageResponse("notifications", fetched: items, page: page) { $0.notificationId })
         }
     }
 }

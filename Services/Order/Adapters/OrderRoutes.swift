@@ -87,7 +87,7 @@ struct OrderRoutes: Sendable {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
         }
         router.get("/orders") { request, _ -> JSONResponse<PageResponse<OrderView>> in
-            let page = try Page(request)
+            let page = try Page(request, cursors: runtime.store.cursors)
             let query = request.uri.queryParameters
             let customerId = query["customerId"].map(String.init)
             let status = query["status"].map(String.init)
@@ -99,7 +99,7 @@ struct OrderRoutes: Sendable {
                     customerId: customerId, status: status, before: page.after, limit: page.limit + 1, in: db)
             }
             return JSONResponse(
-                PageResponse("orders", fetched: orders.map(OrderView.init), limit: page.limit) { $0.state.orderId })
+                PageResponse("orders", fetched: orders.map(OrderView.init), page: page) { $0.state.orderId })
         }
         router.post("/orders/:orderId/cancel") { request, context -> JSONResponse<OrderView> in
             let orderId = context.parameters.get("orderId") ?? ""
@@ -138,23 +138,13 @@ struct OrderRoutes: Sendable {
         return String(decoding: try encoder.encode(body), as: UTF8.self)
     }
 
-    /// The request's W3C trace context when it is a valid one (lower-case hex, as every event's
-    /// schema requires), or a new trace.
+    /// The trace context of the order service's work on a request: a span of the request's trace
+    /// when it carries a valid W3C one (lower-case hex, as every event's schema requires), or a new trace.
     static func traceparent(_ request: Request) -> String {
-        if let given = HTTPKit.header(request, "traceparent"), TraceParent.isValid(given) { return given }
-        func hex(_ bytes: Int) -> String {
-            let digits = Array("0123456789abcdef".utf8)
-            var generator = SystemRandomNumberGenerator()
-            var text = [UInt8]()
-            text.reserveCapacity(2 * bytes)
-            for _ in 0..<bytes {
-                let byte = UInt8.random(in: 0...255, using: &generator)
-                text.append(digits[Int(byte >> 4)])
-                text.append(digits[Int(byte & 0x0F)])
-            }
-            return String(decoding: text, as: UTF8.self)
+        if let given = HTTPKit.header(request, "traceparent"), TraceParent.isValid(given) {
+            return TraceParent.child(of: given)
         }
-        return "00-\(hex(16))-\(hex(8))-01"
+        return TraceParent.new()
     }
 
     static func parseTime(_ text: String) -> Date? {

@@ -88,3 +88,75 @@ public func subjectMatches(_ pattern: String, _ subject: String) -> Bool {
     }
     return patternTokens.count == subjectTokens.count
 }
+
+extension NATSConnection {
+    /// The `Nats-Msg-Id` of every message stored on `subject` in `stream`, oldest first (at most
+    /// `limit`). For subjects that hold a few messages, such as one order's notifications: the
+    /// server finds each next one on the subject (`next_by_subj`), so the stream is not scanned.
+    public func messageIds(stream: String, subject: String, limit: Int = 64) async throws(NATSError) -> [String] {
+        return try await BlockingCalls.run { () throws(NATSError) -> [String] in
+            var ids: [String] = []
+            var sequence: UInt64 = 1
+            while ids.count < limit {
+                let request = String(
+                    decoding: (try? JSONSerialization.data(withJSONObject: ["seq": sequence, "next_by_subj": subject]))
+                        ?? Data(), as: UTF8.self)
+                var reply: OpaquePointer?
+                try check(
+                    natsConnection_RequestString(&reply, self.nc, "$JS.API.STREAM.MSG.GET.\(stream)", request, 5000),
+                    "reading the messages of \(subject) in \(stream)")
+                defer { if let reply { natsMsg_Destroy(reply) } }
+                guard let reply else { break }
+                let length = Int(natsMsg_GetDataLength(reply))
+                let body = Data(bytes: natsMsg_GetData(reply), count: length)
+                switch try StoredMessageReply(body, context: "\(subject) in \(stream)") {
+                case .none: return ids
+                case .message(let found, let messageId):
+                    if let messageId { ids.append(messageId) }
+                    sequence = found + 1
+                }
+            }
+            return ids
+        }
+    }
+}
+
+/// The answer to a `STREAM.MSG.GET` request: the message's sequence and `Nats-Msg-Id`, or none.
+enum StoredMessageReply {
+    case none
+    case message(sequence: UInt64, messageId: String?)
+
+    init(_ body: Data, context: String) throws(NATSError) {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw NATSError(code: .status, message: "reading \(context): the server's answer is not JSON")
+        }
+        if let error = object["error"] as? [String: Any] {
+            // 10037: no message found (past the last one on the subject).
+            if (error["err_code"] as? Int) == 10037 || (error["code"] as? Int) == 404 {
+                self = .none
+                return
+            }
+            throw NATSError(
+                code: .jetStream, message: "reading \(context): \(error["description"] as? String ?? "refused")",
+                apiErrorCode: error["err_code"] as? Int)
+        }
+        guard let message = object["message"] as? [String: Any],
+            let sequence = (message["seq"] as? NSNumber)?.uint64Value
+        else { throw NATSError(code: .status, message: "reading \(context): the server's answer has no message") }
+        let headers =
+            (message["hdrs"] as? String).flatMap { Data(base64Encoded: $0) }
+            .map { String(decoding: $0, as: UTF8.self) } ?? ""
+        self = .message(sequence: sequence, messageId: Self.messageId(inHeaderBlock: headers))
+    }
+
+    /// The `Nats-Msg-Id` of a NATS header block (`NATS/1.0\r\nName: value\r\n…`).
+    static func messageId(inHeaderBlock block: String) -> String? {
+        for line in block.split(separator: "\r\n").dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            if line[..<colon].lowercased() == NATSHeader.messageId.lowercased() {
+                return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return nil
+    }
+}

@@ -20,7 +20,9 @@ import Synchronization
 /// Survives restarts: a row leaves the outbox only after the broker acknowledged it, so an event
 /// published just before a crash is published again; the broker recognises the copy by its
 /// `Nats-Msg-Id` within the de-duplication window, and after it by
-/// `Nats-Expected-Last-Subject-Sequence` for events that occur once per subject. Works in batches:
+/// `Nats-Expected-Last-Subject-Sequence` for events that occur once per subject; a row of another
+/// kind (a notification) that has waited longer than `lookAfter` is first looked for among the
+/// messages its subject holds. Works in batches:
 /// up to `batchSize` rows are published pipelined, then deleted in one transaction. When the store
 /// cannot delete them (disk full, locked), the relay remembers what the broker stored and only
 /// retries the delete, so that a long store outage never sends copies past the broker's window.
@@ -35,16 +37,22 @@ public struct OutboxRelay: Service {
 
     /// The stream that holds a subject (the contract's streams unless told otherwise).
     let streamOf: @Sendable (String) -> String?
+    /// Rows older than this that may occur several times on their subject are looked up in the
+    /// stream before being published again: well inside the contract's de-duplication window
+    /// (2 minutes), so that a copy of a younger row is always dropped by the broker.
+    let lookAfter: Duration
 
     public init(
         store: ServiceStore, connection: NATSConnection, signal: OutboxSignal, batchSize: Int = 256,
-        streamOf: @escaping @Sendable (String) -> String? = OutboxRelay.stream(of:), logger: Logger
+        streamOf: @escaping @Sendable (String) -> String? = OutboxRelay.stream(of:),
+        lookAfter: Duration = .seconds(10), logger: Logger
     ) {
         self.store = store
         self.connection = connection
         self.signal = signal
         self.batchSize = batchSize
         self.streamOf = streamOf
+        self.lookAfter = lookAfter
         self.logger = logger
     }
 
@@ -173,7 +181,23 @@ public struct OutboxRelay: Service {
 
     /// Publishes `batch` pipelined, in order, and deletes from the outbox what the broker stored;
     /// returns how many that was. Throws when nothing was stored.
-    private func publishAndRemove(_ batch: [OutboxEntry]) async throws -> Int {
+    private func publishAndRemove(_ rows: [OutboxEntry]) async throws -> Int {
+        // Rows that may have been stored before the broker's de-duplication window began: for
+        // those that are not once per subject, look at what their subject holds (see `storedLongAgo`).
+        var batch: [OutboxEntry] = []
+        var done: [Int64] = []
+        for entry in rows {
+            if try await storedLongAgo(entry) {
+                logger.info("outbox relay: already published", metadata: ["eventId": "\(entry.eventId)"])
+                done.append(entry.seq!)
+            } else {
+                batch.append(entry)
+            }
+        }
+        guard !batch.isEmpty else {
+            try await remove(done)
+            return done.count
+        }
         let messages = batch.map { entry in
             OutgoingMessage(
                 subject: entry.subject, payload: Array(entry.payload), headers: entry.headerValues,
@@ -188,7 +212,6 @@ public struct OutboxRelay: Service {
             results = await connection.publish(messages)
         }
         if results.contains(where: { (try? $0.get()) != nil }) { FaultSwitch.shared.pass(.afterPublish) }
-        var done: [Int64] = []
         var firstError: NATSError?
         var publishedBySubject: [String: Int] = [:]
         for (entry, result) in zip(batch, results) {
@@ -219,6 +242,17 @@ public struct OutboxRelay: Service {
         if !done.isEmpty { try await remove(done) }
         if let firstError, done.isEmpty { throw firstError }
         return done.count
+    }
+
+    /// Whether `entry`, an event that may occur several times on its subject (a notification), was
+    /// stored by the broker before: only for rows older than `lookAfter`, whose first publish may lie
+    /// outside the broker's de-duplication window (a crash after the broker stored it, then a long
+    /// downtime). Events that occur once per subject are guarded by their publish expectation instead.
+    private func storedLongAgo(_ entry: OutboxEntry) async throws -> Bool {
+        guard !entry.oncePerSubject, Duration.seconds(-entry.createdAt.timeIntervalSinceNow) > lookAfter,
+            let stream = streamOf(entry.subject)
+        else { return false }
+        return try await connection.messageIds(stream: stream, subject: entry.subject).contains(entry.eventId)
     }
 
     /// Whether the event that holds `entry`'s subject is `entry`'s own (its `Nats-Msg-Id`).

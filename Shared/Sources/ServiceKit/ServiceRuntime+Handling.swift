@@ -228,14 +228,18 @@ extension ServiceRuntime {
     }
 }
 
-/// Paging of list endpoints: `limit` 1–200 (default 50) and an opaque `after` cursor.
+/// Paging of list endpoints: `limit` 1–200 (default 50) and an opaque `after` cursor, signed by the
+/// service (`CursorSigner`).
 public struct Page: Sendable {
     public var limit: Int
     /// The decoded cursor: the last key of the previous page.
     public var after: String?
+    /// Signs the next page's cursor.
+    let cursors: CursorSigner
 
     /// Reads `limit` and `after` from the query; 400 for a bad limit or a cursor this service did not issue.
-    public init(_ request: Request) throws {
+    public init(_ request: Request, cursors: CursorSigner) throws {
+        self.cursors = cursors
         let query = request.uri.queryParameters
         if let text = query["limit"] {
             guard let value = Int(String(text)), (1...200).contains(value) else {
@@ -246,21 +250,11 @@ public struct Page: Sendable {
             limit = 50
         }
         if let cursor = query["after"] {
-            guard let decoded = Self.decode(String(cursor)) else {
+            guard let decoded = cursors.value(of: String(cursor)) else {
                 throw APIError(.validationFailed, "after is not a cursor this service issued", field: "after")
             }
             after = decoded
         }
-    }
-
-    /// The cursor to put in `next` after a page ending at `key`.
-    public static func cursor(_ key: String) -> String {
-        "c1." + Data(key.utf8).base64EncodedString()
-    }
-
-    static func decode(_ cursor: String) -> String? {
-        guard cursor.hasPrefix("c1."), let data = Data(base64Encoded: String(cursor.dropFirst(3))) else { return nil }
-        return String(data: data, encoding: .utf8)
     }
 }
 
@@ -273,10 +267,10 @@ public struct PageResponse<Item: Encodable & Sendable>: Encodable, Sendable {
 
     /// A page from `fetched`, which holds up to `limit + 1` rows: one more than the page means
     /// there is a next page, whose cursor comes from the page's last item.
-    public init(_ key: String, fetched: [Item], limit: Int, cursor: (Item) -> String) {
+    public init(_ key: String, fetched: [Item], page: Page, cursor: (Item) -> String) {
         self.key = key
-        self.items = Array(fetched.prefix(limit))
-        self.next = fetched.count > limit ? items.last.map { Page.cursor(cursor($0)) } : nil
+        self.items = Array(fetched.prefix(page.limit))
+        self.next = fetched.count > page.limit ? items.last.map { page.cursors.cursor(cursor($0)) } : nil
     }
 
     private struct Key: CodingKey {

@@ -181,7 +181,7 @@ public final class ServiceRuntime: Sendable {
             configuration: .init(
                 address: .hostname(configuration.httpHost, port: configuration.httpPort),
                 serverName: "\(descriptor.name)-service"),
-            services: [keeper, relay, replay] + services,
+            services: [keeper, relay, replay, StorePruner(store: store, logger: logger)] + services,
             logger: logger)
         logger.info(
             "starting", metadata: ["http.address": "\(configuration.httpHost):\(configuration.httpPort)"])

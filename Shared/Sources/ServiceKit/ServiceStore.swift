@@ -10,6 +10,9 @@ public struct ServiceStore: Sendable {
     public let writer: any DatabaseWriter
     /// What committed transactions added to the outbox, for the relay to publish at once.
     public let outbox: OutboxHandoff
+    /// Signs the paging cursors the service issues, with a key kept in the store (so that a
+    /// cursor outlives a restart).
+    public let cursors: CursorSigner
 
     /// Opens (creating when missing) `<directory>/<name>.sqlite` and migrates it. A write waits up to
     /// `busyTimeout` while another process (a backup, an operator's `sqlite3`) holds the lock.
@@ -57,7 +60,25 @@ public struct ServiceStore: Sendable {
             }
         }
         migrations(&migrator)
+        // After the services' own migrations, which existing stores have already applied.
+        migrator.registerMigration("kit-v2-secrets") { db in
+            try db.create(table: "kit_secret") { t in
+                t.primaryKey("name", .text)
+                t.column("value", .blob).notNull()
+            }
+        }
+        migrator.registerMigration("kit-v3-retention") { db in
+            // Tombstones get a time, so that they can be pruned; those already there count from now.
+            if try db.tableExists("cancelledOrder") {
+                try db.execute(sql: "ALTER TABLE cancelledOrder ADD COLUMN cancelledAt DOUBLE NOT NULL DEFAULT 0")
+                try db.execute(
+                    sql: "UPDATE cancelledOrder SET cancelledAt = ?", arguments: [Date().timeIntervalSince1970])
+                try db.create(index: "cancelledOrder_cancelledAt", on: "cancelledOrder", columns: ["cancelledAt"])
+            }
+            try db.create(index: "inbox_processedAt", on: "inbox", columns: ["processedAt"])
+        }
         try migrator.migrate(writer)
+        cursors = CursorSigner(key: try writer.write { db in try CursorSigner.key(in: db) })
         let outbox = self.outbox
         writer.writeWithoutTransaction { db in outbox.attach(to: db) }
     }

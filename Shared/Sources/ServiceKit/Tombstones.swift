@@ -1,3 +1,4 @@
+import Foundation
 public import GRDB
 
 /// Orders a service has seen cancelled (or, for shipping, has cancelled): nothing may be acquired
@@ -13,10 +14,10 @@ public enum Tombstones {
             db.cachedStatement(sql: "SELECT 1 FROM cancelledOrder WHERE orderId = ?"), arguments: [orderId]) ?? false
     }
 
-    /// Records the tombstone, inside the caller's transaction; idempotent.
+    /// Records the tombstone, inside the caller's transaction; idempotent. `cancelledAt` (added by
+    /// the kit's migration `kit-v3-retention`) lets `StorePruner` forget it after the retention.
     public static func record(_ orderId: String, in db: Database) throws {
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO cancelledOrder (orderId) VALUES (?)").execute(arguments: [
-            orderId
-        ])
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO cancelledOrder (orderId, cancelledAt) VALUES (?, ?)")
+            .execute(arguments: [orderId, Date().timeIntervalSince1970])
     }
 }

@@ -1,0 +1,82 @@
+import Contracts
+public import Foundation
+import GRDB
+public import Logging
+public import ServiceLifecycle
+
+/// Forgets what the store no longer needs to remember: inbox rows (ids of events already applied)
+/// and tombstones (orders seen cancelled) older than `retention`.
+///
+/// Both exist to recognise an event that comes again: a redelivery, a consumer re-created at
+/// runtime (it reads its stream from the start), an operator's replay. None of these can bring an
+/// event older than what the streams keep (`maxAge`, 7 days by contract), so the retention is the
+/// longest `maxAge` of the contract's streams plus a day. Rows go in small transactions, so that
+/// pruning never holds the store's write lock for long; it runs soon after start and then hourly.
+public struct StorePruner: Service {
+    let store: ServiceStore
+    let retention: Duration
+    let logger: Logger
+
+    /// The longest time a stream of the contract keeps an event, and a day more.
+    public static let defaultRetention: Duration =
+        (StreamDefinition.all.map(\.maxAge).max() ?? .seconds(7 * 24 * 3600)) + .seconds(24 * 3600)
+
+    public init(store: ServiceStore, retention: Duration = StorePruner.defaultRetention, logger: Logger) {
+        self.store = store
+        self.retention = retention
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var delay = Duration.seconds(60)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let pause = delay
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+            guard !Task.isShuttingDownGracefully && !Task.isCancelled else { return }
+            do {
+                let removed = try await prune(before: Date().addingTimeInterval(-retention.timeInterval))
+                if removed.inbox + removed.tombstones > 0 {
+                    logger.info(
+                        "pruned the store",
+                        metadata: ["inbox": "\(removed.inbox)", "tombstones": "\(removed.tombstones)"])
+                }
+                delay = .seconds(3600)
+            } catch {
+                // A locked or full store: try again later; nothing depends on it being done now.
+                logger.warning("pruning the store failed", metadata: ["error": "\(StorageFault.describe(error))"])
+                delay = .seconds(300)
+            }
+        }
+    }
+
+    /// Deletes inbox rows and tombstones older than `cutoff`, `batch` rows per transaction;
+    /// returns how many of each went.
+    @discardableResult
+    public func prune(before cutoff: Date, batch: Int = 5000) async throws -> (inbox: Int, tombstones: Int) {
+        let limit = cutoff.timeIntervalSince1970
+        var inbox = 0
+        var tombstones = 0
+        while true {
+            let removed = try await store.writeAsync { db -> Int in
+                try db.execute(
+                    sql: "DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE processedAt < ? LIMIT ?)",
+                    arguments: [limit, batch])
+                return db.changesCount
+            }
+            inbox += removed
+            if removed < batch { break }
+        }
+        while try await store.writer.read({ db in try db.tableExists("cancelledOrder") }) {
+            let removed = try await store.writeAsync { db -> Int in
+                try db.execute(
+                    sql: "DELETE FROM cancelledOrder WHERE rowid IN "
+                        + "(SELECT rowid FROM cancelledOrder WHERE cancelledAt < ? LIMIT ?)",
+                    arguments: [limit, batch])
+                return db.changesCount
+            }
+            tombstones += removed
+            if removed < batch { break }
+        }
+        return (inbox, tombstones)
+    }
+}
