@@ -140,7 +140,10 @@ struct EventDecoderTests {
 
     @Test func newEventsCarryTheEnvelopeRules() throws {
         let placed = try EventDecoder().decode(Data(contentsOf: ContractFiles.example("order.placed.v1")))
-        guard case .orderPlaced(let cause) = placed else { return }
+        guard case .orderPlaced(let cause) = placed else {
+            Issue.record("the example of order.placed decoded as \(placed.type)")
+            return
+        }
         let reserved = CloudEvent(
             data: InventoryReserved(
                 orderId: cause.data.orderId, customerId: "cus_42",
@@ -148,7 +151,10 @@ struct EventDecoderTests {
                 currency: "USD"),
             causedBy: cause)
         #expect(reserved.causationid == cause.id)
-        #expect(reserved.traceparent == cause.traceparent)
+        // The cause's trace and flags, in a span of its own.
+        let parent = try #require(cause.traceparent)
+        let child = try #require(reserved.traceparent)
+        #expect(child.prefix(36) == parent.prefix(36) && child.suffix(3) == parent.suffix(3) && child != parent)
         #expect(reserved.source == "/troupe/inventory")
         #expect(reserved.natsSubject == "inventory.reserved.\(cause.data.orderId)")
         #expect(reserved.id.count == 36 && reserved.id.dropFirst(14).hasPrefix("7"))
