@@ -124,18 +124,16 @@ public enum TraceParent {
     /// `bytes` random bytes in lower-case hex, never all zeros (W3C: an all-zero id is invalid).
     private static func randomHex(bytes: Int) -> [UInt8] {
         let digits = Array("0123456789abcdef".utf8)
-        var generator = SystemRandomNumberGenerator()
         while true {
+            let random = RandomBytes.make(bytes)
+            guard random.contains(where: { $0 != 0 }) else { continue }
             var text = [UInt8]()
             text.reserveCapacity(2 * bytes)
-            var any: UInt8 = 0
-            for _ in 0..<bytes {
-                let byte = UInt8.random(in: 0...255, using: &generator)
-                any |= byte
+            for byte in random {
                 text.append(digits[Int(byte >> 4)])
                 text.append(digits[Int(byte & 0x0F)])
             }
-            if any != 0 { return text }
+            return text
         }
     }
 
@@ -144,14 +142,31 @@ public enum TraceParent {
     }
 }
 
+/// Random bytes from the system's secure generator, eight per call to it: each call is a
+/// `getrandom` system call, and drawing ids a byte at a time cost a visible share of the CPU.
+public enum RandomBytes {
+    public static func make(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(count + 7)
+        while bytes.count < count {
+            var word = generator.next()
+            for _ in 0..<8 {
+                bytes.append(UInt8(truncatingIfNeeded: word))
+                word >>= 8
+            }
+        }
+        bytes.removeLast(bytes.count - count)
+        return bytes
+    }
+}
+
 /// Event ids: UUID version 7 (time-ordered), lower case.
 public enum EventID {
     public static func make(now: Date = Date()) -> String {
-        var bytes = [UInt8](repeating: 0, count: 16)
+        var bytes = RandomBytes.make(16)
         let milliseconds = UInt64(now.timeIntervalSince1970 * 1000)
         for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - index))) }
-        var generator = SystemRandomNumberGenerator()
-        for index in 6..<16 { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
         bytes[6] = (bytes[6] & 0x0F) | 0x70
         bytes[8] = (bytes[8] & 0x3F) | 0x80
         // 8-4-4-4-12 lowercase hex, written directly (no `String(format:)` per byte).

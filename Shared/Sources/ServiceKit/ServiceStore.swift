@@ -75,7 +75,6 @@ public struct ServiceStore: Sendable {
                     sql: "UPDATE cancelledOrder SET cancelledAt = ?", arguments: [Date().timeIntervalSince1970])
                 try db.create(index: "cancelledOrder_cancelledAt", on: "cancelledOrder", columns: ["cancelledAt"])
             }
-            try db.create(index: "inbox_processedAt", on: "inbox", columns: ["processedAt"])
         }
         try migrator.migrate(writer)
         cursors = CursorSigner(key: try writer.write { db in try CursorSigner.key(in: db) })

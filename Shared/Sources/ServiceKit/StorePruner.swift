@@ -56,11 +56,15 @@ public struct StorePruner: Service {
         let limit = cutoff.timeIntervalSince1970
         var inbox = 0
         var tombstones = 0
+        // The inbox has no index on its time (one more b-tree to write for every event): rows are
+        // appended in time order, so the oldest are the first by rowid. Each pass looks at the
+        // first `batch` rows and deletes those past the cutoff; it stops at the first young ones.
         while true {
             let removed = try await store.writeAsync { db -> Int in
                 try db.execute(
-                    sql: "DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE processedAt < ? LIMIT ?)",
-                    arguments: [limit, batch])
+                    sql: "DELETE FROM inbox WHERE rowid IN "
+                        + "(SELECT rowid FROM inbox ORDER BY rowid LIMIT ?) AND processedAt < ?",
+                    arguments: [batch, limit])
                 return db.changesCount
             }
             inbox += removed
