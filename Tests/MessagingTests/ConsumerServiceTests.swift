@@ -16,6 +16,8 @@ struct ConsumerServiceTests {
                 _ = await nats.publish((1...total).map { message("test.placed.o\($0)", "\($0)", id: "e\($0)") })
             }
             let handled = Handled()
+            // Handlers that the stop cancelled instead of letting them finish.
+            let cancelled = Mutex(0)
             // Messages on their way when the first instance unsubscribes come back after the ack wait.
             let config = ConsumerConfiguration(durable: "worker", ackWait: .seconds(4))
 
@@ -25,7 +27,13 @@ struct ConsumerServiceTests {
                     connection: nats, stream: "TEST", consumer: config, pull: PullOptions(batch: 20), concurrency: 4,
                     logger: quietLogger()
                 ) { message in
-                    try? await Task.sleep(for: .milliseconds(20))
+                    do {
+                        try await Task.sleep(for: .milliseconds(20))
+                    } catch {
+                        // Cancelled mid-handling: not finished, so neither recorded nor acknowledged.
+                        cancelled.withLock { $0 += 1 }
+                        return .nak(delay: .zero)
+                    }
                     handled.record(message)
                     return .ack
                 }
@@ -37,6 +45,8 @@ struct ConsumerServiceTests {
                     try await tasks.waitForAll()
                 }
             }
+            // The stop let every handler in flight finish: none was cancelled.
+            #expect(cancelled.withLock { $0 } == 0)
             let firstRunCount = handled.count
             let firstRun = Set(handled.values)
             let handledBeforeStop = firstRun.count
@@ -70,9 +80,12 @@ struct ConsumerServiceTests {
                 }
             }
             #expect(Set(handled.values) == Set((1...total).map(String.init)))
-            // Nothing handled (and so acknowledged) before the stop is delivered again after it.
+            // Nothing handled (and so acknowledged) before the stop is delivered again after it,
+            // and no message was handled twice in either run.
             let secondRun = handled.values.dropFirst(firstRunCount)
             #expect(firstRun.isDisjoint(with: secondRun))
+            #expect(handled.duplicates == 0)
+            #expect(handled.count == total)
         }
     }
 

@@ -35,11 +35,16 @@ struct OutboxRelayTests {
     @Test func anOutboxRowRollsBackWithItsTransaction() throws {
         let store = try ServiceStore.inMemory()
         struct Abort: Error {}
-        _ = try? store.writer.write { (db) throws in
-            try Outbox.append(entry("e1", "test.placed.o1"), in: db)
-            throw Abort()
+        #expect(throws: Abort.self) {
+            try store.writer.write { (db) throws in
+                try Outbox.append(entry("e1", "test.placed.o1"), in: db)
+                throw Abort()
+            }
         }
         #expect(try store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
+        // The control: the same append in a transaction that commits leaves its row.
+        try store.writer.write { (db) throws in try Outbox.append(entry("e1", "test.placed.o1"), in: db) }
+        #expect(try store.writer.read { db in try Outbox.pending(limit: 10, in: db).map(\.eventId) } == ["e1"])
     }
 
     @Test func relayPublishesInOrderWithTheEventIdAndEmptiesTheOutbox() async throws {

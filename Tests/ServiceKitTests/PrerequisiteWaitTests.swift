@@ -25,6 +25,26 @@ struct PrerequisiteWaitTests {
         #expect(EventConsumer<Int>.waited(deliveries: 20) >= .seconds(60))
     }
 
+    /// The dead-letter rule itself: old *and* waited. Each half alone keeps the event waiting.
+    @Test func anEventIsDeadLetteredOnlyWhenOldAndHavingWaitedTheTimeout() {
+        let rule = Settler.hasWaitedLongEnough
+        let timeout = Duration.seconds(60)
+        // Stored long ago (a downtime), first delivery: waits.
+        #expect(!rule(.seconds(3600), 1, timeout))
+        // Stored long ago, 19 deliveries (55.1 s of back-off): still waits.
+        #expect(!rule(.seconds(3600), 19, timeout))
+        // Many deliveries but young (a claimed count, or a short timeout's arithmetic): waits.
+        #expect(!rule(.seconds(30), 40, timeout))
+        // Exactly at the timeout is not past it.
+        #expect(!rule(.seconds(60), 40, timeout))
+        // Old and waited: dead-lettered.
+        #expect(rule(.seconds(61), 20, timeout))
+        #expect(rule(.seconds(3600), 40, timeout))
+        // A short timeout (tests use seconds) follows the same rule.
+        #expect(rule(.seconds(3), 8, .seconds(2)))
+        #expect(!rule(.seconds(3), 2, .seconds(2)))
+    }
+
     /// Issue 10.3: the delivery count comes from the message's reply subject; whatever it claims,
     /// the wait is computed at once (it used to be a loop over every earlier delivery).
     @Test func theWaitOfAnyDeliveryCountIsComputedAtOnceAndMatchesTheSumOfItsDelays() {

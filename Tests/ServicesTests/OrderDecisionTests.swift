@@ -24,17 +24,18 @@ struct OrderDecisionTests {
                 == ["troupe.shipping.scheduled.v1", "troupe.order.confirmed.v1"])
     }
 
-    @Test func shipsOnlyAConfirmedOrder() {
+    @Test func shipsOnlyAConfirmedOrder() throws {
         let pending = state([AnyEvent(Fixture.placed()), AnyEvent(Fixture.reserved())])
         guard case .notYet = OrderDecisions.decide(pending, AnyEvent(Fixture.dispatched())) else {
             Issue.record("a dispatch before the confirmation must wait")
             return
         }
         let confirmedEvents = [AnyEvent(Fixture.placed()), AnyEvent(Fixture.reserved())]
-        guard
-            case .append(let confirmation) = OrderDecisions.decide(
-                state(confirmedEvents), AnyEvent(Fixture.scheduled()))
-        else { return }
+        let scheduled = OrderDecisions.decide(state(confirmedEvents), AnyEvent(Fixture.scheduled()))
+        guard case .append(let confirmation) = scheduled else {
+            Issue.record("a priced, pending order must be confirmed when scheduled; got \(scheduled)")
+            return
+        }
         let confirmed = state(confirmedEvents + confirmation)
         #expect(confirmed?.status == .CONFIRMED)
         #expect(
@@ -42,24 +43,60 @@ struct OrderDecisionTests {
                 == ["troupe.shipping.dispatched.v1", "troupe.order.shipped.v1"])
     }
 
-    @Test func cancelsOnceWhateverComesLater() {
-        let placed = [AnyEvent(Fixture.placed())]
+    /// Every event the order applies, as it could arrive after the order was cancelled.
+    static func laterEvents() -> [AnyEvent] {
+        let id = Fixture.orderId
+        return [
+            AnyEvent(
+                CloudEvent(
+                    data: InventoryRejected(
+                        orderId: id, reason: .outOfStock,
+                        lines: [RejectedLine(sku: "SKU-MUG", requested: 2, available: 0)]),
+                    causedBy: Fixture.placed())),
+            AnyEvent(
+                CloudEvent(
+                    data: PaymentDeclined(
+                        orderId: id, customerId: "cus_42", amount: 2500, currency: "USD", reason: .unknownAccount),
+                    causedBy: Fixture.reserved())),
+            AnyEvent(
+                CloudEvent(
+                    data: ShippingFailed(orderId: id, reason: .unsupportedDestination),
+                    causedBy: Fixture.authorized())),
+            AnyEvent(CloudEvent(data: ShippingCancelled(orderId: id), causedBy: Fixture.cancellationRequested())),
+            AnyEvent(
+                CloudEvent(
+                    data: ShippingCancellationRejected(orderId: id, reason: .alreadyDispatched),
+                    causedBy: Fixture.cancellationRequested())),
+            AnyEvent(Fixture.reserved()), AnyEvent(Fixture.authorized()), AnyEvent(Fixture.scheduled()),
+            AnyEvent(Fixture.dispatched()),
+        ]
+    }
+
+    @Test(arguments: laterEvents())
+    func cancelsOnceWhateverComesLater(_ later: AnyEvent) throws {
+        let placed = [AnyEvent(Fixture.placed()), AnyEvent(Fixture.reserved())]
         let declined = AnyEvent(
             CloudEvent(
                 data: PaymentDeclined(
                     orderId: Fixture.orderId, customerId: "cus_42", amount: 2500, currency: "USD",
                     reason: .insufficientFunds),
                 causedBy: Fixture.reserved()))
-        guard case .append(let first) = OrderDecisions.decide(state(placed), declined) else { return }
+        let decision = OrderDecisions.decide(state(placed), declined)
+        guard case .append(let first) = decision else {
+            Issue.record("a declined payment must cancel the order; got \(decision)")
+            return
+        }
         #expect(first.map(\.type) == ["troupe.payment.declined.v1", "troupe.order.cancelled.v1"])
-        let cancelled = state(placed + first)
-        #expect(cancelled?.status == .CANCELLED)
-        #expect(cancelled?.cancellationReason == .paymentDeclined)
-        let failed = AnyEvent(
-            CloudEvent(
-                data: ShippingFailed(orderId: Fixture.orderId, reason: .unsupportedDestination),
-                causedBy: Fixture.authorized()))
-        #expect(appended(OrderDecisions.decide(cancelled, failed)) == ["troupe.shipping.failed.v1"])
+        let cancelled = try #require(state(placed + first))
+        #expect(cancelled.status == .CANCELLED)
+        #expect(cancelled.cancellationReason == .paymentDeclined)
+
+        // Whatever comes later is recorded and causes nothing: no second cancellation, no
+        // confirmation, no shipment; the order stays cancelled for its first reason.
+        #expect(appended(OrderDecisions.decide(cancelled, later)) == [later.type])
+        let after = try #require(state(placed + first + [later]))
+        #expect(after.status == .CANCELLED)
+        #expect(after.cancellationReason == .paymentDeclined)
     }
 
     @Test func theFoldRebuildsTheStateFromTheHistory() {

@@ -53,7 +53,10 @@ struct ShippingDecisionTests {
             Issue.record("expected a dispatch")
             return
         }
-        guard case .shippingDispatched(let event) = dispatched.events.first else { return }
+        guard case .shippingDispatched(let event) = dispatched.events.first else {
+            Issue.record("a dispatch must publish shipping.dispatched; got \(dispatched.events.map(\.type))")
+            return
+        }
         #expect(event.causationid == scheduled.shipment?.scheduledEventId)
         let refused = ShippingDecisions.cancellationRequested(dispatched.state, Fixture.cancellationRequested())
         #expect(refused.events.map(\.type) == ["troupe.shipping.cancellation_rejected.v1"])

@@ -140,7 +140,7 @@ public struct EventConsumer<Event: Sendable>: Service {
         (event as? any EventLogMetadata)?.logMetadata ?? [:]
     }
 
-    /// 100 ms, doubling with each delivery, at most 5 s.
+    /// 20 ms, doubling with each delivery, at most 5 s (`Settler.retryDelay`).
     static func retryDelay(deliveries: Int) -> Duration {
         Settler.retryDelay(deliveries: deliveries)
     }
@@ -188,12 +188,8 @@ struct Settler: Sendable {
             ServiceMetrics.deadLettered(stream: stream)
             return await deadLetters.deadLetter(message, reason: reason, metadata: metadata)
         case .success(.notYet(let reason)):
-            // Both the message's age and the time it has actually spent waiting here (its
-            // back-off so far) must pass the timeout: after a downtime longer than the
-            // timeout, an event whose prerequisite sits in another stream's backlog gets
-            // its full wait instead of being dead-lettered at its first delivery.
             let age = Self.age(of: message)
-            if age > prerequisiteTimeout && Self.waited(deliveries: deliveries) >= prerequisiteTimeout {
+            if Self.hasWaitedLongEnough(age: age, deliveries: deliveries, timeout: prerequisiteTimeout) {
                 ServiceMetrics.consumed(type: type, outcome: "dead_letter")
                 ServiceMetrics.deadLettered(stream: stream)
                 return await deadLetters.deadLetter(
@@ -210,6 +206,15 @@ struct Settler: Sendable {
                 ) { _, new in new })
             return .nak(delay: Self.retryDelay(deliveries: deliveries))
         }
+    }
+
+    /// Whether an event whose prerequisite has not arrived is to be dead-lettered now. Both the
+    /// message's age and the time it has actually spent waiting here (its back-off so far) must
+    /// pass the timeout: after a downtime longer than the timeout, an event whose prerequisite
+    /// sits in another stream's backlog gets its full wait instead of being dead-lettered at its
+    /// first delivery.
+    static func hasWaitedLongEnough(age: Duration, deliveries: Int, timeout: Duration) -> Bool {
+        age > timeout && waited(deliveries: deliveries) >= timeout
     }
 
     /// 20 ms, doubling with each delivery, at most 5 s. The first retries are short because the
