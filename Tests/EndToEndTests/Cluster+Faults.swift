@@ -3,6 +3,10 @@ import Foundation
 import Messaging
 import TestSupport
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// What the fault tests need besides the saga: raw publishing, the dead-letter stream, the
 /// `troupe` tool, crashes and restarts.
 extension Cluster {
@@ -21,9 +25,30 @@ extension Cluster {
     /// Every message of `DEADLETTER`.
     func deadLetters() async throws -> [StoredMessage] {
         let connection = try await nats.connect(name: "e2e-dlq")
-        let messages = (try? await connection.storedMessages(stream: DeadLetter.stream)) ?? []
-        await connection.close()
-        return messages
+        do {
+            let messages = try await connection.storedMessages(stream: DeadLetter.stream)
+            await connection.close()
+            return messages
+        } catch {
+            // A read that fails is not an empty dead-letter stream.
+            await connection.close()
+            throw error
+        }
+    }
+
+    /// The sum of a Prometheus counter of `service` over the series whose labels contain every
+    /// one of `labels` (`outcome="retry"`), as `/metrics` reports it now.
+    func metric(_ service: String, _ name: String, labels: [String] = []) async throws -> Double {
+        let (data, _) = try await URLSession.shared.data(from: url(service, "/metrics"))
+        var total = 0.0
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n")
+        where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
+            guard labels.allSatisfy({ line.contains($0) }),
+                let value = line.split(separator: " ").last.flatMap({ Double($0) })
+            else { continue }
+            total += value
+        }
+        return total
     }
 
     /// Waits until `DEADLETTER` holds dead letters (not replays) matching `predicate`, `count` of them at least.

@@ -102,15 +102,25 @@ struct LocalDeploymentTests {
         let url = "nats://127.0.0.1:\(deployment.natsPort)"
         let admin = secrets.appendingPathComponent("admin.nats.json").path
         let troupe = ProcessRunner.productsDirectory().appendingPathComponent("troupe")
-        // (Any CA but the local one: the system's, when it has them.)
-        let otherCA = "/etc/ssl/certs/ca-certificates.crt"
-        if FileManager.default.fileExists(atPath: otherCA) {
-            let refused = try await ProcessRunner.run(
-                troupe, ["streams", "--nats-url", url, "--credentials", admin, "--tls-ca", otherCA],
-                timeout: .seconds(60))
-            #expect(refused.status == 1)
-            #expect(refused.standardError.contains("SSL"), "\(refused.standardError)")
-        }
+        // (Any CA but the local one: a throw-away one made here, so that the check never depends on
+        // what the machine happens to trust.)
+        let elsewhere = FileManager.default.temporaryDirectory.appendingPathComponent("troupe-other-ca-\(UUID())")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        let otherCA = elsewhere.appendingPathComponent("ca.pem").path
+        let made = try await ProcessRunner.run(
+            try Executables.find("openssl"),
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=not-troupe",
+                "-keyout", elsewhere.appendingPathComponent("ca.key").path, "-out", otherCA,
+            ],
+            timeout: .seconds(60))
+        #expect(made.status == 0, "\(made.standardError)")
+        let refused = try await ProcessRunner.run(
+            troupe, ["streams", "--nats-url", url, "--credentials", admin, "--tls-ca", otherCA],
+            timeout: .seconds(60))
+        #expect(refused.status == 1)
+        #expect(refused.standardError.contains("SSL"), "\(refused.standardError)")
         let streams = try await ProcessRunner.run(
             troupe, ["streams", "--nats-url", url, "--tls-ca", ca, "--credentials", admin], timeout: .seconds(60))
         #expect(streams.status == 0, "\(streams.standardError)")

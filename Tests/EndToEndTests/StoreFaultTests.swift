@@ -32,7 +32,17 @@ struct StoreFaultTests {
 
             try await Task.sleep(for: .seconds(3))
             #expect(cluster.process("inventory")?.isRunning == true)
-            #expect(cluster.log("inventory").contains("store locked by another process"), "events were retried")
+            // The event path itself retried (not only this test's own PUT): inventory's consumer
+            // counted retries of orders.placed, and the events wait in its stream, unacknowledged.
+            let retried = try await cluster.metric(
+                "inventory", "troupe_events_consumed_total",
+                labels: ["type=\"troupe.order.placed.v1\"", "outcome=\"retry\""])
+            #expect(retried > 0, "inventory's consumer retried the orders it could not store")
+            #expect(
+                try await cluster.metric(
+                    "inventory", "troupe_events_consumed_total",
+                    labels: ["type=\"troupe.order.placed.v1\"", "outcome=\"ack\""]) == 0,
+                "no order acknowledged while the store is locked")
             #expect(try await cluster.order(waiting)["status"] as? String == "PENDING", "nothing reserved while locked")
             try await lock.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
 
@@ -44,7 +54,9 @@ struct StoreFaultTests {
         }
     }
 
-    @Test(.enabled("mounting a small tmpfs needs root") { await SmallDisk.available() })
+    /// Mounting the small disk needs root, so the test runs only as root — as CI does, where it
+    /// always runs: as root, a mount that fails is this test's failure, with the mount's own error.
+    @Test(.enabled("mounting a tmpfs needs root; this user is not root") { getuid() == 0 })
     func aFullDiskRefusesOrdersWith503AndLosesNothing() async throws {
         let disk = try await SmallDisk(megabytes: 8)
         do {
@@ -77,6 +89,10 @@ struct StoreFaultTests {
                 let (live, _) = try await HTTP.request("GET", cluster.url("order", "/health/live"))
                 #expect(live == 200)
                 #expect(cluster.log("order").contains("store unavailable: disk full"), "events and relay retry")
+                // The order service's consumers retried the saga's events they could not store.
+                #expect(
+                    try await cluster.metric("order", "troupe_events_consumed_total", labels: ["outcome=\"retry\""])
+                        > 0, "the order service's consumers retried")
                 try disk.free()
 
                 let ids = accepted + (await placed)
