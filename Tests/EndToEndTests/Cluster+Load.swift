@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TestSupport
 
 #if canImport(FoundationNetworking)
@@ -23,6 +24,32 @@ extension Cluster {
             default: .shipped
             }
         }
+    }
+
+    /// Every order of `ids` that `placeLoad` placed, whose final state is not what it was built
+    /// to become: a fault may delay an order, never change its outcome.
+    func outcomesAgainstPlan(_ ids: [String]) async throws -> [String] {
+        let plans = planned.withLock { $0 }
+        var wrong: [String] = []
+        for id in ids {
+            guard let plan = plans[id] else { continue }
+            let order = try await self.order(id)
+            let status = order["status"] as? String ?? "?"
+            let reason = order["cancellationReason"] as? String
+            let expected: [(String, String?)] =
+                switch plan {
+                case .shipped: [("SHIPPED", nil)]
+                case .outOfStock: [("CANCELLED", "out_of_stock")]
+                case .declined: [("CANCELLED", "payment_declined")]
+                case .undeliverable: [("CANCELLED", "shipping_unavailable")]
+                // The request races the dispatch: cancelled at the customer's request, or shipped.
+                case .cancelledByCustomer: [("CANCELLED", "customer_request"), ("SHIPPED", nil)]
+                }
+            if !expected.contains(where: { $0.0 == status && $0.1 == reason }) {
+                wrong.append("\(id), planned \(plan): \(status) \(reason ?? "")")
+            }
+        }
+        return wrong
     }
 
     /// Places `count` orders, one every `interval`; returns the ids of those accepted.
@@ -58,6 +85,7 @@ extension Cluster {
                 customer: customer, lines: lines, country: country, idempotencyKey: key),
                 status == 202 || status == 200, let id = body["orderId"] as? String
             {
+                planned.withLock { $0[id] = mix }
                 if mix == .cancelledByCustomer { await requestCancellation(id, until: deadline) }
                 return id
             }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Messaging
 import SagaCheck
+import Synchronization
 import TestSupport
 
 #if canImport(FoundationNetworking)
@@ -23,6 +24,8 @@ final class Cluster: @unchecked Sendable {
     private var processes: [String: Process] = [:]
     let environment: [String: String]
     let initialStock: [String: Int64]
+    /// What each order of `placeLoad` was built to become, by order id.
+    let planned = Mutex<[String: Mix]>([:])
 
     init(dispatchDelay: String = "manual", extraEnvironment: [String: String] = [:]) async throws {
         nats = try await NATSServer.start()

@@ -20,6 +20,8 @@ struct CrashPointTests {
         ("order", "after-publish@2"),
         ("inventory", "after-publish@1"),
         ("notification", "after-publish@2"),
+        ("payment", "after-publish@2"),
+        ("shipping", "after-publish@2"),
     ])
     func aServiceCrashingAtThisPointLosesAndDuplicatesNothing(_ service: String, _ fault: String) async throws {
         try await withCluster(dispatchDelay: "300ms", environment: Self.environment) { cluster in

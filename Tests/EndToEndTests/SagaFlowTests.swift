@@ -18,6 +18,10 @@ func withCluster(
         // Every flow ends with the guarantees of spec/README.md, read from the streams and the APIs.
         let violations = try await cluster.violations(orders: orders).filter { !excusing($0) }
         #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
+        // And every order of a planned load ended as it was built to (a shipped order not cancelled
+        // by a fault, a declined one not shipped).
+        let unplanned = try await cluster.outcomesAgainstPlan(orders)
+        #expect(unplanned.isEmpty, "\(unplanned.joined(separator: "\n"))")
         await cluster.stop()
     } catch {
         for service in Cluster.services {
