@@ -95,7 +95,7 @@ struct PublishConsumeTests {
                 copy.expectedLastSubjectSequence = 0
                 let error = try await #require(throws: NATSError.self) { try await nats.publish(copy) }
                 #expect(error.code == .jetStream)
-                #expect(error.apiErrorCode == 10071)
+                #expect(error.apiErrorCode == JetStreamErrorCode.wrongLastSequence)  // 10071
                 #expect(try await nats.streamState("TEST").messages == 1)
             }
         }

@@ -49,7 +49,7 @@ struct DeadLetterReader {
             messages = try await connection.storedMessages(stream: DeadLetter.stream)
         } catch {
             // No DEADLETTER stream: nothing was ever dead-lettered.
-            if error.apiErrorCode == 10059 { return [] }
+            if error.apiErrorCode == JetStreamErrorCode.streamNotFound { return [] }
             throw error
         }
         var replays: [UInt64: [UInt64]] = [:]

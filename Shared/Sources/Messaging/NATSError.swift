@@ -35,7 +35,7 @@ public struct NATSError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
     /// The raw `natsStatus` value, when a nats.c call failed.
     public var status: Int32?
-    /// The JetStream API error code (for example 10058 for a stream name already in use), when known.
+    /// The JetStream API error code (`JetStreamErrorCode`), when known.
     public var apiErrorCode: Int?
 
     public init(code: Code, message: String, status: Int32? = nil, apiErrorCode: Int? = nil) {
@@ -107,4 +107,15 @@ func natsErrors<R>(_ body: () throws -> R) throws(NATSError) -> R {
 extension NATSError {
     /// The stream, consumer or message asked for does not exist.
     public var isNotFound: Bool { status == Int32(NATS_NOT_FOUND.rawValue) }
+}
+
+/// The JetStream API error codes the layer and the services act on, by name (nats-server's
+/// `server/errors.json`).
+public enum JetStreamErrorCode {
+    /// No message found (a direct or stream get past the last message).
+    public static let noMessageFound = 10037
+    /// Stream not found.
+    public static let streamNotFound = 10059
+    /// Wrong last sequence: a publish expectation (`Nats-Expected-Last-Subject-Sequence`) failed.
+    public static let wrongLastSequence = 10071
 }

@@ -131,8 +131,8 @@ enum StoredMessageReply {
             throw NATSError(code: .status, message: "reading \(context): the server's answer is not JSON")
         }
         if let error = object["error"] as? [String: Any] {
-            // 10037: no message found (past the last one on the subject).
-            if (error["err_code"] as? Int) == 10037 || (error["code"] as? Int) == 404 {
+            // No message found: past the last one on the subject.
+            if (error["err_code"] as? Int) == JetStreamErrorCode.noMessageFound || (error["code"] as? Int) == 404 {
                 self = .none
                 return
             }

@@ -129,7 +129,7 @@ public final class ServiceRuntime: Sendable {
                     FaultSwitch.shared.pass(.afterPublish)
                     done(true)
                 case .failure:
-                    // Also 10071 (the subject already holds an event that occurs once): the relay
+                    // Also a wrong last sequence (the subject already holds an event that occurs once): the relay
                     // takes the row and checks whether that event is this one.
                     done(false)
                 }
