@@ -35,6 +35,9 @@ final class Cluster: @unchecked Sendable {
         environment = [
             "TROUPE_NATS_URL": nats.url, "TROUPE_ADMIN_TOKEN": Self.adminToken, "TROUPE_LOG_LEVEL": "warning",
             "TROUPE_SHIPPING_DISPATCH_DELAY": dispatchDelay,
+            // Well inside the 30 s the tests wait for quiescence: a delivery that a process never
+            // settled (it died, or its answer was lost) comes back in time.
+            "TROUPE_ACK_WAIT": "10s",
             "TROUPE_NOTIFY_FILE": directory.appendingPathComponent("notifications.jsonl").path,
         ].merging(extraEnvironment) { _, new in new }
         initialStock = ["SKU-MUG": 100, "SKU-TEAPOT": 5, "SKU-RARE": 1]
@@ -198,6 +201,9 @@ final class Cluster: @unchecked Sendable {
                 for consumer in (try? await connection.consumers(of: stream.name)) ?? [] {
                     lines.append(
                         "\(consumer.name): pending \(consumer.state.pending), unacknowledged \(consumer.state.ackPending)"
+                            + (consumer.state.ackPending > 0
+                                ? ", redelivered \(consumer.state.redelivered), pull requests waiting \(consumer.state.waiting), acknowledged up to \(consumer.state.ackFloorStreamSequence)"
+                                : "")
                     )
                 }
             }
@@ -205,8 +211,14 @@ final class Cluster: @unchecked Sendable {
         }
         for service in Self.services {
             let metrics = try? await URLSession.shared.data(from: url(service, "/metrics")).0
+            // The outbox, and every event not simply acknowledged (asked for again, retried,
+            // dead-lettered) or delivered again: what a handler made of what waits.
             let backlog = String(decoding: metrics ?? Data(), as: UTF8.self).split(separator: "\n")
-                .filter { $0.hasPrefix("troupe_outbox") }
+                .filter {
+                    $0.hasPrefix("troupe_outbox")
+                        || ($0.hasPrefix("troupe_events_consumed_total") && !$0.contains("outcome=\"ack\""))
+                        || $0.hasPrefix("troupe_redeliveries")
+                }
             lines.append("\(service): \(backlog.joined(separator: ", "))")
         }
         return lines.joined(separator: "\n")

@@ -88,66 +88,6 @@ struct ConsumerServiceTests {
         }
     }
 
-    /// The batch mode on a thread of its own: what arrives while a batch is handled is the next
-    /// batch; a graceful stop in the middle finishes and settles the batch in progress, hands back
-    /// what is buffered, and the next instance takes exactly the rest.
-    @Test func batchesOnTheirOwnThreadStopGracefullyAndLoseNothing() async throws {
-        try await withNATSServer { (server) async throws in
-            let total = 300
-            try await server.withConnection { (nats) async throws in
-                try await nats.ensureStream(testStream())
-                _ = await nats.publish((1...total).map { message("test.placed.o\($0)", "\($0)", id: "e\($0)") })
-            }
-            let handled = Handled()
-            let largestBatch = Mutex(0)
-            let config = ConsumerConfiguration(durable: "batcher", ackWait: .seconds(4))
-            func service(_ nats: NATSConnection, slow: Bool) -> ConsumerService {
-                ConsumerService(
-                    connection: nats, stream: "TEST", consumer: config, pull: PullOptions(batch: 64), maxBatch: 16,
-                    logger: quietLogger()
-                ) { batch in
-                    // A blocking handler: it may sleep, it is on its own thread.
-                    if slow { usleep(20_000) }
-                    largestBatch.withLock { $0 = max($0, batch.count) }
-                    for message in batch { handled.record(message) }
-                    return batch.map { _ in .ack }
-                }
-            }
-            try await server.withConnection(name: "first") { (nats) async throws in
-                let group = ServiceGroup(
-                    services: [service(nats, slow: true)], gracefulShutdownSignals: [], logger: quietLogger())
-                try await withThrowingTaskGroup(of: Void.self) { tasks in
-                    tasks.addTask { try await group.run() }
-                    #expect(await eventually { handled.count >= 40 })
-                    await group.triggerGracefulShutdown()
-                    try await tasks.waitForAll()
-                }
-            }
-            let firstRun = Set(handled.values)
-            #expect(firstRun.count > 0 && firstRun.count < total)
-            #expect(largestBatch.withLock { $0 } > 1, "messages that arrived during a batch form the next one")
-            try await server.withConnection { (nats) async throws in
-                #expect(
-                    try await eventually {
-                        let state = try await nats.consumerState(stream: "TEST", durable: "batcher")
-                        return state.pending + UInt64(state.ackPending) == UInt64(total - firstRun.count)
-                    })
-            }
-            try await server.withConnection(name: "second") { (nats) async throws in
-                let group = ServiceGroup(
-                    services: [service(nats, slow: false)], gracefulShutdownSignals: [], logger: quietLogger())
-                try await withThrowingTaskGroup(of: Void.self) { tasks in
-                    tasks.addTask { try await group.run() }
-                    #expect(await eventually(timeout: .seconds(20)) { Set(handled.values).count >= total })
-                    await group.triggerGracefulShutdown()
-                    try await tasks.waitForAll()
-                }
-            }
-            #expect(Set(handled.values) == Set((1...total).map(String.init)))
-            #expect(handled.duplicates == 0, "nothing handled before the stop came back")
-        }
-    }
-
     @Test func aServiceStartedWhileNATSIsDownConnectsWhenItComes() async throws {
         let server = try await NATSServer.start()
         defer { server.stop() }

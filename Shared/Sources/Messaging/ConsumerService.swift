@@ -33,14 +33,9 @@ public struct ConsumerService: Service {
     /// Handles buffered messages together; answers one disposition per message, in order.
     public typealias BatchHandler = @Sendable ([JetStreamMessage]) async -> [MessageDisposition]
 
-    /// Handles buffered messages together on the consumer's own thread, where it may block (a
-    /// synchronous store transaction); answers one disposition per message, in order.
-    public typealias BlockingBatchHandler = @Sendable ([JetStreamMessage]) -> [MessageDisposition]
-
     private enum Handling: Sendable {
         case each(Handler, concurrency: Int)
         case batch(BatchHandler, maxBatch: Int)
-        case blocking(BlockingBatchHandler, maxBatch: Int)
     }
 
     let connection: NATSConnection
@@ -78,23 +73,6 @@ public struct ConsumerService: Service {
         self.boundBox = BoundFlag()
     }
 
-    /// A consumer that handles batches of up to `maxBatch` messages on a thread of its own: the
-    /// handler may block it (a synchronous store transaction runs on it, with no hop to another
-    /// thread), and a message arriving wakes it directly.
-    public init(
-        connection: NATSConnection, stream: String, consumer: ConsumerConfiguration,
-        pull: PullOptions = PullOptions(), maxBatch: Int, logger: Logger,
-        blockingBatchHandler: @escaping BlockingBatchHandler
-    ) {
-        self.connection = connection
-        self.stream = stream
-        self.configuration = consumer
-        self.pullOptions = pull
-        self.logger = logger
-        self.handling = .blocking(blockingBatchHandler, maxBatch: max(1, maxBatch))
-        self.boundBox = BoundFlag()
-    }
-
     /// True once the consumer exists on the server and this instance is pulling from it.
     public var isBound: Bool { boundBox.value }
 
@@ -114,8 +92,6 @@ public struct ConsumerService: Service {
                         await dispatch(from: consumer, handler, concurrency: concurrency)
                     case .batch(let handler, let maxBatch):
                         await dispatchBatches(from: consumer, handler, maxBatch: maxBatch)
-                    case .blocking(let handler, let maxBatch):
-                        await dispatchOnThread(from: consumer, handler, maxBatch: maxBatch)
                     }
                 } onGracefulShutdown: {
                     stopOnce()
@@ -165,36 +141,6 @@ public struct ConsumerService: Service {
                         "batch handler answered for fewer messages than it was given",
                         metadata: ["nats.consumer": "\(configuration.durable)"])
                 }
-            }
-            group.cancelAll()
-        }
-    }
-
-    /// One batch at a time on a thread of this consumer's own, until the consumer is stopped.
-    private func dispatchOnThread(from consumer: PullConsumer, _ handler: @escaping BlockingBatchHandler, maxBatch: Int)
-        async
-    {
-        let logger = self.logger
-        let durable = configuration.durable
-        await withDiscardingTaskGroup { group in
-            group.addTask { await consumer.maintain() }
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                let thread = Thread {
-                    while true {
-                        let batch = consumer.waitBatch(max: maxBatch)
-                        if batch.isEmpty { break }
-                        let dispositions = handler(batch)
-                        for (message, disposition) in zip(batch, dispositions) { settle(message, disposition, logger) }
-                        if dispositions.count < batch.count {
-                            logger.error(
-                                "batch handler answered for fewer messages than it was given",
-                                metadata: ["nats.consumer": "\(durable)"])
-                        }
-                    }
-                    done.resume()
-                }
-                thread.name = "consumer \(durable)"
-                thread.start()
             }
             group.cancelAll()
         }

@@ -52,15 +52,10 @@ public final class PullConsumer: Sendable {
         var requestDeadline = ContinuousClock.now
         var retryAfter = ContinuousClock.now
         var waiter: CheckedContinuation<Void, Never>?
-        /// A thread waits in `waitBatch` on `condition`.
-        var threadWaiting = false
         var stopped = false
         /// The server said the consumer is gone (deleted, or its stream): see `isLost`.
         var lost = false
     }
-
-    /// Wakes a thread blocked in `waitBatch`.
-    private let condition = NSCondition()
 
     private init(connection: NATSConnection, stream: String, durable: String, options: PullOptions, logger: Logger) {
         self.connection = connection
@@ -132,29 +127,6 @@ public final class PullConsumer: Sendable {
         }
     }
 
-    /// Up to `max` buffered messages, at least one, blocking the calling thread while none is
-    /// buffered: for a consumer that runs on a thread of its own (never on Swift concurrency's
-    /// threads). Empty once `stop()` was called.
-    public func waitBatch(max: Int) -> [JetStreamMessage] {
-        while true {
-            if let batch = takeBuffered(max: max) {
-                if !batch.isEmpty { pullIfRoom() }
-                return batch
-            }
-            condition.lock()
-            let wait = state.withLock { state -> Bool in
-                if state.stopped || !state.buffer.isEmpty { return false }
-                state.threadWaiting = true
-                return true
-            }
-            // A message that arrives now finds `threadWaiting` set and signals once this thread
-            // waits: it needs the condition's lock, which this thread holds until it waits.
-            if wait { _ = condition.wait(until: Date(timeIntervalSinceNow: 0.25)) }
-            state.withLock { $0.threadWaiting = false }
-            condition.unlock()
-        }
-    }
-
     /// The buffered messages to hand out (empty once stopped), or nil when there are none yet.
     private func takeBuffered(max: Int) -> [JetStreamMessage]? {
         state.withLock { state -> [JetStreamMessage]? in
@@ -165,12 +137,6 @@ public final class PullConsumer: Sendable {
             state.buffer.removeFirst(count)
             return batch
         }
-    }
-
-    private func wakeThread() {
-        condition.lock()
-        condition.signal()
-        condition.unlock()
     }
 
     /// Re-issues pull requests that the server lost or refused, until `stop()`. Run it beside the reader.
@@ -203,7 +169,6 @@ public final class PullConsumer: Sendable {
         }
         if !wasStopped, let subscription { natsSubscription_Unsubscribe(subscription) }
         waiter?.resume()
-        wakeThread()
         return leftover
     }
 
@@ -284,9 +249,9 @@ public final class PullConsumer: Sendable {
                 ])
             return
         }
-        let (waiter, requestDone, threadWaiting) = state.withLock {
+        let (waiter, requestDone, dropped) = state.withLock {
             state -> (CheckedContinuation<Void, Never>?, Bool, Bool) in
-            guard !state.stopped else { return (nil, false, false) }
+            guard !state.stopped else { return (nil, false, true) }
             state.buffer.append(message)
             var done = false
             if state.requestOpen {
@@ -298,12 +263,16 @@ public final class PullConsumer: Sendable {
             }
             let waiter = state.waiter
             state.waiter = nil
-            let threadWaiting = state.threadWaiting
-            state.threadWaiting = false
-            return (waiter, done, threadWaiting)
+            return (waiter, done, false)
+        }
+        if dropped {
+            // Left unsettled: the server delivers it again after the ack wait.
+            logger.warning(
+                "a delivery arrived after the consumer stopped; it comes back after the ack wait",
+                metadata: ["nats.stream": "\(stream)", "nats.consumer": "\(durable)"])
+            return
         }
         waiter?.resume()
-        if threadWaiting { wakeThread() }
         if requestDone { pullIfRoom() }
     }
 

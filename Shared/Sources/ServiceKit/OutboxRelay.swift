@@ -219,7 +219,8 @@ public struct OutboxRelay: Service {
             case .success:
                 done.append(entry.seq!)
                 publishedBySubject[Self.eventName(entry.subject), default: 0] += 1
-            case .failure(let error) where error.apiErrorCode == JetStreamErrorCode.wrongLastSequence && entry.oncePerSubject:
+            case .failure(let error)
+            where error.apiErrorCode == JetStreamErrorCode.wrongLastSequence && entry.oncePerSubject:
                 // The subject already holds its one event: a copy of this one, published before a
                 // crash — or another event, which would leave this one never published.
                 do {
