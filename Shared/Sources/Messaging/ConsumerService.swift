@@ -44,7 +44,7 @@ public struct ConsumerService: Service {
     let pullOptions: PullOptions
     let logger: Logger
     private let handling: Handling
-    private let boundBox: BoundFlag
+    private let boundBox: ReadyFlag
 
     public init(
         connection: NATSConnection, stream: String, consumer: ConsumerConfiguration,
@@ -56,7 +56,7 @@ public struct ConsumerService: Service {
         self.pullOptions = pull
         self.logger = logger
         self.handling = .each(handler, concurrency: max(1, concurrency))
-        self.boundBox = BoundFlag()
+        self.boundBox = ReadyFlag()
     }
 
     /// A consumer whose handler takes batches of up to `maxBatch` messages.
@@ -70,7 +70,7 @@ public struct ConsumerService: Service {
         self.pullOptions = pull
         self.logger = logger
         self.handling = .batch(batchHandler, maxBatch: max(1, maxBatch))
-        self.boundBox = BoundFlag()
+        self.boundBox = ReadyFlag()
     }
 
     /// True once the consumer exists on the server and this instance is pulling from it.
@@ -182,11 +182,4 @@ private func settle(_ message: JetStreamMessage, _ disposition: MessageDispositi
         logger.warning(
             "could not settle a message", metadata: ["nats.subject": "\(message.subject)", "error": "\(error)"])
     }
-}
-
-/// A flag shared between a service value and its readers.
-final class BoundFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    var value: Bool { flag.load(ordering: .acquiring) }
-    func set(_ value: Bool) { flag.store(value, ordering: .releasing) }
 }

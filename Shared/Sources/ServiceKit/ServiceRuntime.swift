@@ -40,7 +40,7 @@ public final class ServiceRuntime: Sendable {
     public let deadLetters: DeadLetters
     /// Commits concurrent request writes together (`commitTogether`).
     let groupCommit: GroupCommit
-    let streamsReady = BoundFlagBox()
+    let streamsReady = ReadyFlag()
     /// The handler of each stream the service reads, by stream name, for replayed dead letters.
     let handlers = HandlerRegistry()
     /// Reads the dead letters `troupe dlq replay` puts back for this service and hands each to the
@@ -203,7 +203,7 @@ struct StreamKeeper: Service {
     let service: String
     let streams: [StreamConfiguration]
     let replicas: Int
-    let ready: BoundFlagBox
+    let ready: ReadyFlag
     let logger: Logger
 
     /// What `service` may do to `stream`.
@@ -280,11 +280,4 @@ final class HandlerRegistry: Sendable {
         get { handlers.withLock { $0[stream] } }
         set { handlers.withLock { $0[stream] = newValue } }
     }
-}
-
-/// A flag readiness reads.
-final class BoundFlagBox: Sendable {
-    private let flag = Mutex(false)
-    var value: Bool { flag.withLock { $0 } }
-    func set(_ value: Bool) { flag.withLock { $0 = value } }
 }
