@@ -18,6 +18,14 @@ extension OutboxEntry {
             eventId: event.id, subject: event.natsSubject, payload: document, headers: headers,
             oncePerSubject: event.oncePerOrder)
     }
+
+    /// The message that publishes this row: `Nats-Msg-Id` = the event id, and for an event that
+    /// occurs once per subject the expectation that the subject holds nothing yet.
+    var message: OutgoingMessage {
+        OutgoingMessage(
+            subject: subject, payload: Array(payload), headers: headerValues, messageId: eventId,
+            expectedLastSubjectSequence: oncePerSubject ? 0 : nil)
+    }
 }
 
 extension Outbox {
@@ -32,9 +40,7 @@ extension AnyEvent: EventLogMetadata {
     public var logMetadata: Logger.Metadata {
         var metadata: Logger.Metadata = ["orderId": .string(orderId), "eventId": .string(id)]
         if let causationid { metadata["causationId"] = .string(causationid) }
-        if let traceparent, TraceParent.hasValidShape(traceparent) {
-            metadata["traceId"] = .string(String(traceparent.dropFirst(3).prefix(32)))
-        }
+        if let traceId = traceparent.flatMap(TraceParent.traceId(of:)) { metadata["traceId"] = .string(traceId) }
         return metadata
     }
 }

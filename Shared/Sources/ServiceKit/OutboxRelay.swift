@@ -198,11 +198,7 @@ public struct OutboxRelay: Service {
             try await remove(done)
             return done.count
         }
-        let messages = batch.map { entry in
-            OutgoingMessage(
-                subject: entry.subject, payload: Array(entry.payload), headers: entry.headerValues,
-                messageId: entry.eventId, expectedLastSubjectSequence: entry.oncePerSubject ? 0 : nil)
-        }
+        let messages = batch.map(\.message)
         var results: [Result<PublishAck, NATSError>]
         if FaultSwitch.shared.isArmed(.midBatch) && messages.count >= 2 {
             results = await connection.publish(Array(messages.prefix(messages.count / 2)))

@@ -119,10 +119,7 @@ public final class ServiceRuntime: Sendable {
     /// How committed outbox rows are published at commit (see `OutboxHandoff`).
     static func publisher(_ connection: NATSConnection) -> OutboxHandoff.Publisher {
         { entry, done in
-            let message = OutgoingMessage(
-                subject: entry.subject, payload: Array(entry.payload), headers: entry.headerValues,
-                messageId: entry.eventId, expectedLastSubjectSequence: entry.oncePerSubject ? 0 : nil)
-            return connection.publishNow(message) { result in
+            connection.publishNow(entry.message) { result in
                 switch result {
                 case .success:
                     ServiceMetrics.published(subjectPrefix: OutboxRelay.eventName(entry.subject), count: 1)

@@ -30,8 +30,7 @@ public struct StorePruner: Service {
     public func run() async throws {
         var delay = Duration.seconds(60)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let pause = delay
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+            try? await StreamKeeper.pause(delay)
             guard !Task.isShuttingDownGracefully && !Task.isCancelled else { return }
             do {
                 let removed = try await prune(before: Date().addingTimeInterval(-retention.timeInterval))
@@ -54,33 +53,30 @@ public struct StorePruner: Service {
     @discardableResult
     public func prune(before cutoff: Date, batch: Int = 5000) async throws -> (inbox: Int, tombstones: Int) {
         let limit = cutoff.timeIntervalSince1970
-        var inbox = 0
-        var tombstones = 0
         // The inbox has no index on its time (one more b-tree to write for every event): rows are
         // appended in time order, so the oldest are the first by rowid. Each pass looks at the
         // first `batch` rows and deletes those past the cutoff; it stops at the first young ones.
+        let inbox = try await deleteInBatches(
+            "DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox ORDER BY rowid LIMIT ?) AND processedAt < ?",
+            [batch, limit], batch: batch)
+        guard try await store.writer.read({ db in try db.tableExists("cancelledOrder") }) else { return (inbox, 0) }
+        let tombstones = try await deleteInBatches(
+            "DELETE FROM cancelledOrder WHERE rowid IN (SELECT rowid FROM cancelledOrder WHERE cancelledAt < ? LIMIT ?)",
+            [limit, batch], batch: batch)
+        return (inbox, tombstones)
+    }
+
+    /// Runs `sql`, which deletes at most `batch` rows, in a transaction of its own until a pass
+    /// deletes fewer; returns how many rows went in all.
+    private func deleteInBatches(_ sql: String, _ arguments: StatementArguments, batch: Int) async throws -> Int {
+        var total = 0
         while true {
             let removed = try await store.writeAsync { db -> Int in
-                try db.execute(
-                    sql: "DELETE FROM inbox WHERE rowid IN "
-                        + "(SELECT rowid FROM inbox ORDER BY rowid LIMIT ?) AND processedAt < ?",
-                    arguments: [batch, limit])
+                try db.execute(sql: sql, arguments: arguments)
                 return db.changesCount
             }
-            inbox += removed
-            if removed < batch { break }
+            total += removed
+            if removed < batch { return total }
         }
-        while try await store.writer.read({ db in try db.tableExists("cancelledOrder") }) {
-            let removed = try await store.writeAsync { db -> Int in
-                try db.execute(
-                    sql: "DELETE FROM cancelledOrder WHERE rowid IN "
-                        + "(SELECT rowid FROM cancelledOrder WHERE cancelledAt < ? LIMIT ?)",
-                    arguments: [limit, batch])
-                return db.changesCount
-            }
-            tombstones += removed
-            if removed < batch { break }
-        }
-        return (inbox, tombstones)
     }
 }
