@@ -220,6 +220,11 @@ final class Cluster: @unchecked Sendable {
                         || $0.hasPrefix("troupe_redeliveries")
                 }
             lines.append("\(service): \(backlog.joined(separator: ", "))")
+            // What the service itself said about a consumer that made no progress.
+            let stalls = log(service).split(separator: "\n").filter {
+                $0.contains("consumer stalled") || $0.contains("consumer stopped")
+            }
+            lines.append(contentsOf: stalls.suffix(4).map { "  \(service) log: \($0.prefix(600))" })
         }
         return lines.joined(separator: "\n")
     }

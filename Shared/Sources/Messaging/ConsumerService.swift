@@ -100,7 +100,13 @@ public struct ConsumerService: Service {
                 stopOnce()
             }
             boundBox.set(false)
-            guard consumer.isLost, !Task.isCancelled, !Task.isShuttingDownGracefully else { break }
+            guard consumer.isLost, !Task.isCancelled, !Task.isShuttingDownGracefully else {
+                let why = Task.isCancelled ? "cancelled" : Task.isShuttingDownGracefully ? "shutting down" : "stopped"
+                logger.info(
+                    "consumer stopped (\(why))",
+                    metadata: ["nats.stream": "\(stream)", "nats.consumer": "\(configuration.durable)"])
+                break
+            }
             try? await Task.sleep(for: .milliseconds(200))
         }
         try? await connection.flush(timeout: .seconds(2))

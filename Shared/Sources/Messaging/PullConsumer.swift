@@ -12,11 +12,18 @@ public struct PullOptions: Sendable, Hashable {
     public var bufferCapacity: Int
     /// How long one pull request waits on the server for messages.
     public var expires: Duration
+    /// How long the consumer may make no progress — a batch in its handler, deliveries buffered and
+    /// not taken, or no pull request going out — before `maintain` logs a warning saying which.
+    public var stallWarning: Duration
 
-    public init(batch: Int = 256, bufferCapacity: Int? = nil, expires: Duration = .seconds(5)) {
+    public init(
+        batch: Int = 256, bufferCapacity: Int? = nil, expires: Duration = .seconds(5),
+        stallWarning: Duration = .seconds(10)
+    ) {
         self.batch = max(1, batch)
         self.bufferCapacity = max(self.batch, bufferCapacity ?? 2 * self.batch)
         self.expires = expires
+        self.stallWarning = stallWarning
     }
 }
 
@@ -55,6 +62,14 @@ public final class PullConsumer: Sendable {
         var stopped = false
         /// The server said the consumer is gone (deleted, or its stream): see `isLost`.
         var lost = false
+        /// Since when the reader holds a batch it took and has not come back for the next: its
+        /// handler is running (for the stall warning of `maintain`).
+        var takenSince: ContinuousClock.Instant?
+        /// When the last pull request went out, and when the last delivery arrived.
+        var lastRequest = ContinuousClock.now
+        var lastDelivery: ContinuousClock.Instant?
+        /// When `maintain` last warned of a stall (once per `stallWarning` at most).
+        var lastStallWarning: ContinuousClock.Instant?
     }
 
     private init(connection: NATSConnection, stream: String, durable: String, options: PullOptions, logger: Logger) {
@@ -102,6 +117,7 @@ public final class PullConsumer: Sendable {
     /// Up to `max` buffered messages, at least one; suspends while none is buffered. Empty once
     /// `stop()` was called or the calling task is cancelled.
     public func nextBatch(max: Int) async -> [JetStreamMessage] {
+        state.withLock { $0.takenSince = nil }
         while true {
             if let batch = takeBuffered(max: max) {
                 pullIfRoom()
@@ -135,24 +151,58 @@ public final class PullConsumer: Sendable {
             let count = min(max, state.buffer.count)
             let batch = Array(state.buffer.prefix(count))
             state.buffer.removeFirst(count)
+            state.takenSince = ContinuousClock.now
             return batch
         }
     }
 
     /// Re-issues pull requests that the server lost or refused, until `stop()`. Run it beside the reader.
+    ///
+    /// It also watches for a stall: a batch held by the reader, deliveries buffered and not taken,
+    /// or no pull request sent, for longer than `stallWarning`, is logged as a warning that says
+    /// which (at most once per `stallWarning`).
     public func maintain() async {
         while !Task.isCancelled {
-            let stopped = state.withLock { state -> Bool in
-                if state.requestOpen, ContinuousClock.now > state.requestDeadline {
+            let now = ContinuousClock.now
+            let (stopped, stall) = state.withLock { state -> (Bool, String?) in
+                if state.requestOpen, now > state.requestDeadline {
                     state.requestOpen = false
                     state.outstanding = 0
                 }
-                return state.stopped
+                return (state.stopped, Self.stall(in: &state, at: now, options: options))
             }
             if stopped { return }
+            if let stall {
+                logger.warning(
+                    "consumer stalled: \(stall)", metadata: ["nats.stream": "\(stream)", "nats.consumer": "\(durable)"])
+            }
             pullIfRoom()
             try? await Task.sleep(for: .milliseconds(250))
         }
+    }
+
+    /// What has made no progress for longer than `stallWarning`, when it is time to say so.
+    private static func stall(in state: inout State, at now: ContinuousClock.Instant, options: PullOptions) -> String? {
+        let stallWarning = options.stallWarning
+        if let last = state.lastStallWarning, now - last < stallWarning { return nil }
+        let delivery =
+            state.lastDelivery.map { "last delivery \((now - $0).components.seconds)s ago" } ?? "nothing delivered yet"
+        let figures =
+            "\(state.buffer.count) buffered, pull request \(state.requestOpen ? "open for \(state.outstanding) more" : "not open") "
+            + "(last sent \((now - state.lastRequest).components.seconds)s ago), \(delivery)"
+        var stall: String?
+        if let since = state.takenSince, now - since > stallWarning {
+            stall = "the handler has held its batch for \((now - since).components.seconds)s; \(figures)"
+        } else if !state.buffer.isEmpty, state.takenSince == nil, let last = state.lastDelivery,
+            now - last > stallWarning
+        {
+            stall = "deliveries wait in the buffer and nobody takes them; \(figures)"
+        } else if !state.requestOpen, now - state.lastRequest > stallWarning {
+            let room = options.bufferCapacity - state.buffer.count
+            stall = "no pull request sent (room \(room) of \(options.bufferCapacity)); \(figures)"
+        }
+        if stall != nil { state.lastStallWarning = now }
+        return stall
     }
 
     /// Stops pulling and unsubscribes, and returns the messages buffered but not handed out (the
@@ -199,6 +249,7 @@ public final class PullConsumer: Sendable {
             state.requestOpen = true
             state.outstanding = want
             state.requestDeadline = now + options.expires + .seconds(2)
+            state.lastRequest = now
             return want
         }
         guard want > 0 else { return }
@@ -253,6 +304,7 @@ public final class PullConsumer: Sendable {
             state -> (CheckedContinuation<Void, Never>?, Bool, Bool) in
             guard !state.stopped else { return (nil, false, true) }
             state.buffer.append(message)
+            state.lastDelivery = ContinuousClock.now
             var done = false
             if state.requestOpen {
                 state.outstanding -= 1
