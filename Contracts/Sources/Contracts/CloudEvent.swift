@@ -57,7 +57,17 @@ public struct CloudEvent<Payload: EventPayload>: Codable, Sendable, Hashable {
 
     /// The structured-mode JSON document (keys sorted, so that equal events have equal bytes).
     public func encoded() throws -> Data {
-        try eventEncoder.encode(self)
+        Data(try encodedBytes())
+    }
+
+    /// The same document as bytes. Written by `EventJSON` (the same bytes as `JSONEncoder`, in a
+    /// fraction of the time); Foundation's encoder only if `EventJSON` refused a value.
+    public func encodedBytes() throws -> [UInt8] {
+        do {
+            return try EventJSON.encode(self)
+        } catch {
+            return Array(try eventEncoder.encode(self))
+        }
     }
 
     /// Checks the envelope against the payload and then the payload's own rules.
@@ -68,7 +78,7 @@ public struct CloudEvent<Payload: EventPayload>: Codable, Sendable, Hashable {
         guard specversion == "1.0" else { throw ContractError(.unsupportedSpecVersion, "specversion must be 1.0") }
         guard !id.isEmpty, id.unicodeScalars.count <= 128 else { throw fail("id", "must be 1-128 characters") }
         guard source == Payload.producer.source else { throw fail("source", "must be \(Payload.producer.source)") }
-        guard time.count == 24, Timestamp.isValid(time) else {
+        guard Timestamp.isValid(time) else {
             throw fail("time", "must be an RFC 3339 UTC time with milliseconds")
         }
         // The data first: a broken order id is reported where it is, not as a mismatch.
@@ -86,9 +96,16 @@ public struct CloudEvent<Payload: EventPayload>: Codable, Sendable, Hashable {
 public enum TraceParent {
     /// The shape the envelope's JSON Schema states: `^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`.
     public static func hasValidShape(_ value: String) -> Bool {
-        let parts = value.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
-        guard value.utf8.count == 55, parts.map(\.count) == [2, 32, 16, 2] else { return false }
-        return parts.allSatisfy { $0.allSatisfy(isLowerHex) }
+        guard value.utf8.count == 55 else { return false }
+        // Dashes at 2, 35 and 52; lower-case hex everywhere else.
+        for (index, byte) in value.utf8.enumerated() {
+            if index == 2 || index == 35 || index == 52 {
+                guard byte == UInt8(ascii: "-") else { return false }
+            } else if !isLowerHex(byte) {
+                return false
+            }
+        }
+        return true
     }
 
     /// A traceparent a request may carry in: the shape, and W3C's rules beyond it (version `ff`

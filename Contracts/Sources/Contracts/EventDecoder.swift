@@ -14,22 +14,29 @@ public struct EventDecoder: Sendable {
     }
 
     public func decode(_ bytes: [UInt8]) throws(ContractError) -> AnyEvent {
-        try decode(Data(bytes))
+        if let event = bytes.withUnsafeBytes({ decodeDirectly($0) }) { return event }
+        return try decodeChecking(Data(bytes))
     }
 
     public func decode(_ data: Data) throws(ContractError) -> AnyEvent {
-        if let event = decodeDirectly(data) { return event }
+        if let event = data.withUnsafeBytes({ decodeDirectly($0) }) { return event }
         return try decodeChecking(data)
     }
 
-    /// The common case in one parse: a current, valid event of a known type. The type is read off
-    /// the bytes first (the first `"type"` key, which is the envelope's in every event Troupe
-    /// writes); the event counts only if the decoded envelope says the same type and passes every
-    /// check of the full path. Anything else — including a document where that guess is wrong —
-    /// goes the full path, which names the precise reason.
-    func decodeDirectly(_ data: Data) -> AnyEvent? {
-        guard let type = Self.probeType(data), Self.knownTypes.contains(type),
-            let event = try? AnyEvent.decode(type, from: data, with: Self.sharedDecoder),
+    /// Decodes bytes in place (a delivered message's body, without a copy).
+    public func decode(bytes: UnsafeRawBufferPointer) throws(ContractError) -> AnyEvent {
+        if let event = decodeDirectly(bytes) { return event }
+        return try decodeChecking(Data(bytes))
+    }
+
+    /// The common case in one parse: a current, valid event of a known type. The document is read
+    /// by `EventJSON`, which refuses anything it would not read exactly as `JSONDecoder` does; the
+    /// type is the envelope's `type`; the event counts only if it passes every check of the full
+    /// path. Anything else goes the full path, which names the precise reason.
+    func decodeDirectly(_ bytes: UnsafeRawBufferPointer) -> AnyEvent? {
+        guard let document = try? EventJSON.parse(bytes), let type = document.topLevelString("type"),
+            Self.knownTypes.contains(type),
+            let event = try? AnyEvent.decode(type, with: LeanEventDecoder(document: document)),
             event.type == type, event.specversion == "1.0", !event.id.isEmpty, !event.source.isEmpty
         else { return nil }
         do {
@@ -38,41 +45,6 @@ public struct EventDecoder: Sendable {
             return nil
         }
         return event
-    }
-
-    private static let sharedDecoder = JSONDecoder()
-
-    /// The string value of the first `"type"` key in `data`, without parsing the document.
-    static func probeType(_ data: Data) -> String? {
-        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> String? in
-            let key: [UInt8] = Array("\"type\"".utf8)
-            let count = bytes.count
-            var index = 0
-            while index + key.count < count {
-                if bytes[index] == UInt8(ascii: "\""), bytes[index + 1] == UInt8(ascii: "t"),
-                    bytes[index + 2] == UInt8(ascii: "y"), bytes[index + 3] == UInt8(ascii: "p"),
-                    bytes[index + 4] == UInt8(ascii: "e"), bytes[index + 5] == UInt8(ascii: "\"")
-                {
-                    var cursor = index + key.count
-                    while cursor < count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[cursor]) { cursor += 1 }
-                    guard cursor < count, bytes[cursor] == UInt8(ascii: ":") else { return nil }
-                    cursor += 1
-                    while cursor < count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[cursor]) { cursor += 1 }
-                    guard cursor < count, bytes[cursor] == UInt8(ascii: "\"") else { return nil }
-                    cursor += 1
-                    let start = cursor
-                    while cursor < count, bytes[cursor] != UInt8(ascii: "\"") {
-                        // An escape in a type name: leave it to the full parse.
-                        if bytes[cursor] == UInt8(ascii: "\\") || cursor - start > 128 { return nil }
-                        cursor += 1
-                    }
-                    guard cursor < count else { return nil }
-                    return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<cursor]), as: UTF8.self)
-                }
-                index += 1
-            }
-            return nil
-        }
     }
 
     /// Every check in order, each failure with its own code.
@@ -128,7 +100,10 @@ public struct EventDecoder: Sendable {
         }
         let event: AnyEvent
         do {
-            guard let decoded = try AnyEvent.decode(type, from: document, with: JSONDecoder()) else {
+            guard
+                let decoded = try AnyEvent.decode(
+                    type, with: FoundationEventDecoder(decoder: JSONDecoder(), data: document))
+            else {
                 throw ContractError(.unknownType, "\(type) is not a Troupe event type", field: "type")
             }
             event = decoded

@@ -52,24 +52,31 @@ public enum Timestamp {
     }
 
     static func isValid(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 24, isValidDate(String(decoding: bytes[0..<10], as: UTF8.self)) else { return false }
-        let shape = Array("XXXX-XX-XXTXX:XX:XX.XXXZ".utf8)
-        for (byte, expected) in zip(bytes, shape) {
-            if expected == UInt8(ascii: "X") {
-                guard (48...57).contains(byte) else { return false }
-            } else if byte != expected {
-                return false
+        var text = text
+        return text.withUTF8 { bytes in
+            guard bytes.count == 24, isValidDate(UnsafeBufferPointer(rebasing: bytes[0..<10])) else { return false }
+            for (byte, expected) in zip(bytes, shape) {
+                if expected == UInt8(ascii: "X") {
+                    guard (48...57).contains(byte) else { return false }
+                } else if byte != expected {
+                    return false
+                }
             }
+            let hour = Int(bytes[11] - 48) * 10 + Int(bytes[12] - 48)
+            let minute = Int(bytes[14] - 48) * 10 + Int(bytes[15] - 48)
+            let second = Int(bytes[17] - 48) * 10 + Int(bytes[18] - 48)
+            return hour < 24 && minute < 60 && second < 61
         }
-        let hour = Int(bytes[11] - 48) * 10 + Int(bytes[12] - 48)
-        let minute = Int(bytes[14] - 48) * 10 + Int(bytes[15] - 48)
-        let second = Int(bytes[17] - 48) * 10 + Int(bytes[18] - 48)
-        return hour < 24 && minute < 60 && second < 61
     }
 
+    private static let shape = Array("XXXX-XX-XXTXX:XX:XX.XXXZ".utf8)
+
     static func isValidDate(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { isValidDate($0) }
+    }
+
+    private static func isValidDate(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return false }
         for index in [0, 1, 2, 3, 5, 6, 8, 9] where !(48...57).contains(bytes[index]) { return false }
         let month = Int(bytes[5] - 48) * 10 + Int(bytes[6] - 48)

@@ -58,7 +58,7 @@ extension EventDecoder {
     {
         let decoded = message.withPayload { bytes -> Result<AnyEvent, EventConsumer<AnyEvent>.DecodeFailure> in
             do {
-                return .success(try decode(Data(bytes)))
+                return .success(try decode(bytes: bytes))
             } catch {
                 return .failure(.init("\(error)"))
             }
