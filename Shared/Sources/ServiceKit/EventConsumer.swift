@@ -124,6 +124,7 @@ public struct EventConsumer<Event: Sendable>: Service {
             }
             let elapsed = ContinuousClock.now - start
             ServiceMetrics.handlerDuration(stream: stream, elapsed / max(1, messages.count), count: messages.count)
+            ServiceMetrics.batch(stream: stream, events: messages.count)
             return dispositions.map { $0 ?? .nak(delay: .seconds(1)) }
         }
     }

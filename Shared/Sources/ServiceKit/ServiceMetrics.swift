@@ -23,6 +23,13 @@ public enum ServiceMetrics {
         for _ in 0..<count { timer.recordNanoseconds(nanoseconds) }
     }
 
+    /// A batch a consumer applied: how many there were and how many events they held (their
+    /// ratio is the mean batch size, which grows with the load).
+    static func batch(stream: String, events: Int) {
+        counters.counter("troupe_consumer_batches_total", ("stream", stream)).increment()
+        counters.counter("troupe_consumer_batch_events_total", ("stream", stream)).increment(by: events)
+    }
+
     static func redelivered(stream: String) {
         counters.counter("troupe_redeliveries_total", ("stream", stream)).increment()
     }
