@@ -67,6 +67,13 @@ struct SagaFlowTests {
                 metrics.contains(#"troupe_events_consumed_total{type="troupe.shipping.dispatched.v1",outcome="ack"} 1"#)
             )
             #expect(metrics.contains("hb_requests"))
+            // The order read two events on SHIPPING (scheduled, dispatched): in one batch or two.
+            let shippingEvents = try await cluster.metric(
+                "order", "troupe_consumer_batch_events_total", labels: [#"stream="SHIPPING""#])
+            let shippingBatches = try await cluster.metric(
+                "order", "troupe_consumer_batches_total", labels: [#"stream="SHIPPING""#])
+            #expect(shippingEvents == 2)
+            #expect((1...2).contains(shippingBatches))
             return [id]
         }
     }
