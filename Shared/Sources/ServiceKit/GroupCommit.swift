@@ -41,7 +41,7 @@ public final class GroupCommit: Sendable {
                 let result: Result<T, any Error>
                 do {
                     var value: T?
-                    try db.inSavepoint {
+                    try db.inEventSavepoint {
                         value = try body(db)
                         return .commit
                     }

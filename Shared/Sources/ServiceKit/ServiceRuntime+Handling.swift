@@ -79,18 +79,20 @@ extension ServiceRuntime {
                 continue
             }
             do {
-                if try Inbox.hasProcessed(event.id, consumer: consumer, in: db) {
-                    results.append(.success(.done))
-                    continue
-                }
                 var outcome = HandlerOutcome.done
-                try db.inSavepoint {
+                var seenBefore = false
+                try db.inEventSavepoint {
+                    // The inbox row first: when it is there already, the event was applied and
+                    // nothing more is written; otherwise it is undone with the event's writes
+                    // unless the event is done.
+                    guard try Inbox.markProcessed(event.id, consumer: consumer, in: db) else {
+                        seenBefore = true
+                        return .commit
+                    }
                     outcome = try apply(item, db)
-                    guard outcome == .done else { return .rollback }
-                    _ = try Inbox.markProcessed(event.id, consumer: consumer, in: db)
-                    return .commit
+                    return outcome == .done ? .commit : .rollback
                 }
-                if outcome == .done { applied += 1 }
+                if outcome == .done, !seenBefore { applied += 1 }
                 results.append(.success(outcome))
             } catch {
                 // The savepoint undid this event's writes; an error that ended the whole
