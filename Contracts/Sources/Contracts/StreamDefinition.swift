@@ -32,7 +32,13 @@ public struct StreamDefinition: Sendable, Hashable {
     ]
 
     /// The durable consumer of `service` on this stream: `inventory-orders` for inventory reading ORDERS.
-    public func consumerName(for service: Producer) -> String { "\(service.rawValue)-\(name.lowercased())" }
+    /// The one spelling of it: it also keys the service's inbox (a redelivered event is recognised
+    /// by it), so it must never change. (`deploy/local/troupe.sh` grants each identity these names;
+    /// a service whose name differed could not bind, which the deployment tests would show.)
+    public func consumerName(for service: Producer) -> String { consumerName(forService: service.rawValue) }
+
+    /// The same, for a service named `service`.
+    public func consumerName(forService service: String) -> String { "\(service)-\(name.lowercased())" }
 }
 
 /// Header names and values on every event message.

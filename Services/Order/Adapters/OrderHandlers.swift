@@ -25,7 +25,7 @@ struct OrderHandlers: Sendable {
     /// `document` is the event as it arrived, kept as is in the history (nil: encode it).
     static func apply(_ event: AnyEvent, document: Data? = nil, in db: Database) throws -> HandlerOutcome {
         if event.type.hasPrefix("troupe.order.") { return .done }  // Its own events: nothing to apply.
-        let state = try OrderStore.state(event.orderId, in: db)
+        let state = try OrderStore.view(event.orderId, in: db)
         switch OrderDecisions.decide(state, event) {
         case .notYet(let reason):
             return .notYet(reason)

@@ -30,7 +30,7 @@ struct OrderRoutes: Sendable {
                         guard row["requestHash"] as String == canonical else {
                             throw APIError(.idempotencyKeyReused, "Idempotency-Key was used with a different request")
                         }
-                        guard let state = try OrderStore.state(row["orderId"], in: db) else {
+                        guard let state = try OrderStore.view(row["orderId"], in: db) else {
                             throw APIError(.internalError, "idempotent order missing")
                         }
                         return (state, true)
@@ -105,7 +105,7 @@ struct OrderRoutes: Sendable {
             let orderId = context.parameters.get("orderId") ?? ""
             let traceparent = Self.traceparent(request)
             let state = try await runtime.commitTogether { db -> OrderState in
-                guard let state = try OrderStore.state(orderId, in: db) else {
+                guard let state = try OrderStore.view(orderId, in: db) else {
                     throw APIError(.notFound, "no order \(orderId)")
                 }
                 guard !state.isFinal else {

@@ -50,10 +50,6 @@ enum OrderStore {
         }
     }
 
-    static func state(_ orderId: String, in db: Database) throws -> OrderState? {
-        try view(orderId, in: db)
-    }
-
     /// Appends events to the history, publishes those the order produced, and updates the projection.
     /// `documents` holds events already encoded (an incoming event as it arrived), by id.
     static func append(
@@ -84,9 +80,13 @@ enum OrderStore {
         }
         for event in publishing {
             switch event {
-            case .orderConfirmed: ServiceMetrics.sagaOutcome("confirmed")
-            case .orderShipped: ServiceMetrics.sagaOutcome("shipped")
-            case .orderCancelled(let e): ServiceMetrics.sagaOutcome("cancelled", reason: e.data.reason.rawValue)
+            // Counted once stored: an event whose writes are undone, or a batch that fails to
+            // commit, counts nothing.
+            case .orderConfirmed: db.afterCommit { ServiceMetrics.sagaOutcome("confirmed") }
+            case .orderShipped: db.afterCommit { ServiceMetrics.sagaOutcome("shipped") }
+            case .orderCancelled(let e):
+                let reason = e.data.reason.rawValue
+                db.afterCommit { ServiceMetrics.sagaOutcome("cancelled", reason: reason) }
             default: break
             }
         }

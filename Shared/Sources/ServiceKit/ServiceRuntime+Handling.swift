@@ -114,7 +114,7 @@ extension ServiceRuntime {
     /// The durable consumer name of this service on `stream`: `<service>-<stream>`. It also keys
     /// the inbox, so it must never change.
     public func consumerName(of stream: StreamDefinition) -> String {
-        "\(descriptor.name)-\(stream.name.lowercased())"
+        stream.consumerName(forService: descriptor.name)
     }
 
     /// A consumer of `stream` for this service (durable `<service>-<stream>`) that applies each

@@ -99,6 +99,7 @@ extension ServiceStore {
         let outbox = self.outbox
         return try await writer.write { db in
             outbox.beginTransaction()
+            CommitActions.take(in: db)
             return try body(db)
         }
     }
