@@ -10,12 +10,19 @@ enum PaymentApp {
         name: "payment", defaultPort: 8083,
         streams: [.orders, .inventory, .payments, .shipping, .deadLetter].map(StreamConfiguration.init))
 
+    /// The streams payment reads, and the one kind of event it reacts to on each: the server
+    /// delivers it nothing else (docs/pipeline.md). `PaymentHandlers.reacts(to:)` must agree
+    /// (`FilteredReadsTests`).
+    static let reads: [(StreamDefinition, (any EventPayload.Type)?)] = [
+        (.inventory, InventoryReserved.self), (.orders, OrderCancelled.self), (.shipping, ShippingDispatched.self),
+    ]
+
     @Sendable static func build(_ runtime: ServiceRuntime) async throws -> (
         router: Router<BasicRequestContext>, services: [any Service]
     ) {
         let handlers = PaymentHandlers(runtime: runtime)
-        let consumers = [StreamDefinition.inventory, .orders, .shipping].map { stream in
-            (runtime.consumerName(of: stream), runtime.consumer(of: stream, reactor: handlers))
+        let consumers = reads.map { stream, only in
+            (runtime.consumerName(of: stream), runtime.consumer(of: stream, only: only, reactor: handlers))
         }
         var bound: [String: @Sendable () -> Bool] = [:]
         for (name, consumer) in consumers { bound[name] = { consumer.isBound } }

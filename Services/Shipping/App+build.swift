@@ -36,12 +36,18 @@ enum ShippingApp {
         return ShippingPolicy(countries: countries, dispatchDelay: delay)
     }
 
+    /// The streams shipping reads; of PAYMENTS it reacts to authorisations only, and the server
+    /// delivers it nothing else. `ShippingHandlers.reacts(to:)` must agree (`FilteredReadsTests`).
+    static let reads: [(StreamDefinition, (any EventPayload.Type)?)] = [
+        (.orders, nil), (.payments, PaymentAuthorized.self),
+    ]
+
     @Sendable static func build(_ runtime: ServiceRuntime) async throws -> (
         router: Router<BasicRequestContext>, services: [any Service]
     ) {
         let handlers = ShippingHandlers(runtime: runtime, policy: try policy(runtime.settings))
-        let consumers = [StreamDefinition.orders, .payments].map { stream in
-            (runtime.consumerName(of: stream), runtime.consumer(of: stream, reactor: handlers))
+        let consumers = reads.map { stream, only in
+            (runtime.consumerName(of: stream), runtime.consumer(of: stream, only: only, reactor: handlers))
         }
         var bound: [String: @Sendable () -> Bool] = [:]
         for (name, consumer) in consumers { bound[name] = { consumer.isBound } }

@@ -9,7 +9,9 @@ import Testing
 @Suite("Dead letters end to end", .serialized, .timeLimit(.minutes(3)))
 struct DeadLetterTests {
     /// The services that consume `ORDERS`, each of which must dead-letter what it cannot decode.
-    static let ordersReaders = ["inventory", "payment", "shipping", "notification"]
+    /// The services delivered `orders.placed` (payment's consumer of ORDERS is filtered to
+    /// cancellations: it is never delivered these, so it has nothing to dead-letter).
+    static let ordersReaders = ["inventory", "shipping", "notification"]
 
     @Test func everyKindOfBrokenMessageIsDeadLetteredWithItsReasonAndTheSagaFlowsOn() async throws {
         let lonely = "ord_01JD8Z6Q4Y3K5V7W9X1Z3B5D70"
@@ -93,8 +95,10 @@ struct DeadLetterTests {
             #expect(Int(late.headers[DeadLetter.deliveriesHeader] ?? "") ?? 0 > 1)
 
             // Dead letters are terminated on their consumers: nothing is left pending or unacknowledged.
-            try await expectDrained(cluster, stream: "ORDERS", consumers: Self.ordersReaders.map { "\($0)-orders" })
-            try await expectDrained(cluster, stream: "PAYMENTS", consumers: ["shipping-payments"])
+            try await expectDrained(
+                cluster, stream: "ORDERS",
+                consumers: Self.ordersReaders.map { "\($0)-orders" } + ["payment-orders-cancelled"])
+            try await expectDrained(cluster, stream: "PAYMENTS", consumers: ["shipping-payments-authorized"])
 
             // `troupe dlq list` shows them; `show` prints one with its headers.
             let list = try await cluster.troupe(["dlq", "list", "--json"])
@@ -228,15 +232,15 @@ struct DeadLetterTests {
             forgedId = forged.id
             try await cluster.publish([
                 OutgoingMessage(
-                    subject: "payments.voided.\(id)", payload: Array(try forged.encoded()),
+                    subject: "payments.authorized.\(id)", payload: Array(try forged.encoded()),
                     headers: ["Content-Type": "application/cloudevents+json"], messageId: forged.id)
             ])
             let letters = try await cluster.waitForDeadLetters(count: 2) {
-                $0.subject.hasSuffix(".payments.voided.\(id)")
+                $0.subject.hasSuffix(".payments.authorized.\(id)")
             }
             #expect(
                 Set(letters.map(\.subject)) == [
-                    "deadletter.order.payments.voided.\(id)", "deadletter.shipping.payments.voided.\(id)",
+                    "deadletter.order.payments.authorized.\(id)", "deadletter.shipping.payments.authorized.\(id)",
                 ])
             for letter in letters {
                 let reason = letter.headers[DeadLetter.reasonHeader] ?? ""
@@ -245,7 +249,7 @@ struct DeadLetterTests {
             }
             // The log line says which event of which order (operations.md, "Observability").
             let line = cluster.log("shipping").split(separator: "\n").first {
-                $0.contains("dead-lettered a message") && $0.contains("payments.voided")
+                $0.contains("dead-lettered a message") && $0.contains("payments.authorized")
             }
             #expect(line?.contains(#""orderId":"\#(id)""#) == true, "\(line ?? "no line")")
             #expect(line?.contains(#""eventId":"\#(forged.id)""#) == true, "\(line ?? "no line")")
@@ -256,7 +260,8 @@ struct DeadLetterTests {
                 "POST", cluster.url("shipping", "/shipments/\(id)/dispatch"), admin: true)
             #expect(dispatched == 200)
             try await cluster.waitForStatus(id, in: ["SHIPPED"])
-            try await expectDrained(cluster, stream: "PAYMENTS", consumers: ["order-payments", "shipping-payments"])
+            try await expectDrained(
+                cluster, stream: "PAYMENTS", consumers: ["order-payments", "shipping-payments-authorized"])
             return [id]
         }
     }

@@ -20,16 +20,16 @@ struct LostConsumerTests {
             #expect(try await readiness(cluster, "shipping", becomes: 200, within: 30))
             _ = try await admin.streamState("PAYMENTS")
             // A consumer deleted: its service makes it again.
-            try await admin.deleteConsumer(stream: "INVENTORY", durable: "payment-inventory")
+            try await admin.deleteConsumer(stream: "INVENTORY", durable: "payment-inventory-reserved")
             var listed: [String] = []
-            for _ in 0..<100 where !listed.contains("payment-inventory") {
+            for _ in 0..<100 where !listed.contains("payment-inventory-reserved") {
                 try await Task.sleep(for: .milliseconds(100))
                 listed = try await admin.consumers(of: "INVENTORY").map(\.name)
             }
-            #expect(listed.contains("payment-inventory"), "\(listed)")
+            #expect(listed.contains("payment-inventory-reserved"), "\(listed)")
             for stream in ["PAYMENTS"] {
                 let names = try await admin.consumers(of: stream).map(\.name)
-                #expect(Set(names).isSuperset(of: ["order-payments", "shipping-payments"]), "\(names)")
+                #expect(Set(names).isSuperset(of: ["order-payments", "shipping-payments-authorized"]), "\(names)")
             }
 
             // Every service is ready, and an order goes all the way (payment reads the re-created

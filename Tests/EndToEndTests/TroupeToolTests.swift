@@ -49,7 +49,8 @@ struct TroupeToolTests {
             #expect(streams.map { $0["name"] as? String } == StreamDefinition.all.map(\.name))
             #expect(streams.allSatisfy { $0["exists"] as? Bool == true })
             for name in [
-                "inventory-orders", "payment-inventory", "shipping-payments", "order-shipping", "notification-orders",
+                "inventory-orders", "payment-inventory-reserved", "shipping-payments-authorized", "order-shipping",
+                "notification-orders",
                 "order-replay", "inventory-replay", "payment-replay", "shipping-replay", "notification-replay",
             ] {
                 let consumer = try #require(Self.consumer(name, in: report), "no consumer \(name)")

@@ -29,6 +29,11 @@ declare -A ENSURES=([order]="ORDERS INVENTORY PAYMENTS SHIPPING DEADLETTER"
     [shipping]="ORDERS PAYMENTS SHIPPING DEADLETTER" [notification]="ORDERS NOTIFICATIONS DEADLETTER")
 declare -A CONSUMES=([order]="INVENTORY PAYMENTS SHIPPING" [inventory]="ORDERS SHIPPING"
     [payment]="ORDERS INVENTORY SHIPPING" [shipping]="ORDERS PAYMENTS" [notification]="ORDERS")
+# Where a service reacts to one kind of event of a stream, its durable is filtered to it and named
+# <service>-<stream>-<event>; it took over from <service>-<stream>, which the service deletes once
+# (ServiceRuntime.consumer(of:only:)).
+declare -A ONLY=([payment]="INVENTORY:reserved ORDERS:cancelled SHIPPING:dispatched"
+    [inventory]="SHIPPING:dispatched" [shipping]="PAYMENTS:authorized")
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'troupe: %s\n' "$*" >&2; exit 1; }
@@ -94,8 +99,19 @@ nats_config() {
                 allow+=", \"\$JS.API.STREAM.CREATE.$stream\""
             fi
         done
-        for pair in $(for stream in ${CONSUMES[$name]}; do printf '%s:%s-%s ' "$stream" "$name" "${stream,,}"; done) \
-            "DEADLETTER:$name-replay"; do
+        pairs=""
+        for stream in ${CONSUMES[$name]}; do
+            durable="$name-${stream,,}"
+            for only in ${ONLY[$name]:-}; do
+                if [ "${only%%:*}" = "$stream" ]; then
+                    # The unfiltered durable it replaces: looked at and deleted, never read.
+                    allow+=", \"\$JS.API.CONSUMER.INFO.$stream.$durable\", \"\$JS.API.CONSUMER.DELETE.$stream.$durable\""
+                    durable="$durable-${only#*:}"
+                fi
+            done
+            pairs+="$stream:$durable "
+        done
+        for pair in $pairs "DEADLETTER:$name-replay"; do
             stream="${pair%%:*}" durable="${pair#*:}"
             for api in INFO CREATE DURABLE.CREATE MSG.NEXT; do
                 allow+=", \"\$JS.API.CONSUMER.$api.$stream.$durable\""

@@ -39,6 +39,13 @@ public struct StreamDefinition: Sendable, Hashable {
 
     /// The same, for a service named `service`.
     public func consumerName(forService service: String) -> String { "\(service)-\(name.lowercased())" }
+
+    /// The durable consumer of `service` on this stream that is delivered `only` one kind of event
+    /// (the server filters on its subjects): `payment-orders-cancelled`. It keys no inbox: the
+    /// service's inbox key on the stream stays `consumerName(forService:)`.
+    public func consumerName(forService service: String, only: any EventPayload.Type) -> String {
+        "\(consumerName(forService: service))-\(only.subjectPrefix.split(separator: ".").last ?? "")"
+    }
 }
 
 /// Header names and values on every event message.

@@ -23,13 +23,20 @@ public struct ConsumerConfiguration: Sendable, Hashable {
     /// The server deletes the consumer after this long without a pull request (server 2.9 applies it
     /// to durables too): for a tool's own consumers, which must not outlive a killed tool. Nil: kept.
     public var inactiveThreshold: Duration?
+    /// A durable on the same stream that this one takes the place of (one whose filter must change,
+    /// which a consumer's cannot): when this one is created, it starts after that one's
+    /// acknowledgement floor instead of at `deliverPolicy`, and `ensureConsumer` deletes that one.
+    /// What it had delivered beyond its floor comes again; the reader's inbox recognises it.
+    public var replaces: String?
 
     public init(
         durable: String, filterSubject: String? = nil, deliverPolicy: DeliverPolicy = .all,
         ackWait: Duration = .seconds(30), maxDeliver: Int? = nil, backoff: [Duration] = [],
-        maxAckPending: Int = 10_000, description: String? = nil, inactiveThreshold: Duration? = nil
+        maxAckPending: Int = 10_000, description: String? = nil, inactiveThreshold: Duration? = nil,
+        replaces: String? = nil
     ) {
         self.inactiveThreshold = inactiveThreshold
+        self.replaces = replaces
         self.durable = durable
         self.filterSubject = filterSubject
         self.deliverPolicy = deliverPolicy

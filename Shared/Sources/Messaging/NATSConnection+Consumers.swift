@@ -4,7 +4,8 @@ extension NATSConnection {
     /// Makes sure the durable consumer exists on `stream` as configured: creates it when missing,
     /// updates what can change in place (ack wait, max deliver, back-off, max ack pending,
     /// description), and throws `configurationConflict` naming the field otherwise (filter subject,
-    /// deliver policy, acknowledgement policy).
+    /// deliver policy, acknowledgement policy). A consumer that `replaces` another starts, when
+    /// created, after the other's acknowledgement floor; the other is then deleted.
     @discardableResult
     public func ensureConsumer(stream: String, _ wanted: ConsumerConfiguration) async throws(NATSError)
         -> ConsumerEnsureOutcome
@@ -23,13 +24,17 @@ extension NATSConnection {
             let status = js_GetConsumerInfo(&info, js, stream, wanted.durable, nil, &apiError)
             defer { if let info { jsConsumerInfo_Destroy(info) } }
             if status == NATS_NOT_FOUND {
-                try withConsumerConfig(wanted) { (config) throws(NATSError) in
+                let start = try wanted.replaces.flatMap { (old) throws(NATSError) in
+                    try ackFloor(js, stream: stream, durable: old).map { $0 + 1 }
+                }
+                try withConsumerConfig(wanted, startSequence: start) { (config) throws(NATSError) in
                     var created: UnsafeMutablePointer<jsConsumerInfo>?
                     try check(
                         js_AddConsumer(&created, js, stream, config, nil, &apiError), apiError,
                         "creating consumer \(wanted.durable) on \(stream)")
                     jsConsumerInfo_Destroy(created)
                 }
+                try deleteReplaced(js, stream: stream, wanted)
                 return .created
             }
             try check(status, apiError, "reading consumer \(wanted.durable) on \(stream)")
@@ -37,8 +42,12 @@ extension NATSConnection {
                 throw NATSError(code: .status, message: "consumer \(wanted.durable) has no configuration")
             }
             let changed = try differences(existing: existing, wanted: wanted)
+            // (A crash between creating this one and deleting the one it replaces.)
+            try deleteReplaced(js, stream: stream, wanted)
             guard !changed.isEmpty else { return .unchanged }
-            try withConsumerConfig(wanted) { (config) throws(NATSError) in
+            // The start an existing consumer was given stays (the server changes no deliver policy).
+            let start = existing.DeliverPolicy == js_DeliverByStartSequence ? existing.OptStartSeq : nil
+            try withConsumerConfig(wanted, startSequence: start) { (config) throws(NATSError) in
                 var updated: UnsafeMutablePointer<jsConsumerInfo>?
                 try check(
                     js_UpdateConsumer(&updated, js, stream, config, nil, &apiError), apiError,
@@ -96,6 +105,26 @@ extension NATSConnection {
     }
 }
 
+/// The acknowledgement floor (stream sequence) of `durable`, or nil when there is no such consumer.
+private func ackFloor(_ js: OpaquePointer?, stream: String, durable: String) throws(NATSError) -> UInt64? {
+    var info: UnsafeMutablePointer<jsConsumerInfo>?
+    var apiError = jsErrCode(rawValue: 0)
+    let status = js_GetConsumerInfo(&info, js, stream, durable, nil, &apiError)
+    defer { if let info { jsConsumerInfo_Destroy(info) } }
+    if status == NATS_NOT_FOUND { return nil }
+    try check(status, apiError, "reading consumer \(durable) on \(stream)")
+    return info?.pointee.AckFloor.Stream
+}
+
+/// Deletes the consumer `wanted` replaces, if it is still there.
+private func deleteReplaced(_ js: OpaquePointer?, stream: String, _ wanted: ConsumerConfiguration) throws(NATSError) {
+    guard let old = wanted.replaces else { return }
+    var apiError = jsErrCode(rawValue: 0)
+    let status = js_DeleteConsumer(js, stream, old, nil, &apiError)
+    if status == NATS_NOT_FOUND { return }
+    try check(status, apiError, "deleting consumer \(old) on \(stream), which \(wanted.durable) replaces")
+}
+
 extension ConsumerState {
     init(_ info: jsConsumerInfo) {
         self.init(
@@ -117,6 +146,7 @@ private func differences(existing: jsConsumerConfig, wanted: ConsumerConfigurati
         throw conflict("filterSubject", "'\(filter)'", "'\(wanted.filterSubject ?? "")'")
     }
     if existing.AckPolicy != js_AckExplicit { throw conflict("ackPolicy", "not explicit", "explicit") }
+    // A consumer created to replace another started at a sequence: from there on it has every message.
     let deliver: ConsumerConfiguration.DeliverPolicy = existing.DeliverPolicy == js_DeliverNew ? .new : .all
     if deliver != wanted.deliverPolicy {
         throw conflict("deliverPolicy", deliver.rawValue, wanted.deliverPolicy.rawValue)
@@ -133,12 +163,17 @@ private func differences(existing: jsConsumerConfig, wanted: ConsumerConfigurati
 }
 
 private func withConsumerConfig<R>(
-    _ wanted: ConsumerConfiguration, _ body: (UnsafeMutablePointer<jsConsumerConfig>) throws(NATSError) -> R
+    _ wanted: ConsumerConfiguration, startSequence: UInt64? = nil,
+    _ body: (UnsafeMutablePointer<jsConsumerConfig>) throws(NATSError) -> R
 ) throws(NATSError) -> R {
     var config = jsConsumerConfig()
     try check(jsConsumerConfig_Init(&config), "jsConsumerConfig_Init")
     config.AckPolicy = js_AckExplicit
     config.DeliverPolicy = wanted.deliverPolicy == .new ? js_DeliverNew : js_DeliverAll
+    if let startSequence {
+        config.DeliverPolicy = js_DeliverByStartSequence
+        config.OptStartSeq = startSequence
+    }
     config.AckWait = wanted.effectiveAckWait.nanoseconds
     config.MaxDeliver = Int64(wanted.maxDeliver ?? -1)
     config.MaxAckPending = Int64(wanted.maxAckPending)

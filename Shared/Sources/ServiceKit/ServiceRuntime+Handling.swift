@@ -122,34 +122,48 @@ extension ServiceRuntime {
     /// what breaks it. Dead letters of this stream that `troupe dlq replay` puts back go the same way.
     ///
     /// Events for which `reactsTo` is false are acknowledged without touching the store.
+    ///
+    /// With `only`, the service reacts to that one kind of event on the stream, and the server
+    /// delivers it nothing else (a third of a saga's deliveries were events their reader ignored):
+    /// durable `<service>-<stream>-<event>` filtered on its subjects, which takes over from the
+    /// unfiltered durable of earlier versions (`ConsumerConfiguration.replaces`: it starts after
+    /// that one's acknowledgement floor; the inbox, still keyed `<service>-<stream>`, recognises
+    /// whatever comes twice). A filter cannot change on an existing durable, hence the new name.
     public func consumer(
-        of stream: StreamDefinition, reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true },
-        apply: @escaping EventApply
+        of stream: StreamDefinition, only: (any EventPayload.Type)? = nil,
+        reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true }, apply: @escaping EventApply
     ) -> EventConsumer<AnyEvent> {
-        consumer(of: stream, reactsTo: reactsTo, apply: apply) { delivery, db in try apply(delivery.event, db) }
+        consumer(of: stream, only: only, reactsTo: reactsTo, apply: apply) { delivery, db in
+            try apply(delivery.event, db)
+        }
     }
 
     /// Like `consumer(of:reactsTo:apply:)`, for a service that keeps the event's document as it
     /// arrived (the order's history): `applyDelivery` gets the message too. A replayed dead letter
     /// goes through `apply`.
     public func consumer(
-        of stream: StreamDefinition, reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true },
-        apply: @escaping EventApply,
+        of stream: StreamDefinition, only: (any EventPayload.Type)? = nil,
+        reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true }, apply: @escaping EventApply,
         applyDelivery: @escaping @Sendable (Delivery<AnyEvent>, Database) throws -> HandlerOutcome
     ) -> EventConsumer<AnyEvent> {
-        let durable = consumerName(of: stream)
+        let inboxKey = consumerName(of: stream)
         handlers[stream.name] = { deliveries in
-            await self.applyBatch(deliveries.map(\.event), consumer: durable, reactsTo: reactsTo, apply)
+            await self.applyBatch(deliveries.map(\.event), consumer: inboxKey, reactsTo: reactsTo, apply)
         }
         let decoder = EventDecoder()
+        var consumer = ConsumerConfiguration(durable: inboxKey, ackWait: configuration.ackWait, maxAckPending: 20_000)
+        if let only {
+            consumer.durable = stream.consumerName(forService: descriptor.name, only: only)
+            consumer.filterSubject = only.filterSubject
+            consumer.replaces = inboxKey
+        }
         return EventConsumer(
-            connection: connection, stream: stream.name,
-            consumer: ConsumerConfiguration(durable: durable, ackWait: configuration.ackWait, maxAckPending: 20_000),
+            connection: connection, stream: stream.name, consumer: consumer,
             deadLetters: deadLetters, pull: PullOptions(batch: Self.pullBatch), maxBatch: Self.batchSize,
             prerequisiteTimeout: configuration.prerequisiteTimeout, logger: logger,
             decode: { decoder.decodeMessage($0) },
             handleBatch: { deliveries in
-                await self.applyDeliveries(deliveries, consumer: durable, reactsTo: reactsTo, applyDelivery)
+                await self.applyDeliveries(deliveries, consumer: inboxKey, reactsTo: reactsTo, applyDelivery)
             })
     }
 
@@ -222,11 +236,14 @@ extension EventReactor {
 }
 
 extension ServiceRuntime {
-    /// A consumer of `stream` that applies each event with `reactor`.
-    public func consumer<Reactor: EventReactor>(of stream: StreamDefinition, reactor: Reactor)
-        -> EventConsumer<AnyEvent>
-    {
-        consumer(of: stream, reactsTo: { reactor.reacts(to: $0) }) { event, db in try reactor.apply(event, in: db) }
+    /// A consumer of `stream` that applies each event with `reactor` (delivered `only` one kind of
+    /// event when given: see `consumer(of:only:reactsTo:apply:)`).
+    public func consumer<Reactor: EventReactor>(
+        of stream: StreamDefinition, only: (any EventPayload.Type)? = nil, reactor: Reactor
+    ) -> EventConsumer<AnyEvent> {
+        consumer(of: stream, only: only, reactsTo: { reactor.reacts(to: $0) }) { event, db in
+            try reactor.apply(event, in: db)
+        }
     }
 }
 
