@@ -447,6 +447,14 @@ extension EventJSON {
             return key.withUTF8 { memcmp($0.baseAddress!, start, $0.count) == 0 }
         }
 
+        func bool(_ index: Int) throws -> Bool {
+            switch nodes[index].kind {
+            case .trueValue: return true
+            case .falseValue: return false
+            default: throw Unsupported("not a boolean")
+            }
+        }
+
         func integer<T: FixedWidthInteger>(_ index: Int, as type: T.Type) throws -> T {
             let node = nodes[index]
             guard node.kind == .number else { throw Unsupported("not a number") }
@@ -547,17 +555,24 @@ extension EventJSON {
                     skipSpace()
                     try parseValue()
                     count += 1
-                    skipSpace()
-                    guard position < bytes.count else { throw Unsupported("end of input") }
-                    if bytes[position] == UInt8(ascii: ",") {
-                        position += 1
-                        continue
-                    }
-                    guard bytes[position] == UInt8(ascii: "}") else { throw Unsupported("object") }
-                    position += 1
-                    break
+                    if try endOfMember(closing: UInt8(ascii: "}")) { break }
                 }
             }
+            close(index, count: count)
+        }
+
+        /// After a member or an element: true at the closing bracket, false at a comma (either consumed).
+        private mutating func endOfMember(closing: UInt8) throws -> Bool {
+            skipSpace()
+            guard position < bytes.count else { throw Unsupported("end of input") }
+            let byte = bytes[position]
+            position += 1
+            if byte == UInt8(ascii: ",") { return false }
+            guard byte == closing else { throw Unsupported("expected , or the closing bracket") }
+            return true
+        }
+
+        private mutating func close(_ index: Int, count: Int32) {
             nodes[index].count = count
             nodes[index].end = Int32(nodes.count)
             depth -= 1
@@ -582,20 +597,10 @@ extension EventJSON {
                     skipSpace()
                     try parseValue()
                     count += 1
-                    skipSpace()
-                    guard position < bytes.count else { throw Unsupported("end of input") }
-                    if bytes[position] == UInt8(ascii: ",") {
-                        position += 1
-                        continue
-                    }
-                    guard bytes[position] == UInt8(ascii: "]") else { throw Unsupported("array") }
-                    position += 1
-                    break
+                    if try endOfMember(closing: UInt8(ascii: "]")) { break }
                 }
             }
-            nodes[index].count = count
-            nodes[index].end = Int32(nodes.count)
-            depth -= 1
+            close(index, count: count)
         }
 
         private mutating func parseString() throws {
@@ -750,13 +755,7 @@ extension EventJSON {
 
         func decodeNil(forKey key: Key) throws -> Bool { document.nodes[try value(key)].kind == .null }
 
-        func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-            switch document.nodes[try value(key)].kind {
-            case .trueValue: return true
-            case .falseValue: return false
-            default: throw Unsupported("not a boolean")
-            }
-        }
+        func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try document.bool(try value(key)) }
 
         func decode(_ type: String.Type, forKey key: Key) throws -> String { try document.string(try value(key)) }
         func decode(_ type: Double.Type, forKey key: Key) throws -> Double { throw Unsupported("floating point") }
@@ -844,13 +843,7 @@ extension EventJSON {
             return false
         }
 
-        mutating func decode(_ type: Bool.Type) throws -> Bool {
-            switch document.nodes[try take()].kind {
-            case .trueValue: return true
-            case .falseValue: return false
-            default: throw Unsupported("not a boolean")
-            }
-        }
+        mutating func decode(_ type: Bool.Type) throws -> Bool { try document.bool(try take()) }
         mutating func decode(_ type: String.Type) throws -> String { try document.string(try take()) }
         mutating func decode(_ type: Double.Type) throws -> Double { throw Unsupported("floating point") }
         mutating func decode(_ type: Float.Type) throws -> Float { throw Unsupported("floating point") }
@@ -888,13 +881,7 @@ extension EventJSON {
         let codingPath: [any CodingKey]
 
         func decodeNil() -> Bool { document.nodes[node].kind == .null }
-        func decode(_ type: Bool.Type) throws -> Bool {
-            switch document.nodes[node].kind {
-            case .trueValue: return true
-            case .falseValue: return false
-            default: throw Unsupported("not a boolean")
-            }
-        }
+        func decode(_ type: Bool.Type) throws -> Bool { try document.bool(node) }
         func decode(_ type: String.Type) throws -> String { try document.string(node) }
         func decode(_ type: Double.Type) throws -> Double { throw Unsupported("floating point") }
         func decode(_ type: Float.Type) throws -> Float { throw Unsupported("floating point") }
