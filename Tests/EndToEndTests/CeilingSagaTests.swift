@@ -29,7 +29,7 @@ struct CeilingSagaTests {
                     "\(output.standardOutput)")
                 #expect(result["loop"] as? String == loop)
                 #expect(result["completed"] as? Int == 330, "\(result)")
-                #expect(result["publishesPerSaga"] as? Int == 11 && result["deliveriesPerSaga"] as? Int == 26)
+                #expect(result["publishesPerSaga"] as? Int == 11 && result["deliveriesPerSaga"] as? Int == 19)
                 #expect(result["publishFailures"] as? Int == 0)
                 #expect((result["sagasPerSecond"] as? Double ?? 0) > 0)
                 let latency = try #require(result["latencyMs"] as? [String: Double])

@@ -80,7 +80,12 @@ extension Cluster {
         guard let process = process(service) else { throw TestSupportError("\(service)-service is not started") }
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning {
-            guard Date() < deadline else { throw TestSupportError("\(service)-service did not crash") }
+            guard Date() < deadline else {
+                // Where the events the crash waits for are (a consumer that stopped pulling shows here).
+                throw TestSupportError(
+                    "\(service)-service did not exit within \(Int(timeout)) s; where events wait:\n\(await whereThingsWait())"
+                )
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         forget(service)

@@ -13,13 +13,14 @@
  *            messages are ever left over between fetches (nats.c issue 749).
  *   saga:    the broker's ceiling for a saga of the suite's shape, without any service logic or
  *            database: five streams <PREFIX>_ORDERS … <PREFIX>_NOTIFICATIONS (subjects
- *            <prefix>.<domain>.>), the suite's eleven durable consumers (<service>-<stream>, explicit
+ *            <prefix>.<domain>.>), the suite's eleven durable consumers (<service>-<stream>, or
+ *            <service>-<stream>-<event> filtered to one kind as the suite's are; explicit
  *            ack, push: js_Subscribe with manual ack, never Fetch), and for each delivery that the
  *            suite reacts to, the next events published asynchronously with a Nats-Msg-Id and the
  *            delivery acknowledged only once the broker has stored them (as the suite's outbox and
- *            inbox do). Per saga: 11 publishes and 26 deliveries, placed → reserved → authorized →
+ *            inbox do). Per saga: 11 publishes and 19 deliveries, placed → reserved → authorized →
  *            scheduled + dispatched → confirmed, committed, shipped, captured → two notifications.
- *            A saga is complete when all 11 events are stored and all 26 deliveries acknowledged.
+ *            A saga is complete when all 11 events are stored and all 19 deliveries acknowledged.
  *            Closed loop (--in-flight sagas at a time, the default) or open loop (--rate sagas/s,
  *            latency from the scheduled start). The streams are deleted at the end.
  *
@@ -82,12 +83,16 @@ static const struct { const char *type; int stream; } events[EVENTS] = {
     {"sent-shipped", S_NOTIFICATIONS}, {"captured", S_PAYMENTS},
 };
 
-/* The suite's durable consumers (deploy/local/troupe.sh, CONSUMES): each gets every event of its stream. */
+/* The suite's durable consumers (deploy/local/troupe.sh, CONSUMES and ONLY): each gets every event
+ * of its stream, or, filtered, only the one kind its service reacts to (`only`: payment's on ORDERS
+ * is filtered to cancellations, which a shipped order has none of). */
 #define CONSUMERS 11
-static const struct { int service, stream; } consumers[CONSUMERS] = {
-    {INVENTORY, S_ORDERS},  {PAYMENT, S_ORDERS},      {SHIPPING, S_ORDERS}, {NOTIFICATION, S_ORDERS},
-    {ORDER, S_INVENTORY},   {PAYMENT, S_INVENTORY},   {ORDER, S_PAYMENTS},  {SHIPPING, S_PAYMENTS},
-    {ORDER, S_SHIPPING},    {INVENTORY, S_SHIPPING},  {PAYMENT, S_SHIPPING},
+#define DELIVERIES 19
+static const struct { int service, stream; const char *only; } consumers[CONSUMERS] = {
+    {INVENTORY, S_ORDERS, NULL},         {PAYMENT, S_ORDERS, "cancelled"},      {SHIPPING, S_ORDERS, NULL},
+    {NOTIFICATION, S_ORDERS, NULL},      {ORDER, S_INVENTORY, NULL},            {PAYMENT, S_INVENTORY, "reserved"},
+    {ORDER, S_PAYMENTS, NULL},           {SHIPPING, S_PAYMENTS, "authorized"},  {ORDER, S_SHIPPING, NULL},
+    {INVENTORY, S_SHIPPING, "dispatched"}, {PAYMENT, S_SHIPPING, "dispatched"},
 };
 
 /* What a service publishes when it handles an event; every other delivery is only acknowledged. */
@@ -117,7 +122,7 @@ static struct {
     char *body;
     int payload;
     int64_t total;
-    _Atomic uint64_t *mask;       /* per saga: bits 0–10 events stored, 11–36 deliveries acknowledged */
+    _Atomic uint64_t *mask;       /* per saga: bits 0–10 events stored, 11–29 deliveries acknowledged */
     _Atomic(natsMsg *) *incoming; /* per saga and reaction: the delivery waiting for its publishes */
     _Atomic int *outstanding;     /* … how many of those publishes are not yet acknowledged */
     _Atomic int *publish_failed;
@@ -309,13 +314,17 @@ static int run_saga(natsConnection *nc, jsCtx *js, const char *prefix, int64_t c
     for (int c = 0; c < CONSUMERS; c++) {
         for (int e = 0; e < EVENTS; e++) {
             saga.delivery_bit[c][e] = -1;
-            if (events[e].stream == consumers[c].stream) {
+            if (events[e].stream == consumers[c].stream
+                && (consumers[c].only == NULL || strcmp(consumers[c].only, events[e].type) == 0)) {
                 saga.delivery_bit[c][e] = bit;
                 saga.full |= 1ULL << bit++;
             }
         }
     }
-    if (bit != EVENTS + 26) { fprintf(stderr, "saga shape: %d deliveries, not 26\n", bit - EVENTS); return 1; }
+    if (bit != EVENTS + DELIVERIES) {
+        fprintf(stderr, "saga shape: %d deliveries, not %d\n", bit - EVENTS, DELIVERIES);
+        return 1;
+    }
 
     /* Streams and consumers; anything left from a killed run with the same prefix goes first. */
     delete_streams(js, prefix);
@@ -347,8 +356,14 @@ static int run_saga(natsConnection *nc, jsCtx *js, const char *prefix, int64_t c
         char stream[160], durable[160], subject[160];
         int s = consumers[c].stream;
         snprintf(stream, sizeof stream, "%s_%s", prefix, stream_suffix[s]);
-        snprintf(durable, sizeof durable, "%s-%s", service_names[consumers[c].service], stream_domain[s]);
-        snprintf(subject, sizeof subject, "%s.%s.>", prefix, stream_domain[s]);
+        if (consumers[c].only != NULL) {
+            snprintf(durable, sizeof durable, "%s-%s-%s", service_names[consumers[c].service], stream_domain[s],
+                     consumers[c].only);
+            snprintf(subject, sizeof subject, "%s.%s.%s.*", prefix, stream_domain[s], consumers[c].only);
+        } else {
+            snprintf(durable, sizeof durable, "%s-%s", service_names[consumers[c].service], stream_domain[s]);
+            snprintf(subject, sizeof subject, "%s.%s.>", prefix, stream_domain[s]);
+        }
         jsSubOptions so;
         jsSubOptions_Init(&so);
         so.Stream = stream;
@@ -410,7 +425,7 @@ static int run_saga(natsConnection *nc, jsCtx *js, const char *prefix, int64_t c
              "\"deliveriesPerSaga\":%d,\"seconds\":%.4f,\"sagasPerSecond\":%.1f,\"publishFailures\":%lld,"
              "\"redeliveredWhileBusy\":%lld,",
              rate > 0 ? "open" : "closed", rate > 0 ? 0 : in_flight, rate, (long long) count, (long long) warmup,
-             (long long) completed, storage, payload, EVENTS, 26, seconds, seconds > 0 ? measured / seconds : 0.0,
+             (long long) completed, storage, payload, EVENTS, DELIVERIES, seconds, seconds > 0 ? measured / seconds : 0.0,
              (long long) atomic_load(&saga.publish_failures), (long long) atomic_load(&saga.duplicates));
     append_latency(result, sizeof result, "latencyMs", latency, measured);
     strncat(result, ",", sizeof result - strlen(result) - 1);

@@ -34,7 +34,7 @@ struct Bench: AsyncParsableCommand {
 
             --ceiling-binary (the compiled Tools/nats-ceiling-c/ceiling.c) first measures, on the same \
             server and on streams of its own that it deletes, the broker's ceiling for a saga of the \
-            suite's shape in plain nats.c (11 publishes, 26 deliveries, no service logic or database), \
+            suite's shape in plain nats.c (11 publishes, 19 deliveries, no service logic or database), \
             and every report carries it and the suite's throughput as a fraction of it.
             """)
 

@@ -2,7 +2,7 @@ import Foundation
 import Messaging
 
 /// The broker's ceiling for a saga of the suite's shape, as measured by the plain nats.c program
-/// `Tools/nats-ceiling-c/ceiling.c --mode saga`: 11 events published with `Nats-Msg-Id` and 26
+/// `Tools/nats-ceiling-c/ceiling.c --mode saga`: 11 events published with `Nats-Msg-Id` and 19
 /// deliveries acknowledged per saga, no service logic and no database. Measured on the same server
 /// just before the suite, so that the suite's throughput can be read as a fraction of what the broker
 /// alone does on this machine, and results from different machines compared.
