@@ -20,14 +20,9 @@ enum PaymentApp {
     @Sendable static func build(_ runtime: ServiceRuntime) async throws -> (
         router: Router<BasicRequestContext>, services: [any Service]
     ) {
-        let handlers = PaymentHandlers(runtime: runtime)
-        let consumers = reads.map { stream, only in
-            (runtime.consumerName(of: stream), runtime.consumer(of: stream, only: only, reactor: handlers))
-        }
-        var bound: [String: @Sendable () -> Bool] = [:]
-        for (name, consumer) in consumers { bound[name] = { consumer.isBound } }
-        let router = HTTPKit.router(health: runtime.healthChecks(consumers: bound))
+        let (consumers, health) = runtime.consumers(reading: reads, reactor: PaymentHandlers(runtime: runtime))
+        let router = HTTPKit.router(health: health)
         PaymentRoutes(runtime: runtime).add(to: router)
-        return (router, consumers.map(\.1))
+        return (router, consumers)
     }
 }

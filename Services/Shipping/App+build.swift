@@ -46,13 +46,9 @@ enum ShippingApp {
         router: Router<BasicRequestContext>, services: [any Service]
     ) {
         let handlers = ShippingHandlers(runtime: runtime, policy: try policy(runtime.settings))
-        let consumers = reads.map { stream, only in
-            (runtime.consumerName(of: stream), runtime.consumer(of: stream, only: only, reactor: handlers))
-        }
-        var bound: [String: @Sendable () -> Bool] = [:]
-        for (name, consumer) in consumers { bound[name] = { consumer.isBound } }
-        let router = HTTPKit.router(health: runtime.healthChecks(consumers: bound))
+        let (consumers, health) = runtime.consumers(reading: reads, reactor: handlers)
+        let router = HTTPKit.router(health: health)
         ShippingRoutes(handlers: handlers).add(to: router)
-        return (router, consumers.map(\.1) + [DispatchTimer(handlers: handlers, logger: runtime.logger)])
+        return (router, consumers + [DispatchTimer(handlers: handlers, logger: runtime.logger)])
     }
 }

@@ -75,10 +75,8 @@ extension NATSConnection {
     /// Deletes a durable consumer (a tool's own, when it is done); no error when it is already gone.
     public func deleteConsumer(stream: String, durable: String) async throws(NATSError) {
         try await BlockingCalls.run { () throws(NATSError) in
-            var apiError = jsErrCode(rawValue: 0)
-            let status = js_DeleteConsumer(self.js, stream, durable, nil, &apiError)
-            if status == NATS_NOT_FOUND { return }
-            try check(status, apiError, "deleting consumer \(durable) on \(stream)")
+            try deleteConsumerIfThere(
+                self.js, stream: stream, durable: durable, "deleting consumer \(durable) on \(stream)")
         }
     }
 
@@ -119,10 +117,18 @@ private func ackFloor(_ js: OpaquePointer?, stream: String, durable: String) thr
 /// Deletes the consumer `wanted` replaces, if it is still there.
 private func deleteReplaced(_ js: OpaquePointer?, stream: String, _ wanted: ConsumerConfiguration) throws(NATSError) {
     guard let old = wanted.replaces else { return }
+    try deleteConsumerIfThere(
+        js, stream: stream, durable: old, "deleting consumer \(old) on \(stream), which \(wanted.durable) replaces")
+}
+
+/// Deletes a durable consumer (blocking); no error when it is already gone.
+private func deleteConsumerIfThere(_ js: OpaquePointer?, stream: String, durable: String, _ context: String)
+    throws(NATSError)
+{
     var apiError = jsErrCode(rawValue: 0)
-    let status = js_DeleteConsumer(js, stream, old, nil, &apiError)
+    let status = js_DeleteConsumer(js, stream, durable, nil, &apiError)
     if status == NATS_NOT_FOUND { return }
-    try check(status, apiError, "deleting consumer \(old) on \(stream), which \(wanted.durable) replaces")
+    try check(status, apiError, context)
 }
 
 extension ConsumerState {

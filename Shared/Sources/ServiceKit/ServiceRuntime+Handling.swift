@@ -236,6 +236,21 @@ extension EventReactor {
 }
 
 extension ServiceRuntime {
+    /// One consumer per stream of `reads`, each applying with `reactor` (and delivered only the
+    /// kind of event paired with its stream, when there is one), with the readiness checks that
+    /// wait for every one of them to be bound.
+    public func consumers<Reactor: EventReactor>(
+        reading reads: [(StreamDefinition, (any EventPayload.Type)?)], reactor: Reactor
+    ) -> (consumers: [EventConsumer<AnyEvent>], health: HealthChecks) {
+        var bound: [String: @Sendable () -> Bool] = [:]
+        let consumers = reads.map { stream, only in
+            let consumer = consumer(of: stream, only: only, reactor: reactor)
+            bound[consumerName(of: stream)] = { consumer.isBound }
+            return consumer
+        }
+        return (consumers, healthChecks(consumers: bound))
+    }
+
     /// A consumer of `stream` that applies each event with `reactor` (delivered `only` one kind of
     /// event when given: see `consumer(of:only:reactsTo:apply:)`).
     public func consumer<Reactor: EventReactor>(
