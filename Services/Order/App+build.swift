@@ -29,7 +29,7 @@ enum OrderApp {
         var reader = SettingsReader(runtime.settings)
         let rebuild = reader.oneOf("rebuild-projection", ["false", "true"]) == "true"
         let retention = reader.duration("idempotency-retention") ?? .seconds(86_400)
-        if retention < .seconds(86_400) { reader.fail("idempotency-retention", "must be at least 24h (http.md)") }
+        if retention < .seconds(86_400) { reader.fail("idempotency-retention", "must be at least 24h (docs/http.md)") }
         let maxPending = reader.integer("max-pending-orders", in: 0...10_000_000)
         try reader.finish()
         if rebuild {

@@ -4,7 +4,8 @@ import Testing
 
 /// Issue 4.4: while a bounded load of mixed orders runs, services crash (`kill -9`) and restart,
 /// NATS restarts, every service is redeployed one by one; every order still terminates and every
-/// guarantee of spec/README.md holds (checked by `withCluster` over the streams and the APIs).
+/// guarantee of docs/architecture.md ("Guarantees") holds (checked by `withCluster` over the streams
+/// and the APIs).
 @Suite("Crashes and restarts under load", .serialized, .timeLimit(.minutes(4)))
 struct ChaosTests {
     /// Short ack wait: what a killed process held comes back quickly.

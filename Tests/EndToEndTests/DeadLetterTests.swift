@@ -79,7 +79,8 @@ struct DeadLetterTests {
                     #expect(letter.headers[DeadLetter.originalMessageIdHeader] == item.suffix)
                     #expect(letter.headers[DeadLetter.originalStreamHeader] == "ORDERS")
                     #expect(letter.headers[DeadLetter.deliveriesHeader] == "1", "permanent failures go at once")
-                    // events.md: the copy's Nats-Msg-Id is deadletter.<service>.<stream>.<sequence>.
+                    // docs/events.md, "Dead letters": the copy's Nats-Msg-Id is
+                    // deadletter.<service>.<stream>.<sequence>.
                     let sequence = try #require(UInt64(letter.headers[DeadLetter.originalSequenceHeader] ?? ""))
                     #expect(
                         letter.headers[NATSHeader.messageId] == "deadletter.\(service).ORDERS.\(sequence)",
@@ -247,7 +248,7 @@ struct DeadLetterTests {
                 #expect(reason.hasPrefix("wrong_subject"), "\(letter.headers)")
                 #expect(reason.contains("belongs on orders.cancelled.\(id)"), "\(reason)")
             }
-            // The log line says which event of which order (operations.md, "Observability").
+            // The log line says which event of which order (docs/operations.md, "Logs").
             let line = cluster.log("shipping").split(separator: "\n").first {
                 $0.contains("dead-lettered a message") && $0.contains("payments.authorized")
             }

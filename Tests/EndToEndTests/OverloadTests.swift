@@ -25,7 +25,7 @@ struct OverloadTests {
             // The admission figure is read again every 100 ms; give it a few reads.
             try await Task.sleep(for: .milliseconds(400))
 
-            // Beyond the limit: refused, quickly, with the error body of http.md and Retry-After.
+            // Beyond the limit: refused, quickly, with the error body of docs/http.md and Retry-After.
             var refusals = 0
             for _ in 0..<5 {
                 let started = ContinuousClock.now

@@ -4,7 +4,7 @@ import Testing
 
 @testable import ServiceKit
 
-/// operations.md, "Observability": a line about handling an event names its order, id, cause and trace.
+/// docs/operations.md, "Logs": a line about handling an event names its order, id, cause and trace.
 @Suite("What log lines say about an event")
 struct EventLogMetadataTests {
     @Test func anEventNamesItsOrderIdCauseAndTrace() {

@@ -139,8 +139,8 @@ struct HTTPKitTests {
         }
     }
 
-    /// http.md: a method the resource does not take is 405 `method_not_allowed` with `Allow`, not
-    /// 404; an unknown path is still 404.
+    /// docs/http.md, "Errors": a method the resource does not take is 405 `method_not_allowed` with
+    /// `Allow`, not 404; an unknown path is still 404.
     @Test func aWrongMethodIs405WithAllowAndAnUnknownPathStays404() async throws {
         try await app().test(.router) { client in
             try await client.execute(uri: "/things/7", method: .put) { (response) throws in

@@ -5,7 +5,8 @@ import Testing
 
 @testable import OrderService
 
-/// http.md: Idempotency-Keys are kept at least 24 hours; the order service then sweeps them away.
+/// docs/http.md, "POST /orders": Idempotency-Keys are kept at least 24 hours; the order service
+/// then sweeps them away.
 @Suite("Idempotency keys are kept 24 hours, then swept", .timeLimit(.minutes(1)))
 struct IdempotencyKeyTests {
     static func insert(_ key: String, age: TimeInterval, into bench: HandlerBench) async throws {
@@ -53,7 +54,7 @@ struct IdempotencyKeyTests {
         await bench.close()
     }
 
-    /// http.md: 1-255 printable ASCII characters, and the space is one of them.
+    /// docs/http.md, "POST /orders": 1-255 printable ASCII characters, and the space is one of them.
     @Test(arguments: ["k", "order 42 for ada", "~!#$%&'()*+,-./:;<=>?@[]^_`{|}", String(repeating: "k", count: 255)])
     func printableASCIIKeysAreAccepted(_ key: String) throws {
         #expect(try OrderRoutes.idempotencyKey(Fixture.postOrders(header: "Idempotency-Key", key)) == key)

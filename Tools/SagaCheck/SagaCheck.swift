@@ -1,8 +1,9 @@
 public import Contracts
 import Foundation
 
-/// Checks the guarantees of spec/README.md over every event of the streams and the services'
-/// final states, and names every violation. Used by the end-to-end tests (and by `troupe check`).
+/// Checks the guarantees of docs/architecture.md ("Guarantees") over every event of the streams and
+/// the services' final states, and names every violation. Used by the end-to-end tests (and by
+/// `troupe check`).
 public struct SagaCheck: Sendable {
     /// An order's final state, as the order API reports it.
     public struct OrderOutcome: Sendable {

@@ -10,7 +10,7 @@ import Synchronization
     import FoundationNetworking
 #endif
 
-/// `troupe bench`: the load benchmark of operations.md against a running suite.
+/// `troupe bench`: the load benchmark (docs/operations.md, "Benchmark") against a running suite.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Load the running suite with orders at a fixed arrival rate and measure it.",
@@ -400,7 +400,7 @@ struct Bench: AsyncParsableCommand {
             (try? JSONSerialization.data(withJSONObject: body(kind))).map { (kind, $0) }
         })
 
-    /// The accepted order's id: from `Location: /orders/<id>` (http.md), without parsing the body;
+    /// The accepted order's id: from `Location: /orders/<id>` (docs/http.md), without parsing the body;
     /// from the body when the header is missing.
     static func orderId(of response: BenchClient.Response) -> String? {
         if let location = response.headers["location"], location.hasPrefix("/orders/"), location.count > 8 {

@@ -4,7 +4,7 @@ import Foundation
 import Messaging
 
 /// `troupe bench --find-max`: steps the arrival rate up until the suite stops keeping up, and
-/// reports the highest rate it sustained with the figures of every step (operations.md, "Benchmark").
+/// reports the highest rate it sustained with the figures of every step (docs/operations.md, "Benchmark").
 ///
 /// A step is sustained when every measured order is final within the drain time, none is refused or
 /// ends otherwise than it was built to, and p99 from the scheduled POST to the order's confirmation

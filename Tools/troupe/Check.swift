@@ -8,8 +8,8 @@ import SagaCheck
     import FoundationNetworking
 #endif
 
-/// `troupe check`: the guarantees of spec/README.md over everything in the streams and the
-/// services' APIs, on a running suite at quiescence.
+/// `troupe check`: the guarantees of docs/architecture.md ("Guarantees") over everything in the
+/// streams and the services' APIs, on a running suite at quiescence.
 struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify the saga's guarantees over the streams and the services' APIs.",

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// `troupe`: the operator's command-line tool (operations.md, "Observability").
+/// `troupe`: the operator's command-line tool (docs/operations.md, "The `troupe` tool").
 @main
 struct Troupe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

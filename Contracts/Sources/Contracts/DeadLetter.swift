@@ -1,5 +1,5 @@
-/// The dead-letter format of events.md ("Streams"): where a service puts what it cannot process,
-/// the headers that say why, and where `troupe dlq replay` puts it back.
+/// The dead-letter format of docs/events.md ("Dead letters"): where a service puts what it cannot
+/// process, the headers that say why, and where `troupe dlq replay` puts it back.
 public enum DeadLetter {
     public static let stream = "DEADLETTER"
     public static let reasonHeader = "Troupe-Dead-Letter-Reason"

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Turns an event of an older major version into the next one, so that a reader deployed after a
-/// producer (or before it) keeps working during a rolling deployment (events.md, "Versioning").
+/// producer (or before it) keeps working during a rolling deployment (docs/events.md, "Versioning and
+/// upcasting").
 ///
 /// It works on the JSON object of the whole event: it must set the new `type` and `dataschema`
 /// and reshape `data`. The decoder chains upcasters until it reaches a type it knows.

@@ -4,7 +4,7 @@ import Logging
 import ServiceKit
 import ServiceLifecycle
 
-/// Idempotency keys are kept at least `retention` (24 h by http.md), then a background sweep
+/// Idempotency keys are kept at least `retention` (24 h by docs/http.md), then a background sweep
 /// removes them, so that the table does not grow for ever.
 struct IdempotencyKeySweeper: Service {
     let runtime: ServiceRuntime

@@ -4,7 +4,7 @@ import GRDB
 import Hummingbird
 import ServiceKit
 
-/// The order API of http.md.
+/// The order API of docs/http.md ("order (8081)").
 struct OrderRoutes: Sendable {
     let runtime: ServiceRuntime
     /// Sheds new orders while too many accepted ones are pending.

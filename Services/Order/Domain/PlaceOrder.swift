@@ -1,6 +1,6 @@
 import Contracts
 
-/// `POST /orders`: the request, and the rules of http.md that it must meet.
+/// `POST /orders`: the request, and the rules of docs/http.md ("POST /orders") that it must meet.
 struct PlaceOrderRequest: Codable, Sendable, Hashable {
     struct RequestLine: Codable, Sendable, Hashable {
         var sku: String

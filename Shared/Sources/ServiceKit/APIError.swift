@@ -2,9 +2,9 @@ import Foundation
 public import Hummingbird
 import Logging
 
-/// An HTTP error in the one shape of http.md: `{"error": {"code", "message", "field"?}}`.
+/// An HTTP error in the one shape of docs/http.md ("Errors"): `{"error": {"code", "message", "field"?}}`.
 public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
-    /// The error codes of http.md, each with its status.
+    /// The error codes of docs/http.md, each with its status.
     public struct Code: Sendable, Hashable {
         public let name: String
         public let status: HTTPResponse.Status
@@ -73,7 +73,7 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
     }
 }
 
-/// Turns every error into the JSON shape of http.md, so that no request ever gets another body.
+/// Turns every error into the JSON shape of docs/http.md, so that no request ever gets another body.
 public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 

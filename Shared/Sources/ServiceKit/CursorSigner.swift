@@ -4,8 +4,9 @@ import GRDB
 
 /// Paging cursors that only this service can have issued: `c2.<key>.<tag>`, the key of the last
 /// item of the previous page (base64url) and an HMAC-SHA256 of it (truncated to 128 bits) under a
-/// secret the service keeps in its store. http.md: a cursor the service did not issue is a 400,
-/// so a client cannot page from a key of its own choosing (nor from a cursor of another service).
+/// secret the service keeps in its store. docs/http.md, "Paging": a cursor the service did not
+/// issue is a 400, so a client cannot page from a key of its own choosing (nor from a cursor of
+/// another service).
 public struct CursorSigner: Sendable {
     /// The secret (a `SymmetricKey` is made from it per use: the type is not `Sendable`).
     private let secret: Data

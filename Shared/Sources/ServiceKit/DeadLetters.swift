@@ -2,7 +2,7 @@ import Contracts
 public import Logging
 public import Messaging
 
-/// Moves messages that can never be processed to the `DEADLETTER` stream (events.md, "Streams").
+/// Moves messages that can never be processed to the `DEADLETTER` stream (docs/events.md, "Dead letters").
 ///
 /// The copy keeps the original payload and headers, except the publish-time expectations
 /// (`Nats-Expected-*`), which it drops, and `Nats-Msg-Id`, which becomes

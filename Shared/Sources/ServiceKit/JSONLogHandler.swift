@@ -4,7 +4,7 @@ public import Logging
 import Synchronization
 
 /// Writes one JSON object per line to standard error: `time`, `level`, `service`, `message`, and
-/// the metadata with its dotted keys (`order.id`, `event.id`, …) — the log format of operations.md.
+/// the metadata under its own keys (`orderId`, `eventId`, …): the log format of docs/operations.md ("Logs").
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level

@@ -2,7 +2,7 @@ import Foundation
 public import Logging
 public import Messaging
 
-/// The settings every service has (operations.md, "Configuration").
+/// The settings every service has (docs/operations.md, "Configuration").
 public struct ServiceConfiguration: Sendable {
     public var service: String
     public var nats: NATSConfiguration

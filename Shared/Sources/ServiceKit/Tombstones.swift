@@ -2,7 +2,7 @@ import Foundation
 public import GRDB
 
 /// Orders a service has seen cancelled (or, for shipping, has cancelled): nothing may be acquired
-/// for them any more (spec/README.md, "Tombstones"). Each service keeps its own, in its own store.
+/// for them any more (docs/architecture.md, "Tombstones"). Each service keeps its own, in its own store.
 public enum Tombstones {
     /// Creates the table, in a service's migration.
     public static func createTable(in db: Database) throws {

@@ -1,0 +1,130 @@
+import Contracts
+import Foundation
+import ServiceKit
+import Testing
+
+@testable import InventoryService
+@testable import NotificationService
+@testable import OrderService
+@testable import PaymentService
+@testable import ShippingService
+
+/// The catalogue of docs/events.md is what a newcomer reads to learn who reacts to what: it must say
+/// what the contract and the services' handlers say, row by row, or it quietly teaches the wrong
+/// choreography after the next change.
+@Suite("docs/events.md's catalogue agrees with the contract and the handlers")
+struct CatalogueDocTests {
+    struct Row {
+        var type: String
+        var subject: String
+        var stream: String
+        var producer: String
+        /// Service name → the durables the row names for it.
+        var reactions: [String: [String]]
+    }
+
+    /// The rows of the "Catalogue" table: `| type | subject | stream | producer | consumers that react |`.
+    static func catalogue() throws -> [Row] {
+        var root = URL(fileURLWithPath: #filePath)
+        while !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
+            root.deleteLastPathComponent()
+        }
+        let text = try String(contentsOf: root.appendingPathComponent("docs/events.md"), encoding: .utf8)
+        let section = try #require(text.components(separatedBy: "\n## Catalogue\n").dropFirst().first)
+        let lines = section.components(separatedBy: "\n").prefix { !$0.hasPrefix("## ") }
+        let unquoted = { (cell: String) in
+            cell.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "`", with: "")
+        }
+        return lines.filter { $0.hasPrefix("| `troupe.") }.map { line in
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            var reactions: [String: [String]] = [:]
+            for part in cells[5].components(separatedBy: ";") {
+                let trimmed = part.trimmingCharacters(in: .whitespaces)
+                guard trimmed != "none", let service = trimmed.split(separator: " ").first else { continue }
+                // The durables are the backquoted names in the parentheses after the service.
+                let durables =
+                    trimmed.split(separator: "(").dropFirst().first?.split(separator: ")").first
+                    .map { $0.split(separator: ",").map { unquoted(String($0)) } } ?? []
+                reactions[String(service), default: []] += durables
+            }
+            return Row(
+                type: unquoted(cells[1]), subject: unquoted(cells[2]), stream: unquoted(cells[3]),
+                producer: cells[4].trimmingCharacters(in: .whitespaces), reactions: reactions)
+        }
+    }
+
+    /// Which services react to `event`, and through which durable.
+    static func reactions(to event: AnyEvent) async throws -> [String: [String]] {
+        let stream = try #require(StreamDefinition.all.first { $0.holds(event) })
+        var found: [String: [String]] = [:]
+        if OrderHandlers.reacts(to: event) { found["order"] = [stream.consumerName(forService: "order")] }
+        if NotificationDecisions.request(for: event) != nil {
+            found["notification"] = [stream.consumerName(forService: "notification")]
+        }
+        let payment = try await HandlerBench(PaymentApp.descriptor, migrations: PaymentStore.migrations)
+        let inventory = try await HandlerBench(InventoryApp.descriptor, migrations: InventoryStore.migrations)
+        let shipping = try await HandlerBench(ShippingApp.descriptor, migrations: ShippingStore.migrations)
+        defer {
+            Task {
+                await payment.close()
+                await inventory.close()
+                await shipping.close()
+            }
+        }
+        let reactors: [(String, [(StreamDefinition, (any EventPayload.Type)?)], (AnyEvent) -> Bool)] = [
+            ("payment", PaymentApp.reads, PaymentHandlers(runtime: payment.runtime).reacts(to:)),
+            ("inventory", InventoryApp.reads, InventoryHandlers(runtime: inventory.runtime).reacts(to:)),
+            (
+                "shipping", ShippingApp.reads,
+                ShippingHandlers(runtime: shipping.runtime, policy: try ShippingApp.policy(shipping.runtime.settings))
+                    .reacts(to:)
+            ),
+        ]
+        for (service, reads, reacts) in reactors where reacts(event) {
+            for (read, only) in reads where read.name == stream.name {
+                if let only {
+                    if only.type == event.type {
+                        found[service, default: []].append(read.consumerName(forService: service, only: only))
+                    }
+                } else {
+                    found[service, default: []].append(read.consumerName(forService: service))
+                }
+            }
+        }
+        return found
+    }
+
+    @Test func everyEventTypeHasOneRowThatSaysWhatTheCodeDoes() async throws {
+        let rows = try Self.catalogue()
+        let events = try FilteredReadsTests.everyEvent()
+        #expect(rows.count == events.count)
+        #expect(Set(rows.map(\.type)) == Set(AnyEvent.payloadTypes.map { $0.type }))
+        for event in events {
+            let row = try #require(rows.first { $0.type == event.type }, "no row for \(event.type)")
+            #expect(row.subject == "\(event.natsSubject.dropLast(event.orderId.count))<orderId>", "\(event.type)")
+            let stream = try #require(StreamDefinition.all.first { $0.holds(event) })
+            #expect(row.stream == stream.name, "\(event.type)")
+            #expect(
+                row.producer.hasPrefix(event.source.split(separator: "/").last.map(String.init) ?? "?"), "\(event.type)"
+            )
+            #expect(row.reactions == (try await Self.reactions(to: event)), "\(event.type)")
+        }
+    }
+
+    /// The parser above is what the check stands on: a row that names a wrong reaction must fail it.
+    @Test func aWrongRowIsCaught() async throws {
+        let events = try FilteredReadsTests.everyEvent()
+        let placed = try #require(events.first { $0.type == OrderPlaced.type })
+        var row = try #require(try Self.catalogue().first { $0.type == OrderPlaced.type })
+        #expect(row.reactions == (try await Self.reactions(to: placed)))
+        row.reactions["payment"] = ["payment-orders"]
+        #expect(row.reactions != (try await Self.reactions(to: placed)))
+    }
+}
+
+extension StreamDefinition {
+    /// Whether the stream's subjects take the event's subject (`orders.>` takes `orders.…`).
+    func holds(_ event: AnyEvent) -> Bool {
+        subjects.contains { event.natsSubject.hasPrefix(String($0.dropLast())) }
+    }
+}
