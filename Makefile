@@ -4,12 +4,16 @@ SHELL := /bin/bash
 
 SWIFT      ?= swift
 SWIFTFLAGS ?= -Xswiftc -warnings-as-errors
-APT_PACKAGES := nats-server libnats-dev pkg-config valgrind openssl
+# libcurl4-openssl-dev: the static Swift runtime's URLSession links against libcurl (notification's webhook).
+APT_PACKAGES := nats-server libnats-dev pkg-config valgrind openssl libcurl4-openssl-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # make up TLS=1: NATS with TLS only, from a local CA under .troupe/secrets/tls/
 TLS ?= 0
+# Release builds link the Swift runtime statically: what `make dist` ships is what `make up` runs
+# (and it is faster: no calls into the runtime through the PLT, docs/deployment.md).
+RELEASE := -c release --static-swift-stdlib
 
-.PHONY: help deps build test lint format up down status logs clean bench bench-max bench-nats
+.PHONY: help deps build test lint format up down status logs clean bench bench-max bench-nats dist
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,6 +30,7 @@ build: deps ## Build everything (debug), warnings are errors
 
 test: deps ## Unit, contract, integration (real nats-server) and end-to-end tests
 	$(SWIFT) build --build-tests $(SWIFTFLAGS)
+	deploy/dist/make-dist.sh payment  # the release archive that DeploymentTests unpack and run
 	$(SWIFT) test --skip-build
 
 lint: ## Check formatting (.swift-format)
@@ -37,7 +42,7 @@ format: ## Reformat the sources in place
 SERVICES := order inventory payment shipping notification
 
 up: deps ## Build (release) and start NATS and the five services in the background, seed demo data (TLS=1: NATS over TLS)
-	@for p in $(SERVICES:%=%-service) troupe; do $(SWIFT) build -c release --product $$p || exit 1; done
+	@for p in $(SERVICES:%=%-service) troupe; do $(SWIFT) build $(RELEASE) --product $$p || exit 1; done
 	TROUPE_TLS=$(TLS) deploy/local/troupe.sh up
 
 down: ## Stop everything `make up` started (SIGTERM, in-flight work finishes); keeps the data
@@ -50,7 +55,7 @@ logs: ## Follow the logs (SERVICE=payment for one)
 	SERVICE=$(SERVICE) deploy/local/troupe.sh logs
 
 run-%: deps ## One service in the foreground against the local NATS (make run-order)
-	$(SWIFT) build -c release --product $*-service
+	$(SWIFT) build $(RELEASE) --product $*-service
 	TROUPE_TLS=$(TLS) deploy/local/troupe.sh run $*
 
 # The broker's ceiling for a saga of the suite's shape, in plain nats.c: every bench report carries it.
@@ -66,10 +71,13 @@ $(CEILING_C): Tools/nats-ceiling-c/ceiling.c
 	@mkdir -p $(@D)
 	cc -O2 -o $@ $< $$(pkg-config --cflags --libs libnats)
 
+dist: deps ## Release archives under dist/: binary, systemd unit, environment file (SERVICE=payment for one)
+	deploy/dist/make-dist.sh $(SERVICE)
+
 clean: ## Stop what runs and remove the runtime state (.troupe/)
 	-deploy/local/troupe.sh down
 	rm -rf .troupe
 
 bench-nats: deps $(CEILING_C) ## The JetStream layer against plain nats.c: publish and consume+ack msg/s (release build)
-	$(SWIFT) build -c release --product nats-ceiling
+	$(SWIFT) build $(RELEASE) --product nats-ceiling
 	.build/release/nats-ceiling --c-binary $(CEILING_C) $(BENCH)

@@ -44,6 +44,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // Tests only: reading the deployment files (compose, Kubernetes) to check them against the code.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
@@ -130,14 +132,15 @@ let package = Package(
             path: "Services/Notification",
             swiftSettings: swiftSettings
         ),
-        // The guarantees of spec/README.md as code: the end-to-end tests and `troupe check` use it.
+        // The guarantees of docs/architecture.md ("Guarantees") as code: the end-to-end tests and
+        // `troupe check` use it.
         .target(
             name: "SagaCheck",
             dependencies: ["Contracts"],
             path: "Tools/SagaCheck",
             swiftSettings: swiftSettings
         ),
-        // The operator's command-line tool: `troupe dlq …` (operations.md, "Observability").
+        // The operator's command-line tool: `troupe dlq …` (docs/operations.md, "The `troupe` tool").
         .executableTarget(
             name: "TroupeCLI",
             dependencies: [
@@ -214,6 +217,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ],
             path: "Tests/ServicesTests",
             swiftSettings: swiftSettings

@@ -27,7 +27,13 @@ final class Cluster: @unchecked Sendable {
     /// What each order of `placeLoad` was built to become, by order id.
     let planned = Mutex<[String: Mix]>([:])
 
-    init(dispatchDelay: String = "manual", extraEnvironment: [String: String] = [:]) async throws {
+    /// Services started from elsewhere than the build, by name.
+    let launches: [String: Launch]
+
+    init(
+        dispatchDelay: String = "manual", extraEnvironment: [String: String] = [:], launches: [String: Launch] = [:]
+    ) async throws {
+        self.launches = launches
         nats = try await NATSServer.start()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "troupe-e2e-\(UUID().uuidString.prefix(8))")
@@ -55,17 +61,28 @@ final class Cluster: @unchecked Sendable {
         URL(string: "http://127.0.0.1:\(ports[service]!)\(path)")!
     }
 
-    func start(_ service: String, environment extra: [String: String] = [:]) throws {
+    /// How to start a service from elsewhere than the build (a release archive): its binary, and
+    /// the environment to give it instead of the test's own (the cluster's settings are its to set).
+    struct Launch: Sendable {
+        var executable: URL
+        var environment: @Sendable (_ settings: [String: String]) throws -> [String: String]
+    }
+
+    func start(_ service: String, environment extra: [String: String] = [:], launch: Launch? = nil) throws {
         if ports[service] == nil { ports[service] = try FreePort.find() }
         let process = Process()
         process.executableURL = ProcessRunner.productsDirectory().appendingPathComponent("\(service)-service")
-        var environment = ProcessInfo.processInfo.environment.merging(self.environment) { _, new in new }
-            .merging(extra) { _, new in new }
+        var environment = self.environment.merging(extra) { _, new in new }
         environment["TROUPE_HTTP_PORT"] = "\(ports[service]!)"
         if extra["TROUPE_DATA_DIR"] == nil {
             environment["TROUPE_DATA_DIR"] = directory.appendingPathComponent("data/\(service)").path
         }
-        process.environment = environment
+        if let launch = launch ?? launches[service] {
+            process.executableURL = launch.executable
+            process.environment = try launch.environment(environment)
+        } else {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let log = directory.appendingPathComponent("\(service).log")
         if !FileManager.default.fileExists(atPath: log.path),
             !FileManager.default.createFile(atPath: log.path, contents: nil)

@@ -9,13 +9,14 @@ import Testing
 /// Runs `body` against a fresh cluster and stops it afterwards, also when the body fails.
 /// `excusing` names violations a test caused on purpose (events it published itself).
 func withCluster(
-    dispatchDelay: String = "manual", environment: [String: String] = [:],
+    dispatchDelay: String = "manual", environment: [String: String] = [:], launches: [String: Cluster.Launch] = [:],
     excusing: @escaping (String) -> Bool = { _ in false }, _ body: (Cluster) async throws -> [String]
 ) async throws {
-    let cluster = try await Cluster(dispatchDelay: dispatchDelay, extraEnvironment: environment)
+    let cluster = try await Cluster(dispatchDelay: dispatchDelay, extraEnvironment: environment, launches: launches)
     do {
         let orders = try await body(cluster)
-        // Every flow ends with the guarantees of spec/README.md, read from the streams and the APIs.
+        // Every flow ends with the guarantees of docs/architecture.md ("Guarantees"), read from the streams
+        // and the APIs.
         let violations = try await cluster.violations(orders: orders).filter { !excusing($0) }
         #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
         // And every order of a planned load ended as it was built to (a shipped order not cancelled

@@ -74,50 +74,54 @@ admin_token() {
     cat "$STATE/admin-token"
 }
 
+permissions() { # name -> the subjects the service's NATS user may publish on, one per line
+    local name="$1" domain="${DOMAIN[$1]}" stream durable pairs="" pair api only
+    # Each service: publish its own domain's events and dead letters, the JetStream API calls for
+    # its streams and its own durable consumers only, acknowledge what those deliver, receive on
+    # its own inboxes (_INBOX_<service>, the prefix its connection uses), and publish on none:
+    # no service reads or forges another's deliveries and replies.
+    # Its own dead letters only: deadletter.replay.> is the operator's (troupe dlq replay).
+    printf '%s\n' "$domain.>" "deadletter.$name.>"
+    # Streams: it reads every one it uses, creates and updates only its own domain's, and may
+    # create the shared DEADLETTER when missing (never change it); the others are their producers'.
+    for stream in ${ENSURES[$name]}; do
+        printf '%s\n' "\$JS.API.STREAM.INFO.$stream" "\$JS.API.STREAM.MSG.GET.$stream"
+        if [ "$stream" = "${domain^^}" ]; then
+            printf '%s\n' "\$JS.API.STREAM.CREATE.$stream" "\$JS.API.STREAM.UPDATE.$stream"
+        elif [ "$stream" = DEADLETTER ]; then
+            printf '%s\n' "\$JS.API.STREAM.CREATE.$stream"
+        fi
+    done
+    for stream in ${CONSUMES[$name]}; do
+        durable="$name-${stream,,}"
+        for only in ${ONLY[$name]:-}; do
+            if [ "${only%%:*}" = "$stream" ]; then
+                # The unfiltered durable it replaces: looked at and deleted, never read.
+                printf '%s\n' "\$JS.API.CONSUMER.INFO.$stream.$durable" "\$JS.API.CONSUMER.DELETE.$stream.$durable"
+                durable="$durable-${only#*:}"
+            fi
+        done
+        pairs+="$stream:$durable "
+    done
+    for pair in $pairs "DEADLETTER:$name-replay"; do
+        stream="${pair%%:*}" durable="${pair#*:}"
+        for api in INFO CREATE DURABLE.CREATE MSG.NEXT; do
+            printf '%s\n' "\$JS.API.CONSUMER.$api.$stream.$durable"
+        done
+        printf '%s\n' "\$JS.API.CONSUMER.CREATE.$stream.$durable.>" "\$JS.ACK.$stream.$durable.>"
+    done
+}
+
 nats_config() {
     mkdir -p "$SECRETS" "$STATE/nats"
     chmod 700 "$SECRETS"
-    local users="" name domain allow stream pair durable api
+    local users="" name allow subject
     identity admin
     users+="    { user: admin, password: \"$(secret admin.nats.password)\" }"$'\n'
     for name in "${SERVICES[@]}"; do
         identity "$name"
-        domain="${DOMAIN[$name]}"
-        # Each service: publish its own domain's events and dead letters, the JetStream API calls for
-        # its streams and its own durable consumers only, acknowledge what those deliver, receive on
-        # its own inboxes (_INBOX_<service>, the prefix its connection uses), and publish on none:
-        # no service reads or forges another's deliveries and replies.
-        # Its own dead letters only: deadletter.replay.> is the operator's (troupe dlq replay).
-        allow="\"$domain.>\", \"deadletter.$name.>\""
-        # Streams: it reads every one it uses, creates and updates only its own domain's, and may
-        # create the shared DEADLETTER when missing (never change it); the others are their producers'.
-        for stream in ${ENSURES[$name]}; do
-            allow+=", \"\$JS.API.STREAM.INFO.$stream\", \"\$JS.API.STREAM.MSG.GET.$stream\""
-            if [ "$stream" = "${domain^^}" ]; then
-                allow+=", \"\$JS.API.STREAM.CREATE.$stream\", \"\$JS.API.STREAM.UPDATE.$stream\""
-            elif [ "$stream" = DEADLETTER ]; then
-                allow+=", \"\$JS.API.STREAM.CREATE.$stream\""
-            fi
-        done
-        pairs=""
-        for stream in ${CONSUMES[$name]}; do
-            durable="$name-${stream,,}"
-            for only in ${ONLY[$name]:-}; do
-                if [ "${only%%:*}" = "$stream" ]; then
-                    # The unfiltered durable it replaces: looked at and deleted, never read.
-                    allow+=", \"\$JS.API.CONSUMER.INFO.$stream.$durable\", \"\$JS.API.CONSUMER.DELETE.$stream.$durable\""
-                    durable="$durable-${only#*:}"
-                fi
-            done
-            pairs+="$stream:$durable "
-        done
-        for pair in $pairs "DEADLETTER:$name-replay"; do
-            stream="${pair%%:*}" durable="${pair#*:}"
-            for api in INFO CREATE DURABLE.CREATE MSG.NEXT; do
-                allow+=", \"\$JS.API.CONSUMER.$api.$stream.$durable\""
-            done
-            allow+=", \"\$JS.API.CONSUMER.CREATE.$stream.$durable.>\", \"\$JS.ACK.$stream.$durable.>\""
-        done
+        allow=""
+        while read -r subject; do allow+="${allow:+, }\"$subject\""; done < <(permissions "$name")
         users+="    { user: $name, password: \"$(secret "$name.nats.password")\", permissions: {
         publish: { allow: [$allow] }
         subscribe: { allow: [\"_INBOX_$name.>\"] } } }"$'\n'
@@ -330,5 +334,6 @@ case "${1:-}" in
     status) status ;;
     logs) logs ;;
     run) run_one "${2:?service name}" ;;
+    permissions) [ -n "${DOMAIN[${2:-}]:-}" ] || die "permissions <service>"; permissions "$2" ;;
     *) die "usage: troupe.sh up|down|status|logs|run <service>" ;;
 esac

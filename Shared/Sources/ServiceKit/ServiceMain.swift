@@ -18,8 +18,13 @@ public enum ServiceMain {
         migrations: @escaping (inout DatabaseMigrator) -> Void, build: Build
     ) async {
         let program = "\(descriptor.name)-service"
+        if arguments.contains("--environment-example") {
+            print(environmentExample(descriptor), terminator: "")
+            return
+        }
         if arguments.contains("--help") {
             print("usage: \(program) [--flag value]...  (each flag also read from its TROUPE_* variable)")
+            print("       \(program) --environment-example  (an environment file naming every setting)")
             for spec in ServiceConfiguration.specs(service: descriptor.name, defaultPort: descriptor.defaultPort)
                 + descriptor.settings
             {
@@ -52,5 +57,25 @@ public enum ServiceMain {
             FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
             exit(1)
         }
+    }
+
+    /// An environment file (systemd's `EnvironmentFile=`, compose's `env_file:`) naming every setting
+    /// the service accepts, each with what it means and its default, commented out: uncommenting a
+    /// line is the only edit an operator makes. The release archive carries it (docs/deployment.md).
+    public static func environmentExample(_ descriptor: ServiceDescriptor) -> String {
+        let specs =
+            ServiceConfiguration.specs(service: descriptor.name, defaultPort: descriptor.defaultPort)
+            + descriptor.settings
+        var text = """
+            # \(descriptor.name)-service: every setting it accepts, commented out at its default.
+            # A flag (--name value) wins over its variable. Settings marked (secret) make this
+            # file a secret too: keep it readable by root only (mode 0600).
+
+            """
+        for spec in specs {
+            text += "\n# \(spec.help)\(spec.secret ? " (secret)" : "")\n"
+            text += "#\(spec.environment)=\(spec.defaultValue ?? "")\n"
+        }
+        return text
     }
 }
