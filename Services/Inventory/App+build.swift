@@ -8,19 +8,19 @@ import ServiceLifecycle
 enum InventoryApp {
     static let descriptor = ServiceDescriptor(
         name: "inventory", defaultPort: 8082,
-        streams: [.orders, .inventory, .shipping, .deadLetter].map(StreamConfiguration.init))
+        streams: [.orders, .inventory, .shipping, .deadLetter].map(StreamConfiguration.init), reads: reads)
 
     /// The streams inventory reads; of SHIPPING it reacts to dispatches only, and
     /// the server delivers it nothing else. `InventoryHandlers.reacts(to:)` must agree
     /// (`FilteredReadsTests`).
-    static let reads: [(StreamDefinition, (any EventPayload.Type)?)] = [
+    static let reads: [ServiceDescriptor.Read] = [
         (.orders, nil), (.shipping, ShippingDispatched.self),
     ]
 
     @Sendable static func build(_ runtime: ServiceRuntime) async throws -> (
         router: Router<BasicRequestContext>, services: [any Service]
     ) {
-        let (consumers, health) = runtime.consumers(reading: reads, reactor: InventoryHandlers(runtime: runtime))
+        let (consumers, health) = runtime.consumers(reactor: InventoryHandlers(runtime: runtime))
         let router = HTTPKit.router(health: health)
         InventoryRoutes(runtime: runtime).add(to: router)
         return (router, consumers)

@@ -17,7 +17,10 @@ enum NotificationApp {
                 "notify-webhook-secret", env: "TROUPE_NOTIFY_WEBHOOK_SECRET", secret: true,
                 help: "HMAC-SHA256 key of the Troupe-Signature header"),
         ],
-        streams: [.orders, .notifications, .deadLetter].map(StreamConfiguration.init))
+        streams: [.orders, .notifications, .deadLetter].map(StreamConfiguration.init), reads: reads)
+
+    /// Notification reads ORDERS: confirmations, cancellations and shipments.
+    static let reads: [ServiceDescriptor.Read] = [(.orders, nil)]
 
     @Sendable static func build(_ runtime: ServiceRuntime) async throws -> (
         router: Router<BasicRequestContext>, services: [any Service]
@@ -36,8 +39,9 @@ enum NotificationApp {
             file: reader.string("notify-file"), webhook: webhook, webhookSecret: reader.string("notify-webhook-secret"),
             logger: runtime.logger)
         let handlers = NotificationHandlers(runtime: runtime, channels: channels)
-        let name = runtime.consumerName(of: .orders)
-        let orders = runtime.consumer(of: .orders) { deliveries in
+        let stream = reads[0].stream
+        let name = runtime.consumerName(of: stream)
+        let orders = runtime.consumer(of: stream) { deliveries in
             await handlers.handle(deliveries.map(\.event), consumer: name)
         }
         let router = HTTPKit.router(health: runtime.healthChecks(consumers: [name: { orders.isBound }]))

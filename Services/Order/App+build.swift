@@ -21,7 +21,11 @@ enum OrderApp {
                 "max-pending-orders", env: "TROUPE_ORDER_MAX_PENDING", default: "500",
                 help: "accepted orders still pending at most; beyond it POST /orders answers 503 (0: no limit)"),
         ],
-        streams: [.orders, .inventory, .payments, .shipping, .deadLetter].map(StreamConfiguration.init))
+        streams: [.orders, .inventory, .payments, .shipping, .deadLetter].map(StreamConfiguration.init), reads: reads)
+
+    /// The streams order reads, every event of each: it reacts to most kinds on all three, and one
+    /// durable per kind would cost more pulls than the few events it ignores.
+    static let reads: [ServiceDescriptor.Read] = [(.inventory, nil), (.payments, nil), (.shipping, nil)]
 
     @Sendable static func build(_ runtime: ServiceRuntime) async throws -> (
         router: Router<BasicRequestContext>, services: [any Service]
@@ -36,7 +40,7 @@ enum OrderApp {
             let count = try await runtime.write { db in try OrderStore.rebuildProjection(in: db) }
             runtime.logger.info("projection rebuilt from the events", metadata: ["orders": "\(count)"])
         }
-        let consumers = [StreamDefinition.inventory, .payments, .shipping].map { stream in
+        let consumers = reads.map(\.stream).map { stream in
             let consumer = runtime.consumer(
                 of: stream, reactsTo: OrderHandlers.reacts(to:),
                 apply: { event, db in try OrderHandlers.apply(event, in: db) },

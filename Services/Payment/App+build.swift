@@ -8,19 +8,19 @@ import ServiceLifecycle
 enum PaymentApp {
     static let descriptor = ServiceDescriptor(
         name: "payment", defaultPort: 8083,
-        streams: [.orders, .inventory, .payments, .shipping, .deadLetter].map(StreamConfiguration.init))
+        streams: [.orders, .inventory, .payments, .shipping, .deadLetter].map(StreamConfiguration.init), reads: reads)
 
     /// The streams payment reads, and the one kind of event it reacts to on each: the server
     /// delivers it nothing else (docs/pipeline.md). `PaymentHandlers.reacts(to:)` must agree
     /// (`FilteredReadsTests`).
-    static let reads: [(StreamDefinition, (any EventPayload.Type)?)] = [
+    static let reads: [ServiceDescriptor.Read] = [
         (.inventory, InventoryReserved.self), (.orders, OrderCancelled.self), (.shipping, ShippingDispatched.self),
     ]
 
     @Sendable static func build(_ runtime: ServiceRuntime) async throws -> (
         router: Router<BasicRequestContext>, services: [any Service]
     ) {
-        let (consumers, health) = runtime.consumers(reading: reads, reactor: PaymentHandlers(runtime: runtime))
+        let (consumers, health) = runtime.consumers(reactor: PaymentHandlers(runtime: runtime))
         let router = HTTPKit.router(health: health)
         PaymentRoutes(runtime: runtime).add(to: router)
         return (router, consumers)

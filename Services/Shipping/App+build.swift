@@ -17,7 +17,7 @@ enum ShippingApp {
                 "shipping-dispatch-delay", env: "TROUPE_SHIPPING_DISPATCH_DELAY", default: "2s",
                 help: "time from scheduled to dispatched, or 'manual'"),
         ],
-        streams: [.orders, .payments, .shipping, .deadLetter].map(StreamConfiguration.init))
+        streams: [.orders, .payments, .shipping, .deadLetter].map(StreamConfiguration.init), reads: reads)
 
     static func policy(_ settings: Settings) throws -> ShippingPolicy {
         var reader = SettingsReader(settings)
@@ -38,7 +38,7 @@ enum ShippingApp {
 
     /// The streams shipping reads; of PAYMENTS it reacts to authorisations only, and the server
     /// delivers it nothing else. `ShippingHandlers.reacts(to:)` must agree (`FilteredReadsTests`).
-    static let reads: [(StreamDefinition, (any EventPayload.Type)?)] = [
+    static let reads: [ServiceDescriptor.Read] = [
         (.orders, nil), (.payments, PaymentAuthorized.self),
     ]
 
@@ -46,7 +46,7 @@ enum ShippingApp {
         router: Router<BasicRequestContext>, services: [any Service]
     ) {
         let handlers = ShippingHandlers(runtime: runtime, policy: try policy(runtime.settings))
-        let (consumers, health) = runtime.consumers(reading: reads, reactor: handlers)
+        let (consumers, health) = runtime.consumers(reactor: handlers)
         let router = HTTPKit.router(health: health)
         ShippingRoutes(handlers: handlers).add(to: router)
         return (router, consumers + [DispatchTimer(handlers: handlers, logger: runtime.logger)])

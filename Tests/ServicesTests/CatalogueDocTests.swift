@@ -71,7 +71,7 @@ struct CatalogueDocTests {
                 await shipping.close()
             }
         }
-        let reactors: [(String, [(StreamDefinition, (any EventPayload.Type)?)], (AnyEvent) -> Bool)] = [
+        let reactors: [(String, [ServiceDescriptor.Read], (AnyEvent) -> Bool)] = [
             ("payment", PaymentApp.reads, PaymentHandlers(runtime: payment.runtime).reacts(to:)),
             ("inventory", InventoryApp.reads, InventoryHandlers(runtime: inventory.runtime).reacts(to:)),
             (

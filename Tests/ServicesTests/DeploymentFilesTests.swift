@@ -1,5 +1,6 @@
 import Foundation
 import ServiceKit
+import TestSupport
 import Testing
 import Yams
 
@@ -361,9 +362,34 @@ struct DeploymentFilesTests {
             let permissions = try #require(user["permissions"] as? [String: Any])
             let publish = (permissions["publish"] as? [String: Any])?["allow"] as? [String]
             let subscribe = (permissions["subscribe"] as? [String: Any])?["allow"] as? [String]
-            #expect(publish == (try Self.localPermissions(name)), "\(name)")
+            #expect(
+                publish == (try Self.localPermissions(name)),
+                "\(name): run deploy/kubernetes/make-nats-values.sh (the service's rights changed)")
             #expect(subscribe == ["_INBOX_\(name).>"])
         }
+    }
+
+    /// What `--describe` prints, and `deploy/local/troupe.sh` writes the NATS permissions from: the
+    /// service's own domain, streams and durables, never a copy kept in the script.
+    @Test func aServiceDescribesItsPlaceInTheChoreography() {
+        #expect(
+            PaymentApp.descriptor.topology == """
+                service payment
+                port 8083
+                publishes payments.>
+                inbox _INBOX_payment
+                stream ORDERS
+                stream INVENTORY
+                stream PAYMENTS own
+                stream SHIPPING
+                stream DEADLETTER
+                consumer INVENTORY payment-inventory-reserved replaces payment-inventory
+                consumer ORDERS payment-orders-cancelled replaces payment-orders
+                consumer SHIPPING payment-shipping-dispatched replaces payment-shipping
+                consumer DEADLETTER payment-replay
+
+                """)
+        #expect(NotificationApp.descriptor.durables.map(\.name) == ["notification-orders", "notification-replay"])
     }
 
     /// `deploy/local/troupe.sh permissions <service>`: what `make up` writes into nats.conf.
@@ -371,6 +397,10 @@ struct DeploymentFilesTests {
         let process = Process()
         process.executableURL = root.appendingPathComponent("deploy/local/troupe.sh")
         process.arguments = ["permissions", service]
+        // It asks the service's binary (`--describe`): the build's.
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "TROUPE_BIN": ProcessRunner.productsDirectory().path
+        ]) { _, new in new }
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()

@@ -24,7 +24,7 @@ struct FilteredReadsTests {
     }
 
     static func check(
-        _ reads: [(StreamDefinition, (any EventPayload.Type)?)], _ reacts: (AnyEvent) -> Bool, _ service: String
+        _ reads: [ServiceDescriptor.Read], _ reacts: (AnyEvent) -> Bool, _ service: String
     ) throws {
         let events = try everyEvent()
         #expect(events.count == 20)

@@ -21,19 +21,10 @@ declare -A PORTS=([order]="${TROUPE_ORDER_PORT:-8081}" [inventory]="${TROUPE_INV
     [notification]="${TROUPE_NOTIFICATION_PORT:-8085}")
 TLS="${TROUPE_TLS:-0}"
 TLS_DIR="$SECRETS/tls"
-declare -A DOMAIN=([order]=orders [inventory]=inventory [payment]=payments [shipping]=shipping [notification]=notifications)
-# The streams each service makes sure exist, and those it consumes (durable <service>-<stream>);
-# every service also reads its dead-letter replays (durable <service>-replay on DEADLETTER).
-declare -A ENSURES=([order]="ORDERS INVENTORY PAYMENTS SHIPPING DEADLETTER"
-    [inventory]="ORDERS INVENTORY SHIPPING DEADLETTER" [payment]="ORDERS INVENTORY PAYMENTS SHIPPING DEADLETTER"
-    [shipping]="ORDERS PAYMENTS SHIPPING DEADLETTER" [notification]="ORDERS NOTIFICATIONS DEADLETTER")
-declare -A CONSUMES=([order]="INVENTORY PAYMENTS SHIPPING" [inventory]="ORDERS SHIPPING"
-    [payment]="ORDERS INVENTORY SHIPPING" [shipping]="ORDERS PAYMENTS" [notification]="ORDERS")
-# Where a service reacts to one kind of event of a stream, its durable is filtered to it and named
-# <service>-<stream>-<event>; it took over from <service>-<stream>, which the service deletes once
-# (ServiceRuntime.consumer(of:only:)).
-declare -A ONLY=([payment]="INVENTORY:reserved ORDERS:cancelled SHIPPING:dispatched"
-    [inventory]="SHIPPING:dispatched" [shipping]="PAYMENTS:authorized")
+# What each service publishes, which streams it ensures and owns, its durable consumers and its
+# inbox come from the service itself (`<service>-service --describe`, ServiceDescriptor.topology):
+# the NATS permissions below are written from that, never from a copy here.
+declare -A TOPOLOGY=()
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'troupe: %s\n' "$*" >&2; exit 1; }
@@ -74,42 +65,52 @@ admin_token() {
     cat "$STATE/admin-token"
 }
 
+describe() { # name -> the service's topology, asked of its binary once
+    local name="$1"
+    if [ -z "${TOPOLOGY[$name]:-}" ]; then
+        [ -x "$BIN/$name-service" ] || die "no $BIN/$name-service: build it first (make up does)"
+        TOPOLOGY[$name]="$("$BIN/$name-service" --describe)" || die "$name-service --describe failed"
+    fi
+    printf '%s\n' "${TOPOLOGY[$name]}"
+}
+
 permissions() { # name -> the subjects the service's NATS user may publish on, one per line
-    local name="$1" domain="${DOMAIN[$1]}" stream durable pairs="" pair api only
+    local name="$1" kind first second third fourth
     # Each service: publish its own domain's events and dead letters, the JetStream API calls for
     # its streams and its own durable consumers only, acknowledge what those deliver, receive on
     # its own inboxes (_INBOX_<service>, the prefix its connection uses), and publish on none:
     # no service reads or forges another's deliveries and replies.
     # Its own dead letters only: deadletter.replay.> is the operator's (troupe dlq replay).
-    printf '%s\n' "$domain.>" "deadletter.$name.>"
-    # Streams: it reads every one it uses, creates and updates only its own domain's, and may
-    # create the shared DEADLETTER when missing (never change it); the others are their producers'.
-    for stream in ${ENSURES[$name]}; do
-        printf '%s\n' "\$JS.API.STREAM.INFO.$stream" "\$JS.API.STREAM.MSG.GET.$stream"
-        if [ "$stream" = "${domain^^}" ]; then
-            printf '%s\n' "\$JS.API.STREAM.CREATE.$stream" "\$JS.API.STREAM.UPDATE.$stream"
-        elif [ "$stream" = DEADLETTER ]; then
-            printf '%s\n' "\$JS.API.STREAM.CREATE.$stream"
-        fi
-    done
-    for stream in ${CONSUMES[$name]}; do
-        durable="$name-${stream,,}"
-        for only in ${ONLY[$name]:-}; do
-            if [ "${only%%:*}" = "$stream" ]; then
-                # The unfiltered durable it replaces: looked at and deleted, never read.
-                printf '%s\n' "\$JS.API.CONSUMER.INFO.$stream.$durable" "\$JS.API.CONSUMER.DELETE.$stream.$durable"
-                durable="$durable-${only#*:}"
-            fi
-        done
-        pairs+="$stream:$durable "
-    done
-    for pair in $pairs "DEADLETTER:$name-replay"; do
-        stream="${pair%%:*}" durable="${pair#*:}"
+    # Streams: it reads every one it uses, creates and updates only its own, and may create the
+    # shared DEADLETTER when missing (never change it); the others are their producers'.
+    # An unfiltered durable that a filtered one replaced: looked at and deleted, never read.
+    while read -r kind first second third fourth; do
+        case "$kind" in
+            publishes) printf '%s\n' "$first" "deadletter.$name.>" ;;
+            stream)
+                printf '%s\n' "\$JS.API.STREAM.INFO.$first" "\$JS.API.STREAM.MSG.GET.$first"
+                if [ "$second" = own ]; then
+                    printf '%s\n' "\$JS.API.STREAM.CREATE.$first" "\$JS.API.STREAM.UPDATE.$first"
+                elif [ "$first" = DEADLETTER ]; then
+                    printf '%s\n' "\$JS.API.STREAM.CREATE.$first"
+                fi ;;
+            consumer)
+                if [ "$third" = replaces ]; then
+                    printf '%s\n' "\$JS.API.CONSUMER.INFO.$first.$fourth" "\$JS.API.CONSUMER.DELETE.$first.$fourth"
+                fi ;;
+        esac
+    done < <(describe "$name")
+    while read -r kind first second third fourth; do
+        [ "$kind" = consumer ] || continue
         for api in INFO CREATE DURABLE.CREATE MSG.NEXT; do
-            printf '%s\n' "\$JS.API.CONSUMER.$api.$stream.$durable"
+            printf '%s\n' "\$JS.API.CONSUMER.$api.$first.$second"
         done
-        printf '%s\n' "\$JS.API.CONSUMER.CREATE.$stream.$durable.>" "\$JS.ACK.$stream.$durable.>"
-    done
+        printf '%s\n' "\$JS.API.CONSUMER.CREATE.$first.$second.>" "\$JS.ACK.$first.$second.>"
+    done < <(describe "$name")
+}
+
+inbox() { # name -> the inbox prefix of the service's connection
+    describe "$1" | awk '$1 == "inbox" { print $2 }'
 }
 
 nats_config() {
@@ -124,7 +125,7 @@ nats_config() {
         while read -r subject; do allow+="${allow:+, }\"$subject\""; done < <(permissions "$name")
         users+="    { user: $name, password: \"$(secret "$name.nats.password")\", permissions: {
         publish: { allow: [$allow] }
-        subscribe: { allow: [\"_INBOX_$name.>\"] } } }"$'\n'
+        subscribe: { allow: [\"$(inbox "$name").>\"] } } }"$'\n'
     done
     local tls=""
     if [ "$TLS" = 1 ]; then
@@ -334,6 +335,7 @@ case "${1:-}" in
     status) status ;;
     logs) logs ;;
     run) run_one "${2:?service name}" ;;
-    permissions) [ -n "${DOMAIN[${2:-}]:-}" ] || die "permissions <service>"; permissions "$2" ;;
-    *) die "usage: troupe.sh up|down|status|logs|run <service>" ;;
+    permissions) [ -n "${PORTS[${2:-}]:-}" ] || die "permissions <service>"; permissions "$2" ;;
+    inbox) [ -n "${PORTS[${2:-}]:-}" ] || die "inbox <service>"; inbox "$2" ;;
+    *) die "usage: troupe.sh up|down|status|logs|run <service>|permissions <service>|inbox <service>" ;;
 esac

@@ -18,6 +18,10 @@ public enum ServiceMain {
         migrations: @escaping (inout DatabaseMigrator) -> Void, build: Build
     ) async {
         let program = "\(descriptor.name)-service"
+        if arguments.contains("--describe") {
+            print(descriptor.topology, terminator: "")
+            return
+        }
         if arguments.contains("--environment-example") {
             print(environmentExample(descriptor), terminator: "")
             return
@@ -25,6 +29,7 @@ public enum ServiceMain {
         if arguments.contains("--help") {
             print("usage: \(program) [--flag value]...  (each flag also read from its TROUPE_* variable)")
             print("       \(program) --environment-example  (an environment file naming every setting)")
+            print("       \(program) --describe  (its streams, consumers and inbox, for deployment scripts)")
             for spec in ServiceConfiguration.specs(service: descriptor.name, defaultPort: descriptor.defaultPort)
                 + descriptor.settings
             {

@@ -236,14 +236,14 @@ extension EventReactor {
 }
 
 extension ServiceRuntime {
-    /// One consumer per stream of `reads`, each applying with `reactor` (and delivered only the
-    /// kind of event paired with its stream, when there is one), with the readiness checks that
-    /// wait for every one of them to be bound.
+    /// One consumer per stream the service reads (`descriptor.reads`), each applying with
+    /// `reactor` (and delivered only the kind of event paired with its stream, when there is one),
+    /// with the readiness checks that wait for every one of them to be bound.
     public func consumers<Reactor: EventReactor>(
-        reading reads: [(StreamDefinition, (any EventPayload.Type)?)], reactor: Reactor
+        reactor: Reactor
     ) -> (consumers: [EventConsumer<AnyEvent>], health: HealthChecks) {
         var bound: [String: @Sendable () -> Bool] = [:]
-        let consumers = reads.map { stream, only in
+        let consumers = descriptor.reads.map { stream, only in
             let consumer = consumer(of: stream, only: only, reactor: reactor)
             bound[consumerName(of: stream)] = { consumer.isBound }
             return consumer

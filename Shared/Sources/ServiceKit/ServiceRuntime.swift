@@ -9,24 +9,6 @@ public import ServiceLifecycle
 import Synchronization
 import UnixSignals
 
-/// What makes one service different from another, as far as the runtime is concerned.
-public struct ServiceDescriptor: Sendable {
-    /// `order`, `inventory`, …: names the store, the log lines, the NATS connection.
-    public var name: String
-    public var defaultPort: Int
-    /// Settings of its own, beyond the common ones.
-    public var settings: [SettingSpec]
-    /// Every stream the service reads or writes; all are ensured at start.
-    public var streams: [StreamConfiguration]
-
-    public init(name: String, defaultPort: Int, settings: [SettingSpec] = [], streams: [StreamConfiguration]) {
-        self.name = name
-        self.defaultPort = defaultPort
-        self.settings = settings
-        self.streams = streams
-    }
-}
-
 /// The parts every service runs on: settings, logger, NATS connection, store, outbox relay, dead
 /// letters and readiness. A service's `buildApplication` asks for one, adds its routes and
 /// consumers, and runs it.
@@ -88,7 +70,7 @@ public final class ServiceRuntime: Sendable {
         replay = EventConsumer(
             connection: connection, stream: DeadLetter.stream,
             consumer: ConsumerConfiguration(
-                durable: "\(name)-replay", filterSubject: "\(DeadLetter.replayPrefix(service: name))>",
+                durable: descriptor.replayConsumer, filterSubject: "\(DeadLetter.replayPrefix(service: name))>",
                 ackWait: configuration.ackWait, maxAckPending: 1000),
             deadLetters: deadLetters, prerequisiteTimeout: configuration.prerequisiteTimeout, logger: logger,
             decode: { decoder.decodeMessage($0, subjectPrefix: DeadLetter.replayPrefix(service: name)) },
@@ -138,7 +120,7 @@ public final class ServiceRuntime: Sendable {
     public func healthChecks(consumers: [String: @Sendable () -> Bool]) -> HealthChecks {
         var consumers = consumers
         let replay = self.replay
-        consumers["\(descriptor.name)-replay"] = { replay.isBound }
+        consumers[descriptor.replayConsumer] = { replay.isBound }
         var checks = HealthChecks()
         let connection = self.connection
         let streamsReady = self.streamsReady
