@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Hummingbird
 import ServiceKit
 
@@ -38,7 +37,7 @@ struct InventoryRoutes: Sendable {
         let runtime = self.runtime
         router.get("/stock/:sku") { _, context -> JSONResponse<ProductBody> in
             let sku = try Self.sku(context)
-            guard let product = try await runtime.store.writer.read({ db in try InventoryStore.product(sku, in: db) })
+            guard let product = try await runtime.read({ db in try InventoryStore.product(sku, in: db) })
             else {
                 throw APIError(.notFound, "no product \(sku)")
             }
@@ -76,7 +75,7 @@ struct InventoryRoutes: Sendable {
         }
         router.get("/stock") { request, _ -> JSONResponse<PageResponse<ProductBody>> in
             let page = try Page(request, cursors: runtime.store.cursors)
-            let products = try await runtime.store.writer.read { db in
+            let products = try await runtime.read { db in
                 try InventoryStore.products(after: page.after, limit: page.limit + 1, in: db)
             }
             return JSONResponse(

@@ -4,6 +4,23 @@ import Logging
 import ServiceKit
 import ServiceLifecycle
 
+/// The `Idempotency-Key`s of `POST /orders`: each with the request it came with and the order it placed.
+enum IdempotencyKeys {
+    static func find(_ key: String, in db: Database) throws -> (requestHash: String, orderId: String)? {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT requestHash, orderId FROM idempotencyKey WHERE key = ?", arguments: [key])
+        else { return nil }
+        return (row["requestHash"], row["orderId"])
+    }
+
+    static func record(_ key: String, requestHash: String, orderId: String, in db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO idempotencyKey (key, requestHash, orderId, createdAt) VALUES (?, ?, ?, ?)",
+            arguments: [key, requestHash, orderId, Date()])
+    }
+}
+
 /// Idempotency keys are kept at least `retention` (24 h by docs/http.md), then a background sweep
 /// removes them, so that the table does not grow for ever.
 struct IdempotencyKeySweeper: Service {

@@ -1,6 +1,5 @@
 import Contracts
 import Foundation
-import GRDB
 import Hummingbird
 import ServiceKit
 
@@ -22,29 +21,9 @@ struct OrderRoutes: Sendable {
             let canonical = try Self.canonical(body)
             let orderId = ULID.make("ord_")
             let traceparent = Self.traceparent(request)
-            let (state, replayed) = try await runtime.commitTogether { db -> (OrderState, Bool) in
-                if let key {
-                    if let row = try Row.fetchOne(
-                        db, sql: "SELECT requestHash, orderId FROM idempotencyKey WHERE key = ?", arguments: [key])
-                    {
-                        guard row["requestHash"] as String == canonical else {
-                            throw APIError(.idempotencyKeyReused, "Idempotency-Key was used with a different request")
-                        }
-                        guard let state = try OrderStore.view(row["orderId"], in: db) else {
-                            throw APIError(.internalError, "idempotent order missing")
-                        }
-                        return (state, true)
-                    }
-                    try db.execute(
-                        sql: "INSERT INTO idempotencyKey (key, requestHash, orderId, createdAt) VALUES (?, ?, ?, ?)",
-                        arguments: [key, canonical, orderId, Date()])
-                }
-                let placed = CloudEvent(
-                    data: body.placed(orderId: orderId, at: Timestamp.string(Date())), causationid: nil,
-                    traceparent: traceparent)
-                let event = AnyEvent(placed)
-                let state = try OrderStore.append([event], publishing: [event], to: nil, in: db)!
-                return (state, false)
+            let (state, replayed) = try await runtime.commitTogether { db in
+                try OrderCommands.place(
+                    body, orderId: orderId, canonical: canonical, idempotencyKey: key, traceparent: traceparent, in: db)
             }
             return JSONResponse(
                 OrderView(state), status: replayed ? .ok : .accepted, location: "/orders/\(state.orderId)")
@@ -56,7 +35,7 @@ struct OrderRoutes: Sendable {
                     throw APIError.validation("asOf", "must be an RFC 3339 time")
                 }
                 let limitText = Timestamp.string(limit)
-                let history = try await runtime.store.writer.read { db in
+                let history = try await runtime.read { db in
                     try OrderStore.history(orderId, upTo: limitText, in: db)
                 }
                 guard let state = OrderState.fold(history) else {
@@ -64,17 +43,14 @@ struct OrderRoutes: Sendable {
                 }
                 return JSONResponse(OrderView(state))
             }
-            guard let state = try await runtime.store.writer.read({ db in try OrderStore.view(orderId, in: db) }) else {
+            guard let state = try await runtime.read({ db in try OrderStore.view(orderId, in: db) }) else {
                 throw APIError(.notFound, "no order \(orderId)")
             }
             return JSONResponse(OrderView(state))
         }
         router.get("/orders/:orderId/events") { _, context -> Response in
             let orderId = context.parameters.get("orderId") ?? ""
-            let documents = try await runtime.store.writer.read { db in
-                try Data.fetchAll(
-                    db, sql: "SELECT document FROM orderEvent WHERE orderId = ? ORDER BY seq", arguments: [orderId])
-            }
+            let documents = try await runtime.read { db in try OrderStore.documents(orderId, in: db) }
             guard !documents.isEmpty else { throw APIError(.notFound, "no order \(orderId)") }
             var body = Data("{\"events\":[".utf8)
             for (index, document) in documents.enumerated() {
@@ -94,7 +70,7 @@ struct OrderRoutes: Sendable {
             if let status, OrderState.Status(rawValue: status) == nil {
                 throw APIError.validation("status", "must be PENDING, CONFIRMED, SHIPPED or CANCELLED")
             }
-            let orders = try await runtime.store.writer.read { db in
+            let orders = try await runtime.read { db in
                 try OrderStore.list(
                     customerId: customerId, status: status, before: page.after, limit: page.limit + 1, in: db)
             }
@@ -104,20 +80,8 @@ struct OrderRoutes: Sendable {
         router.post("/orders/:orderId/cancel") { request, context -> JSONResponse<OrderView> in
             let orderId = context.parameters.get("orderId") ?? ""
             let traceparent = Self.traceparent(request)
-            let state = try await runtime.commitTogether { db -> OrderState in
-                guard let state = try OrderStore.view(orderId, in: db) else {
-                    throw APIError(.notFound, "no order \(orderId)")
-                }
-                guard !state.isFinal else {
-                    throw APIError(
-                        .conflict, "order \(orderId) is \(state.status.rawValue) and can no longer be cancelled")
-                }
-                guard state.cancellationRequestedAt == nil else { return state }
-                let requested = AnyEvent(
-                    CloudEvent(
-                        data: OrderCancellationRequested(orderId: orderId, requestedAt: Timestamp.string(Date())),
-                        causationid: nil, traceparent: traceparent))
-                return try OrderStore.append([requested], publishing: [requested], to: state, in: db)!
+            let state = try await runtime.commitTogether { db in
+                try OrderCommands.requestCancellation(orderId, traceparent: traceparent, in: db)
             }
             return JSONResponse(OrderView(state), status: .accepted)
         }

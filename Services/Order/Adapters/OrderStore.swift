@@ -36,12 +36,16 @@ enum OrderStore {
         }
     }
 
+    /// The order's events as they arrived (JSON documents), oldest first; empty for no such order.
+    static func documents(_ orderId: String, in db: Database) throws -> [Data] {
+        try Data.fetchAll(
+            db, sql: "SELECT document FROM orderEvent WHERE orderId = ? ORDER BY seq", arguments: [orderId])
+    }
+
     /// The order's history, oldest first; `upTo` keeps only events at or before that time.
     static func history(_ orderId: String, upTo: String? = nil, in db: Database) throws -> [AnyEvent] {
         let decoder = EventDecoder()
-        return try Data.fetchAll(
-            db, sql: "SELECT document FROM orderEvent WHERE orderId = ? ORDER BY seq", arguments: [orderId]
-        ).compactMap { document in
+        return try documents(orderId, in: db).compactMap { document in
             let event = try decoder.decode(document)
             if let upTo, let time = Timestamp.date(event.time), let limit = Timestamp.date(upTo), time > limit {
                 return nil

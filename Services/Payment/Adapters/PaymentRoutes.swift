@@ -1,4 +1,3 @@
-import GRDB
 import Hummingbird
 import ServiceKit
 
@@ -49,7 +48,7 @@ struct PaymentRoutes: Sendable {
         router.get("/accounts/:customerId") { _, context -> JSONResponse<AccountBody> in
             let customerId = try Self.customerId(context)
             guard
-                let account = try await runtime.store.writer.read({ db in try PaymentStore.account(customerId, in: db) }
+                let account = try await runtime.read({ db in try PaymentStore.account(customerId, in: db) }
                 )
             else { throw APIError(.notFound, "no account for \(customerId)") }
             return JSONResponse(AccountBody(account))
@@ -79,7 +78,7 @@ struct PaymentRoutes: Sendable {
         }
         router.get("/payments/:orderId") { _, context -> JSONResponse<PaymentBody> in
             let orderId = context.parameters.get("orderId") ?? ""
-            guard let payment = try await runtime.store.writer.read({ db in try PaymentStore.payment(orderId, in: db) })
+            guard let payment = try await runtime.read({ db in try PaymentStore.payment(orderId, in: db) })
             else { throw APIError(.notFound, "payment never saw order \(orderId)") }
             return JSONResponse(PaymentBody(payment: payment))
         }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Hummingbird
 import ServiceKit
 
@@ -29,7 +28,7 @@ struct ShippingRoutes: Sendable {
         router.get("/shipments/:orderId") { _, context -> JSONResponse<ShipmentBody> in
             let orderId = context.parameters.get("orderId") ?? ""
             guard
-                let shipment = try await runtime.store.writer.read({ db in try ShippingStore.shipment(orderId, in: db) }
+                let shipment = try await runtime.read({ db in try ShippingStore.shipment(orderId, in: db) }
                 )
             else { throw APIError(.notFound, "no shipment was scheduled for \(orderId)") }
             return JSONResponse(ShipmentBody(shipment: shipment))

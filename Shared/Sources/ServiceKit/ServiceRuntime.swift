@@ -137,6 +137,11 @@ public final class ServiceRuntime: Sendable {
         try await store.writeAsync(body)
     }
 
+    /// Reads a consistent snapshot of the store, off the writer (routes that only look).
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await store.writer.read(body)
+    }
+
     /// Like `write`, for writes that arrive concurrently (HTTP requests): under load they are
     /// committed together, each in a savepoint of its own, one transaction for many (`GroupCommit`).
     public func commitTogether<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
