@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 public import Logging
 public import Messaging
@@ -133,7 +134,7 @@ public struct EventConsumer<Event: Sendable>: Service {
 
     /// The event's type for metrics: a bounded set (the catalogue's types, or `event`).
     static func typeName(_ event: Event) -> String {
-        (event as? any EventTyped)?.eventType ?? "event"
+        (event as? AnyEvent)?.type ?? "event"
     }
 
     /// What the log lines about handling `event` carry: its order, id, cause and trace.
@@ -247,11 +248,6 @@ struct Settler: Sendable {
 
 extension Duration {
     var seconds: Int64 { components.seconds }
-}
-
-/// Events that can name their type for metrics.
-public protocol EventTyped {
-    var eventType: String { get }
 }
 
 /// Events that say what the log lines about handling them carry.

@@ -198,16 +198,7 @@ public struct OutboxRelay: Service {
             try await remove(done)
             return done.count
         }
-        let messages = batch.map(\.message)
-        var results: [Result<PublishAck, NATSError>]
-        if FaultSwitch.shared.isArmed(.midBatch) && messages.count >= 2 {
-            results = await connection.publish(Array(messages.prefix(messages.count / 2)))
-            if results.allSatisfy({ (try? $0.get()) != nil }) { FaultSwitch.shared.pass(.midBatch) }
-            results += await connection.publish(Array(messages.dropFirst(messages.count / 2)))
-        } else {
-            results = await connection.publish(messages)
-        }
-        if results.contains(where: { (try? $0.get()) != nil }) { FaultSwitch.shared.pass(.afterPublish) }
+        let results = await publishPassingCrashPoints(batch.map(\.message))
         var firstError: NATSError?
         var publishedBySubject: [String: Int] = [:]
         for (entry, result) in zip(batch, results) {
