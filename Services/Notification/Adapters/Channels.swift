@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import Messaging
 import ServiceKit
 
 #if canImport(FoundationNetworking)
@@ -54,8 +55,9 @@ struct Channels: Sendable {
                 "sha256=" + mac.map { String(format: "%02x", $0) }.joined(), forHTTPHeaderField: "Troupe-Signature")
         }
         var last = "not attempted"
+        var backoff = Backoff(maximum: .seconds(2))
         for attempt in 0..<webhookAttempts {
-            if attempt > 0 { try? await Task.sleep(for: .milliseconds(200 << (attempt - 1))) }
+            if attempt > 0 { try? await Task.sleep(for: backoff.next()) }
             do {
                 let (_, response) = try await URLSession.shared.data(for: request)
                 let status = (response as? HTTPURLResponse)?.statusCode ?? 0

@@ -154,7 +154,7 @@ public struct ConsumerService: Service {
 
     /// Ensures the consumer and binds to it, retrying while NATS is unreachable; nil on shutdown.
     private func bindWhenPossible() async -> PullConsumer? {
-        var delay = Duration.milliseconds(200)
+        var backoff = Backoff()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await connection.ensureConsumer(stream: stream, configuration)
@@ -168,8 +168,7 @@ public struct ConsumerService: Service {
                         "nats.stream": "\(stream)", "nats.consumer": "\(configuration.durable)",
                         "error": "\(error)",
                     ])
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
+                try? await Task.sleep(for: backoff.next())
             }
         }
         return nil

@@ -57,7 +57,7 @@ public struct OutboxRelay: Service {
     }
 
     public func run() async throws {
-        var backoff = Duration.milliseconds(100)
+        var backoff = Backoff(initial: .milliseconds(100))
         var mustRead = true
         var highestHandled: Int64 = 0
         var lastBacklog = ContinuousClock.now
@@ -73,7 +73,7 @@ public struct OutboxRelay: Service {
                     // More rows may wait, or some were not stored: read again (after a pause for the latter).
                     mustRead = pass.more || pass.failed
                     if pass.failed { try? await Task.sleep(for: .milliseconds(100)) }
-                    backoff = .milliseconds(100)
+                    backoff.reset()
                     continue
                 }
                 let (taken, mustReadNow) = handoff.take(limit: batchSize)
@@ -100,15 +100,14 @@ public struct OutboxRelay: Service {
                 highestHandled = max(highestHandled, entries.last?.seq ?? 0)
                 let failed = try await publish(entries)
                 if failed { mustRead = true }
-                backoff = .milliseconds(100)
+                backoff.reset()
             } catch {
                 // NATS away, a publish timeout, or the store (disk full, locked): all pass; a row
                 // published but not yet removed goes out again and the broker drops the copy.
                 mustRead = true
                 logger.warning(
                     "outbox relay: publishing failed; retrying", metadata: ["error": "\(StorageFault.describe(error))"])
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(5))
+                try? await Task.sleep(for: backoff.next())
             }
         }
         // Graceful shutdown: one last pass so that what was committed goes out now if NATS is up.

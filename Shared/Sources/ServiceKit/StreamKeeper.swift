@@ -35,7 +35,7 @@ struct StreamKeeper: Service {
     }
 
     func run() async throws {
-        var delay = Duration.milliseconds(200)
+        var backoff = Backoff()
         var reported: [String: StreamEnsureOutcome] = [:]
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
@@ -59,7 +59,7 @@ struct StreamKeeper: Service {
                     }
                 }
                 ready.set(true)
-                delay = .milliseconds(200)
+                backoff.reset()
                 try? await Self.pause(Self.recheck)
             } catch  where error.code == .configurationConflict {
                 // Never silently change a different existing configuration: say so, and stay not ready.
@@ -70,13 +70,11 @@ struct StreamKeeper: Service {
                 ready.set(false)
                 reported.removeAll()
                 logger.warning("waiting for a stream its producer creates", metadata: ["error": "\(error)"])
-                try? await Self.pause(delay)
-                delay = min(delay * 2, .seconds(5))
+                try? await Self.pause(backoff.next())
             } catch {
                 // NATS away: the streams are what they were; readiness follows the connection.
                 logger.warning("streams not ensured yet; retrying", metadata: ["error": "\(error)"])
-                try? await Self.pause(delay)
-                delay = min(delay * 2, .seconds(5))
+                try? await Self.pause(backoff.next())
             }
         }
         try? await gracefulShutdown()
