@@ -160,7 +160,7 @@ let package = Package(
         .executableTarget(
             name: "NATSCeiling",
             dependencies: [
-                "Messaging", "TestSupport",
+                "Messaging", "LocalProcesses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -174,10 +174,18 @@ let package = Package(
             path: "Tools/fetch-safety-probe",
             swiftSettings: swiftSettings
         ),
-        // Helpers shared by test targets: a real nats-server on a free port, temporary folders.
+        // Local processes for the tools and the tests: a real nats-server on a free port, processes
+        // run and stopped by their PID.
+        .target(
+            name: "LocalProcesses",
+            dependencies: ["Messaging", .product(name: "Logging", package: "swift-log")],
+            path: "Tools/LocalProcesses",
+            swiftSettings: swiftSettings
+        ),
+        // What the test targets share: the local processes, under the name the tests import.
         .target(
             name: "TestSupport",
-            dependencies: ["Messaging", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LocalProcesses"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),

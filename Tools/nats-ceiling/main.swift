@@ -3,9 +3,9 @@
 // `make bench-nats` builds both and runs this. Not a test: it measures, prints and records.
 import ArgumentParser
 import Foundation
+import LocalProcesses
 import Logging
 import Messaging
-import TestSupport
 
 @main
 struct NATSCeiling: AsyncParsableCommand {
@@ -86,7 +86,7 @@ struct NATSCeiling: AsyncParsableCommand {
             let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
             let rate = json["rate"] as? Double
         else {
-            throw TestSupportError("ceiling \(mode) failed (\(output.status)): \(output.standardError)")
+            throw LocalProcessError("ceiling \(mode) failed (\(output.status)): \(output.standardError)")
         }
         return rate
     }
@@ -102,9 +102,9 @@ struct NATSCeiling: AsyncParsableCommand {
         let results = await nats.publish(messages, timeout: .seconds(60))
         let elapsed = clock.now - start
         let failures = results.filter { if case .failure = $0 { true } else { false } }.count
-        guard failures == 0 else { throw TestSupportError("\(failures) layer publishes failed") }
+        guard failures == 0 else { throw LocalProcessError("\(failures) layer publishes failed") }
         let stored = try await nats.streamState(stream).messages
-        guard stored == UInt64(count) else { throw TestSupportError("stream holds \(stored), not \(count)") }
+        guard stored == UInt64(count) else { throw LocalProcessError("stream holds \(stored), not \(count)") }
         return Double(count) / elapsed.seconds
     }
 
@@ -134,7 +134,7 @@ struct NATSCeiling: AsyncParsableCommand {
             state = try await nats.consumerState(stream: stream, durable: "ceiling-layer")
         }
         guard state.ackPending == 0, state.pending == 0 else {
-            throw TestSupportError("consumer left \(state.ackPending) unacknowledged, \(state.pending) pending")
+            throw LocalProcessError("consumer left \(state.ackPending) unacknowledged, \(state.pending) pending")
         }
         return Double(count) / elapsed.seconds
     }

@@ -16,7 +16,7 @@ public enum FreePort {
             let fresh = given.withLock { $0.insert(port).inserted }
             if fresh, canBind(port) { return port }
         }
-        throw TestSupportError("no free port found between 20000 and 32000")
+        throw LocalProcessError("no free port found between 20000 and 32000")
     }
 
     private static let given = Mutex<Set<Int>>([])
@@ -65,6 +65,6 @@ public enum Executables {
             let candidate = URL(fileURLWithPath: folder).appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         }
-        throw TestSupportError("\(name) not found on PATH (run `make deps`)")
+        throw LocalProcessError("\(name) not found on PATH (run `make deps`)")
     }
 }

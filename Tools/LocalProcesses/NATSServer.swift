@@ -52,11 +52,11 @@ public final class NATSServer: @unchecked Sendable {
         while Date() < deadline {
             if FreePort.isListening(port) { return }
             guard process?.isRunning == true else {
-                throw TestSupportError("nats-server exited at start; log: \(log())")
+                throw LocalProcessError("nats-server exited at start; log: \(log())")
             }
             usleep(20_000)
         }
-        throw TestSupportError("nats-server did not listen on \(port) within 10 s; log: \(log())")
+        throw LocalProcessError("nats-server did not listen on \(port) within 10 s; log: \(log())")
     }
 
     /// The server's log, for failure messages.
@@ -147,7 +147,7 @@ extension NATSServer {
 }
 
 /// A failure of the test harness itself.
-public struct TestSupportError: Error, CustomStringConvertible {
+public struct LocalProcessError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }

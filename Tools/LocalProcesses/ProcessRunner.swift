@@ -21,7 +21,7 @@ public enum ProcessRunner {
         let out = directory.appendingPathComponent("out")
         let err = directory.appendingPathComponent("err")
         for file in [out, err] where !FileManager.default.createFile(atPath: file.path, contents: nil) {
-            throw TestSupportError("cannot create \(file.path)")
+            throw LocalProcessError("cannot create \(file.path)")
         }
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
@@ -106,7 +106,7 @@ extension ProcessRunner {
             }
             var pid: pid_t = 0
             let spawned = posix_spawn(&pid, "/bin/bash", &actions, nil, argv, envp)
-            guard spawned == 0 else { throw TestSupportError("posix_spawn \(executable.path): \(spawned)") }
+            guard spawned == 0 else { throw LocalProcessError("posix_spawn \(executable.path): \(spawned)") }
             var status: Int32 = 0
             let deadline = ContinuousClock.now + timeout
             while waitpid(pid, &status, WNOHANG) == 0 {
