@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Messaging
 import ServiceKit
 import ServiceLifecycle
 
@@ -40,7 +41,7 @@ struct IdempotencyKeySweeper: Service {
             } catch {
                 // A busy or full store: the keys stay until the next sweep, which is all that is lost.
                 runtime.logger.warning(
-                    "idempotency keys: sweep failed", metadata: ["error": "\(StorageFault.describe(error))"])
+                    "idempotency keys: sweep failed", metadata: [LogKey.error: "\(StorageFault.describe(error))"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }

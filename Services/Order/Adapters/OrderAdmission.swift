@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Messaging
 import ServiceKit
 import ServiceLifecycle
 import Synchronization
@@ -101,7 +102,7 @@ final class OrderAdmission: Sendable {
         } catch {
             // A store that cannot be read keeps the last figure; writes fail on their own.
             runtime.logger.warning(
-                "admission: cannot count pending orders", metadata: ["error": "\(StorageFault.describe(error))"])
+                "admission: cannot count pending orders", metadata: [LogKey.error: "\(StorageFault.describe(error))"])
         }
     }
 }

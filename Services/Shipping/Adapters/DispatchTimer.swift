@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Messaging
 import ServiceKit
 import ServiceLifecycle
 
@@ -19,7 +20,7 @@ struct DispatchTimer: Service {
                 if !due.isEmpty { _ = try await handlers.dispatch(due) }
                 if due.count == 256 { continue }
             } catch {
-                logger.warning("dispatch timer failed; retrying", metadata: ["error": "\(error)"])
+                logger.warning("dispatch timer failed; retrying", metadata: [LogKey.error: "\(error)"])
             }
             try? await Task.sleep(for: .milliseconds(20))
         }

@@ -104,7 +104,7 @@ public struct ConsumerService: Service {
                 let why = Task.isCancelled ? "cancelled" : Task.isShuttingDownGracefully ? "shutting down" : "stopped"
                 logger.info(
                     "consumer stopped (\(why))",
-                    metadata: ["nats.stream": "\(stream)", "nats.consumer": "\(configuration.durable)"])
+                    metadata: [LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(configuration.durable)"])
                 break
             }
             try? await Task.sleep(for: .milliseconds(200))
@@ -145,7 +145,7 @@ public struct ConsumerService: Service {
                 if dispositions.count < batch.count {
                     logger.error(
                         "batch handler answered for fewer messages than it was given",
-                        metadata: ["nats.consumer": "\(configuration.durable)"])
+                        metadata: [LogKey.natsConsumer: "\(configuration.durable)"])
                 }
             }
             group.cancelAll()
@@ -165,8 +165,8 @@ public struct ConsumerService: Service {
                 logger.warning(
                     "consumer not ready; retrying",
                     metadata: [
-                        "nats.stream": "\(stream)", "nats.consumer": "\(configuration.durable)",
-                        "error": "\(error)",
+                        LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(configuration.durable)",
+                        LogKey.error: "\(error)",
                     ])
                 try? await Task.sleep(for: backoff.next())
             }
@@ -185,6 +185,7 @@ private func settle(_ message: JetStreamMessage, _ disposition: MessageDispositi
     } catch {
         // The server delivers it again after the ack wait: nothing is lost.
         logger.warning(
-            "could not settle a message", metadata: ["nats.subject": "\(message.subject)", "error": "\(error)"])
+            "could not settle a message",
+            metadata: [LogKey.natsSubject: "\(message.subject)", LogKey.error: "\(error)"])
     }
 }

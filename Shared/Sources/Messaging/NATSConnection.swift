@@ -226,7 +226,9 @@ private let asyncErrorHandler: natsErrHandler = { _, sub, status, closure in
     if let sub, let cSubject = natsSubscription_GetSubject(sub) { subject = String(cString: cSubject) }
     events(closure)?.logger.error(
         "NATS asynchronous error",
-        metadata: ["nats.status": "\(String(cString: natsStatus_GetText(status)))", "nats.subject": "\(subject)"])
+        metadata: [
+            LogKey.natsStatus: "\(String(cString: natsStatus_GetText(status)))", LogKey.natsSubject: "\(subject)",
+        ])
 }
 
 extension BlockingCalls {

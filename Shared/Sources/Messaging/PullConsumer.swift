@@ -174,7 +174,8 @@ public final class PullConsumer: Sendable {
             if stopped { return }
             if let stall {
                 logger.warning(
-                    "consumer stalled: \(stall)", metadata: ["nats.stream": "\(stream)", "nats.consumer": "\(durable)"])
+                    "consumer stalled: \(stall)",
+                    metadata: [LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(durable)"])
             }
             pullIfRoom()
             try? await Task.sleep(for: .milliseconds(250))
@@ -284,7 +285,7 @@ public final class PullConsumer: Sendable {
         guard let message = JetStreamMessage(taking: msg, connection: connection) else {
             logger.warning(
                 "ignoring a message without JetStream metadata on a consumer inbox",
-                metadata: ["nats.stream": "\(stream)", "nats.consumer": "\(durable)"])
+                metadata: [LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(durable)"])
             return
         }
         // Only what the server could have sent: a delivery of this stream's durable. Anything else
@@ -294,7 +295,7 @@ public final class PullConsumer: Sendable {
             logger.warning(
                 "ignoring a message on a consumer inbox that its consumer did not deliver",
                 metadata: [
-                    "nats.stream": "\(stream)", "nats.consumer": "\(durable)",
+                    LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(durable)",
                     "nats.claimed_stream": "\(message.metadata.stream)",
                     "nats.claimed_consumer": "\(message.metadata.consumer)",
                 ])
@@ -321,7 +322,7 @@ public final class PullConsumer: Sendable {
             // Left unsettled: the server delivers it again after the ack wait.
             logger.warning(
                 "a delivery arrived after the consumer stopped; it comes back after the ack wait",
-                metadata: ["nats.stream": "\(stream)", "nats.consumer": "\(durable)"])
+                metadata: [LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(durable)"])
             return
         }
         waiter?.resume()
@@ -349,7 +350,7 @@ public final class PullConsumer: Sendable {
             logger.warning(
                 "the consumer is gone from the server; binding anew",
                 metadata: [
-                    "nats.stream": "\(stream)", "nats.consumer": "\(durable)", "nats.status": "\(code)",
+                    LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(durable)", LogKey.natsStatus: "\(code)",
                     "nats.description": "\(text)",
                 ])
             state.withLock { $0.lost = true }
@@ -359,7 +360,7 @@ public final class PullConsumer: Sendable {
             logger.warning(
                 "pull request refused",
                 metadata: [
-                    "nats.stream": "\(stream)", "nats.consumer": "\(durable)", "nats.status": "\(code)",
+                    LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(durable)", LogKey.natsStatus: "\(code)",
                     "nats.description": "\(text)",
                 ])
             requestLost(retryAfter: .seconds(1))

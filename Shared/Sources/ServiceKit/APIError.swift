@@ -1,6 +1,7 @@
 import Foundation
 public import Hummingbird
 import Logging
+import Messaging
 
 /// An HTTP error in the one shape of docs/http.md ("Errors"): `{"error": {"code", "message", "field"?}}`.
 public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
@@ -89,10 +90,10 @@ public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             if let fault = StorageFault(error) {
                 // Nothing of the request was kept (SQLite rolled it back): the client may retry.
-                context.logger.warning("request refused", metadata: ["error": "\(fault)"])
+                context.logger.warning("request refused", metadata: [LogKey.error: "\(fault)"])
                 throw APIError(.unavailable, "\(fault); nothing was changed, retry later", retryAfter: 1)
             }
-            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            context.logger.error("request failed", metadata: [LogKey.error: "\(error)"])
             throw APIError(.internalError, "internal error")
         }
     }

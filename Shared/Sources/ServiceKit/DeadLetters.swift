@@ -61,14 +61,15 @@ public struct DeadLetters: Sendable {
             logger.warning(
                 "dead-lettered a message",
                 metadata: metadata.merging([
-                    "nats.subject": "\(message.subject)", "nats.stream": "\(message.metadata.stream)",
+                    LogKey.natsSubject: "\(message.subject)", LogKey.natsStream: "\(message.metadata.stream)",
                     "nats.sequence": "\(message.metadata.streamSequence)", "reason": "\(reason)",
                 ]) { _, new in new })
             return .term
         } catch {
             logger.error(
                 "could not dead-letter a message; it will come back",
-                metadata: metadata.merging(["nats.subject": "\(message.subject)", "error": "\(error)"]) { _, new in new
+                metadata: metadata.merging([LogKey.natsSubject: "\(message.subject)", LogKey.error: "\(error)"]) {
+                    _, new in new
                 })
             return .nak(delay: .seconds(2))
         }

@@ -204,7 +204,7 @@ struct Settler: Sendable {
             logger.warning(
                 "handler failed; retrying",
                 metadata: metadata.merging(
-                    ["nats.subject": "\(message.subject)", "error": "\(StorageFault.describe(error))"]
+                    [LogKey.natsSubject: "\(message.subject)", LogKey.error: "\(StorageFault.describe(error))"]
                 ) { _, new in new })
             return .nak(delay: Self.retryDelay(deliveries: deliveries))
         }

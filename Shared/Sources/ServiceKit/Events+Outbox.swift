@@ -38,9 +38,9 @@ extension Outbox {
 extension AnyEvent: EventLogMetadata {
     /// `orderId`, `eventId`, `causationId` and `traceId` (the trace id of its `traceparent`).
     public var logMetadata: Logger.Metadata {
-        var metadata: Logger.Metadata = ["orderId": .string(orderId), "eventId": .string(id)]
-        if let causationid { metadata["causationId"] = .string(causationid) }
-        if let traceId = traceparent.flatMap(TraceParent.traceId(of:)) { metadata["traceId"] = .string(traceId) }
+        var metadata: Logger.Metadata = [LogKey.orderId: .string(orderId), LogKey.eventId: .string(id)]
+        if let causationid { metadata[LogKey.causationId] = .string(causationid) }
+        if let traceId = traceparent.flatMap(TraceParent.traceId(of:)) { metadata[LogKey.traceId] = .string(traceId) }
         return metadata
     }
 }

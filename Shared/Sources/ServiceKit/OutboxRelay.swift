@@ -106,7 +106,8 @@ public struct OutboxRelay: Service {
                 // published but not yet removed goes out again and the broker drops the copy.
                 mustRead = true
                 logger.warning(
-                    "outbox relay: publishing failed; retrying", metadata: ["error": "\(StorageFault.describe(error))"])
+                    "outbox relay: publishing failed; retrying",
+                    metadata: [LogKey.error: "\(StorageFault.describe(error))"])
                 try? await Task.sleep(for: backoff.next())
             }
         }
@@ -187,7 +188,7 @@ public struct OutboxRelay: Service {
         var done: [Int64] = []
         for entry in rows {
             if try await storedLongAgo(entry) {
-                logger.info("outbox relay: already published", metadata: ["eventId": "\(entry.eventId)"])
+                logger.info("outbox relay: already published", metadata: [LogKey.eventId: "\(entry.eventId)"])
                 done.append(entry.seq!)
             } else {
                 batch.append(entry)
@@ -211,7 +212,7 @@ public struct OutboxRelay: Service {
                 // crash — or another event, which would leave this one never published.
                 do {
                     if try await alreadyPublished(entry) {
-                        logger.info("outbox relay: already published", metadata: ["eventId": "\(entry.eventId)"])
+                        logger.info("outbox relay: already published", metadata: [LogKey.eventId: "\(entry.eventId)"])
                     } else {
                         try await setAside(entry)
                     }
@@ -267,7 +268,9 @@ public struct OutboxRelay: Service {
                 messageId: "deadletter.\(service).\(stream).outbox.\(entry.eventId)"))
         logger.error(
             "outbox relay: an event could not be published where it belongs; dead-lettered",
-            metadata: ["eventId": "\(entry.eventId)", "nats.subject": "\(entry.subject)", "reason": "\(reason)"])
+            metadata: [
+                LogKey.eventId: "\(entry.eventId)", LogKey.natsSubject: "\(entry.subject)", "reason": "\(reason)",
+            ])
     }
 
     /// The contract's stream that holds `subject`.

@@ -2,6 +2,7 @@ import Contracts
 public import Foundation
 import GRDB
 public import Logging
+import Messaging
 public import ServiceLifecycle
 
 /// Forgets what the store no longer needs to remember: inbox rows (ids of events already applied)
@@ -42,7 +43,7 @@ public struct StorePruner: Service {
                 delay = .seconds(3600)
             } catch {
                 // A locked or full store: try again later; nothing depends on it being done now.
-                logger.warning("pruning the store failed", metadata: ["error": "\(StorageFault.describe(error))"])
+                logger.warning("pruning the store failed", metadata: [LogKey.error: "\(StorageFault.describe(error))"])
                 delay = .seconds(300)
             }
         }

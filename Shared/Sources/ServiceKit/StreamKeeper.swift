@@ -48,12 +48,12 @@ struct StreamKeeper: Service {
                     switch outcome {
                     case .unchanged: break
                     case .created:
-                        logger.info("stream created", metadata: ["nats.stream": "\(stream.name)"])
+                        logger.info("stream created", metadata: [LogKey.natsStream: "\(stream.name)"])
                     case .differs(let updated, let kept):
                         logger.info(
                             "stream differs from the contract's configuration",
                             metadata: [
-                                "nats.stream": "\(stream.name)", "updated": "\(updated.joined(separator: ","))",
+                                LogKey.natsStream: "\(stream.name)", "updated": "\(updated.joined(separator: ","))",
                                 "kept": "\(kept.joined(separator: ","))",
                             ])
                     }
@@ -64,16 +64,16 @@ struct StreamKeeper: Service {
             } catch  where error.code == .configurationConflict {
                 // Never silently change a different existing configuration: say so, and stay not ready.
                 ready.set(false)
-                logger.critical("stream configuration conflict", metadata: ["error": "\(error)"])
+                logger.critical("stream configuration conflict", metadata: [LogKey.error: "\(error)"])
                 try? await Self.pause(.seconds(10))
             } catch  where error.code == .streamMissing {
                 ready.set(false)
                 reported.removeAll()
-                logger.warning("waiting for a stream its producer creates", metadata: ["error": "\(error)"])
+                logger.warning("waiting for a stream its producer creates", metadata: [LogKey.error: "\(error)"])
                 try? await Self.pause(backoff.next())
             } catch {
                 // NATS away: the streams are what they were; readiness follows the connection.
-                logger.warning("streams not ensured yet; retrying", metadata: ["error": "\(error)"])
+                logger.warning("streams not ensured yet; retrying", metadata: [LogKey.error: "\(error)"])
                 try? await Self.pause(backoff.next())
             }
         }
