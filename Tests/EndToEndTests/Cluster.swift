@@ -237,6 +237,10 @@ final class Cluster: @unchecked Sendable {
                         || $0.hasPrefix("troupe_redeliveries")
                 }
             lines.append("\(service): \(backlog.joined(separator: ", "))")
+            // A consumer that is no longer bound (its task ended, or it is binding again).
+            if let (status, body) = try? await HTTP.request("GET", url(service, "/health/ready")), status != 200 {
+                lines.append("  \(service) not ready: \(body["notReady"] ?? body)")
+            }
             // What the service itself said about a consumer that made no progress.
             let stalls = log(service).split(separator: "\n").filter {
                 $0.contains("consumer stalled") || $0.contains("consumer stopped")

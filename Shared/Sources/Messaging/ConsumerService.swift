@@ -102,8 +102,10 @@ public struct ConsumerService: Service {
             boundBox.set(false)
             guard consumer.isLost, !Task.isCancelled, !Task.isShuttingDownGracefully else {
                 let why = Task.isCancelled ? "cancelled" : Task.isShuttingDownGracefully ? "shutting down" : "stopped"
-                logger.info(
-                    "consumer stopped (\(why))",
+                // Cancelled or shutting down is the end of the process; anything else leaves the
+                // durable unread with the service still running, which must never go unnoticed.
+                logger.log(
+                    level: why == "stopped" ? .error : .info, "consumer stopped (\(why))",
                     metadata: [LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(configuration.durable)"])
                 break
             }
