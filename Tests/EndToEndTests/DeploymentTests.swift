@@ -20,10 +20,7 @@ struct DeploymentTests {
 
     /// Unpacks the archive under `<folder>/opt/troupe/<service>`, as the archive's README says.
     static func install(into folder: URL) async throws -> Installed {
-        var root = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
-            root.deleteLastPathComponent()
-        }
+        let root = Repository.root
         let version = try String(contentsOf: root.appendingPathComponent("VERSION"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let dist = root.appendingPathComponent("dist")

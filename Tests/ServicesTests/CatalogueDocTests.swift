@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import ServiceKit
+import TestSupport
 import Testing
 
 @testable import InventoryService
@@ -25,11 +26,8 @@ struct CatalogueDocTests {
 
     /// The rows of the "Catalogue" table: `| type | subject | stream | producer | consumers that react |`.
     static func catalogue() throws -> [Row] {
-        var root = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
-            root.deleteLastPathComponent()
-        }
-        let text = try String(contentsOf: root.appendingPathComponent("docs/events.md"), encoding: .utf8)
+        let text = try String(
+            contentsOf: Repository.root.appendingPathComponent("docs/events.md"), encoding: .utf8)
         let section = try #require(text.components(separatedBy: "\n## Catalogue\n").dropFirst().first)
         let lines = section.components(separatedBy: "\n").prefix { !$0.hasPrefix("## ") }
         let unquoted = { (cell: String) in
@@ -53,48 +51,55 @@ struct CatalogueDocTests {
         }
     }
 
-    /// Which services react to `event`, and through which durable.
-    static func reactions(to event: AnyEvent) async throws -> [String: [String]] {
-        let stream = try #require(StreamDefinition.all.first { $0.holds(event) })
-        var found: [String: [String]] = [:]
-        if OrderHandlers.reacts(to: event) { found["order"] = [stream.consumerName(forService: "order")] }
-        if NotificationDecisions.request(for: event) != nil {
-            found["notification"] = [stream.consumerName(forService: "notification")]
+    /// Every service's own answer to "do you react to this event?", with the reads its durables
+    /// come from; payment, inventory and shipping answer through handlers on stores of their own,
+    /// made once for all the events a test asks about.
+    struct Reactors {
+        let benches: [HandlerBench]
+        let services: [(name: String, reads: [ServiceDescriptor.Read], reacts: (AnyEvent) -> Bool)]
+
+        static func make() async throws -> Reactors {
+            let payment = try await HandlerBench(PaymentApp.descriptor, migrations: PaymentStore.migrations)
+            let inventory = try await HandlerBench(InventoryApp.descriptor, migrations: InventoryStore.migrations)
+            let shipping = try await HandlerBench(ShippingApp.descriptor, migrations: ShippingStore.migrations)
+            let policy = try ShippingApp.policy(shipping.runtime.settings)
+            return Reactors(
+                benches: [payment, inventory, shipping],
+                services: [
+                    ("order", OrderApp.reads, OrderHandlers.reacts(to:)),
+                    ("notification", NotificationApp.reads, { NotificationDecisions.request(for: $0) != nil }),
+                    ("payment", PaymentApp.reads, PaymentHandlers(runtime: payment.runtime).reacts(to:)),
+                    ("inventory", InventoryApp.reads, InventoryHandlers(runtime: inventory.runtime).reacts(to:)),
+                    (
+                        "shipping", ShippingApp.reads,
+                        ShippingHandlers(runtime: shipping.runtime, policy: policy).reacts(to:)
+                    ),
+                ])
         }
-        let payment = try await HandlerBench(PaymentApp.descriptor, migrations: PaymentStore.migrations)
-        let inventory = try await HandlerBench(InventoryApp.descriptor, migrations: InventoryStore.migrations)
-        let shipping = try await HandlerBench(ShippingApp.descriptor, migrations: ShippingStore.migrations)
-        defer {
-            Task {
-                await payment.close()
-                await inventory.close()
-                await shipping.close()
-            }
-        }
-        let reactors: [(String, [ServiceDescriptor.Read], (AnyEvent) -> Bool)] = [
-            ("payment", PaymentApp.reads, PaymentHandlers(runtime: payment.runtime).reacts(to:)),
-            ("inventory", InventoryApp.reads, InventoryHandlers(runtime: inventory.runtime).reacts(to:)),
-            (
-                "shipping", ShippingApp.reads,
-                ShippingHandlers(runtime: shipping.runtime, policy: try ShippingApp.policy(shipping.runtime.settings))
-                    .reacts(to:)
-            ),
-        ]
-        for (service, reads, reacts) in reactors where reacts(event) {
-            for (read, only) in reads where read.name == stream.name {
-                if let only {
-                    if only.type == event.type {
-                        found[service, default: []].append(read.consumerName(forService: service, only: only))
+
+        /// Which services react to `event`, and through which durable.
+        func reactions(to event: AnyEvent) throws -> [String: [String]] {
+            let stream = try #require(StreamDefinition.all.first { $0.holds(event) })
+            var found: [String: [String]] = [:]
+            for (service, reads, reacts) in services where reacts(event) {
+                for (read, only) in reads where read.name == stream.name {
+                    if let only {
+                        if only.type == event.type {
+                            found[service, default: []].append(read.consumerName(forService: service, only: only))
+                        }
+                    } else {
+                        found[service, default: []].append(read.consumerName(forService: service))
                     }
-                } else {
-                    found[service, default: []].append(read.consumerName(forService: service))
                 }
             }
+            return found
         }
-        return found
     }
 
     @Test func everyEventTypeHasOneRowThatSaysWhatTheCodeDoes() async throws {
+        let reactors = try await Reactors.make()
+        let benches = reactors.benches
+        defer { Task { for bench in benches { await bench.close() } } }
         let rows = try Self.catalogue()
         let events = try FilteredReadsTests.everyEvent()
         #expect(rows.count == events.count)
@@ -107,18 +112,21 @@ struct CatalogueDocTests {
             #expect(
                 row.producer.hasPrefix(event.source.split(separator: "/").last.map(String.init) ?? "?"), "\(event.type)"
             )
-            #expect(row.reactions == (try await Self.reactions(to: event)), "\(event.type)")
+            #expect(row.reactions == (try reactors.reactions(to: event)), "\(event.type)")
         }
     }
 
     /// The parser above is what the check stands on: a row that names a wrong reaction must fail it.
     @Test func aWrongRowIsCaught() async throws {
+        let reactors = try await Reactors.make()
+        let benches = reactors.benches
+        defer { Task { for bench in benches { await bench.close() } } }
         let events = try FilteredReadsTests.everyEvent()
         let placed = try #require(events.first { $0.type == OrderPlaced.type })
         var row = try #require(try Self.catalogue().first { $0.type == OrderPlaced.type })
-        #expect(row.reactions == (try await Self.reactions(to: placed)))
+        #expect(row.reactions == (try reactors.reactions(to: placed)))
         row.reactions["payment"] = ["payment-orders"]
-        #expect(row.reactions != (try await Self.reactions(to: placed)))
+        #expect(row.reactions != (try reactors.reactions(to: placed)))
     }
 }
 

@@ -22,13 +22,7 @@ struct DeploymentFilesTests {
         NotificationApp.descriptor,
     ]
 
-    static let root: URL = {
-        var root = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
-            root.deleteLastPathComponent()
-        }
-        return root
-    }()
+    static let root = Repository.root
 
     static func text(_ path: String) throws -> String {
         try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
@@ -394,20 +388,12 @@ struct DeploymentFilesTests {
 
     /// `deploy/local/troupe.sh permissions <service>`: what `make up` writes into nats.conf.
     static func localPermissions(_ service: String) throws -> [String] {
-        let process = Process()
-        process.executableURL = root.appendingPathComponent("deploy/local/troupe.sh")
-        process.arguments = ["permissions", service]
         // It asks the service's binary (`--describe`): the build's.
-        process.environment = ProcessInfo.processInfo.environment.merging([
-            "TROUPE_BIN": ProcessRunner.productsDirectory().path
-        ]) { _, new in new }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0)
-        return String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
+        let output = try ProcessRunner.run(
+            root.appendingPathComponent("deploy/local/troupe.sh"), ["permissions", service],
+            environment: ["TROUPE_BIN": ProcessRunner.productsDirectory().path])
+        try #require(output.status == 0, "\(output.standardError)")
+        return output.standardOutput.split(separator: "\n").map(String.init)
     }
 
     @Test func theEnvironmentExampleNamesEverySettingAtItsDefault() {
@@ -430,25 +416,15 @@ struct DeploymentFilesTests {
 
     /// With kubectl on the machine, the base and the overlay must build (kustomize, offline).
     @Test func kustomizeBuildsTheBaseAndTheOverlay() throws {
-        let kubectl = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].first {
-            FileManager.default.isExecutableFile(atPath: $0)
-        }
-        guard let kubectl else {
+        guard let kubectl = try? Executables.find("kubectl") else {
             print("DeploymentFilesTests: no kubectl here; the Kubernetes files were checked by reading them only")
             return
         }
         for folder in ["deploy/kubernetes/base", "deploy/kubernetes/overlays/nats-cluster"] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: kubectl)
-            process.arguments = ["kustomize", Self.root.appendingPathComponent(folder).path]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(folder): \(output)")
-            #expect(output.contains("name: troupe-order"), "\(folder)")
+            let output = try ProcessRunner.run(
+                kubectl, ["kustomize", Self.root.appendingPathComponent(folder).path])
+            #expect(output.status == 0, "\(folder): \(output.standardError)")
+            #expect(output.standardOutput.contains("name: troupe-order"), "\(folder)")
         }
     }
 }

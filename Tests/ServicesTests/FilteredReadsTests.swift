@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import ServiceKit
+import TestSupport
 import Testing
 
 @testable import InventoryService
@@ -14,11 +15,7 @@ import Testing
 struct FilteredReadsTests {
     /// One event of every type, from the contract's examples.
     static func everyEvent() throws -> [AnyEvent] {
-        var root = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
-            root.deleteLastPathComponent()
-        }
-        let folder = root.appendingPathComponent("Contracts/examples")
+        let folder = Repository.root.appendingPathComponent("Contracts/examples")
         return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }
             .map { try EventDecoder().decode(Data(contentsOf: folder.appendingPathComponent($0))) }
     }

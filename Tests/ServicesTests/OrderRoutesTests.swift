@@ -22,11 +22,8 @@ struct OrderRoutesTests {
     /// The order routes on a fresh store, and that store's bench.
     static func app(limit: Int = 0) async throws -> (some ApplicationProtocol, HandlerBench) {
         let bench = try await HandlerBench(OrderApp.descriptor, migrations: OrderStore.migrations)
-        let router = HTTPKit.router(health: HealthChecks())
-        OrderRoutes(runtime: bench.runtime, admission: OrderAdmission(runtime: bench.runtime, limit: limit))
-            .add(to: router)
-        HTTPKit.answerOtherMethods(on: router)
-        return (Application(router: router), bench)
+        let admission = OrderAdmission(runtime: bench.runtime, limit: limit)
+        return (ServiceRoutesTests.app { OrderRoutes(runtime: bench.runtime, admission: admission).add(to: $0) }, bench)
     }
 
     static func json(_ buffer: ByteBuffer) throws -> [String: Any] {

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import SchemaValidation
+import TestSupport
 import Testing
 
 @testable import OrderService
@@ -10,14 +11,7 @@ import Testing
 /// counts them (a flag emoji is one character to `String.count` but two code points).
 @Suite("POST /orders accepts only what the schemas accept")
 struct PlaceOrderSchemaAgreementTests {
-    static let contracts: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { break }
-        }
-        return url.appendingPathComponent("Contracts/schemas")
-    }()
+    static let contracts = Repository.root.appendingPathComponent("Contracts/schemas")
 
     static func schema(_ name: String) throws -> JSONSchema {
         try JSONSchema(contentsOf: contracts.appendingPathComponent("\(name).json"))

@@ -39,22 +39,20 @@ struct ServiceRoutesTests {
         var headers: HTTPFields = [.contentType: "application/json"]
         if admin { headers[.authorization] = "Bearer \(token)" }
         return try await client.execute(uri: uri, method: .put, headers: headers, body: ByteBuffer(string: body)) {
-            (
-                $0.status,
-                (try? JSONSerialization.jsonObject(with: Data($0.body.readableBytesView))) as? [String: Any] ?? [:]
-            )
+            answer($0)
         }
     }
 
     static func get(_ client: some TestClientProtocol, _ uri: String) async throws -> (
         HTTPResponse.Status, [String: Any]
     ) {
-        try await client.execute(uri: uri, method: .get) {
-            (
-                $0.status,
-                (try? JSONSerialization.jsonObject(with: Data($0.body.readableBytesView))) as? [String: Any] ?? [:]
-            )
-        }
+        try await client.execute(uri: uri, method: .get) { answer($0) }
+    }
+
+    /// A response's status and JSON body (empty when it has none).
+    static func answer(_ response: TestResponse) -> (HTTPResponse.Status, [String: Any]) {
+        let body = try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))
+        return (response.status, body as? [String: Any] ?? [:])
     }
 
     @Test func inventoryKeepsTheCatalogueAndStockThatTheAdminPuts() async throws {

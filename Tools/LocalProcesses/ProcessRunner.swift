@@ -8,12 +8,18 @@ public enum ProcessRunner {
         public var standardError: String
     }
 
-    /// Runs `executable` with `arguments`; kills it (SIGKILL, by PID) when `timeout` passes.
-    public static func run(_ executable: URL, _ arguments: [String], timeout: Duration = .seconds(300)) throws -> Output
-    {
+    /// Runs `executable` with `arguments` (and `environment` added to this process's own); kills it
+    /// (SIGKILL, by PID) when `timeout` passes.
+    public static func run(
+        _ executable: URL, _ arguments: [String], environment: [String: String] = [:],
+        timeout: Duration = .seconds(300)
+    ) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("troupe-run-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
