@@ -65,17 +65,18 @@ admin_token() {
     cat "$STATE/admin-token"
 }
 
-describe() { # name -> the service's topology, asked of its binary once
+describe() { # name -> fills TOPOLOGY[name] from the service's binary, once (call it directly, not in
+    # a subshell, or the answer is asked again next time)
     local name="$1"
     if [ -z "${TOPOLOGY[$name]:-}" ]; then
         [ -x "$BIN/$name-service" ] || die "no $BIN/$name-service: build it first (make up does)"
         TOPOLOGY[$name]="$("$BIN/$name-service" --describe)" || die "$name-service --describe failed"
     fi
-    printf '%s\n' "${TOPOLOGY[$name]}"
 }
 
 permissions() { # name -> the subjects the service's NATS user may publish on, one per line
     local name="$1" kind first second third fourth
+    describe "$name"
     # Each service: publish its own domain's events and dead letters, the JetStream API calls for
     # its streams and its own durable consumers only, acknowledge what those deliver, receive on
     # its own inboxes (_INBOX_<service>, the prefix its connection uses), and publish on none:
@@ -99,18 +100,19 @@ permissions() { # name -> the subjects the service's NATS user may publish on, o
                     printf '%s\n' "\$JS.API.CONSUMER.INFO.$first.$fourth" "\$JS.API.CONSUMER.DELETE.$first.$fourth"
                 fi ;;
         esac
-    done < <(describe "$name")
+    done <<< "${TOPOLOGY[$name]}"
     while read -r kind first second third fourth; do
         [ "$kind" = consumer ] || continue
         for api in INFO CREATE DURABLE.CREATE MSG.NEXT; do
             printf '%s\n' "\$JS.API.CONSUMER.$api.$first.$second"
         done
         printf '%s\n' "\$JS.API.CONSUMER.CREATE.$first.$second.>" "\$JS.ACK.$first.$second.>"
-    done < <(describe "$name")
+    done <<< "${TOPOLOGY[$name]}"
 }
 
 inbox() { # name -> the inbox prefix of the service's connection
-    describe "$1" | awk '$1 == "inbox" { print $2 }'
+    describe "$1"
+    awk '$1 == "inbox" { print $2 }' <<< "${TOPOLOGY[$1]}"
 }
 
 nats_config() {
