@@ -28,8 +28,20 @@ public struct ServiceStore: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout.timeInterval)
         configuration.label = name
+        configuration.prepareDatabase { db in try ServiceStore.tune(db) }
         let pool = try DatabasePool(path: "\(directory)/\(name).sqlite", configuration: configuration)
         return try ServiceStore(writer: pool, migrations: migrations)
+    }
+
+    /// Settings of every connection (docs/pipeline.md, "The store's settings"). Debian's SQLite is
+    /// built with `SECURE_DELETE`, which zeroes every deleted row on disk: the relay deletes each
+    /// published outbox row, so that doubled the pages each of those transactions wrote. `FAST`
+    /// zeroes only where it costs no extra write. Savepoints (one per event of a batch) keep their
+    /// undo pages in memory instead of a temporary file. The writer commits with GRDB's WAL setting,
+    /// `synchronous = NORMAL`: a killed process loses no commit, a power cut can lose the last ones
+    /// (docs/architecture.md, "Durability").
+    static func tune(_ db: Database) throws {
+        try db.execute(sql: "PRAGMA secure_delete = FAST; PRAGMA temp_store = MEMORY")
     }
 
     /// An in-memory store, for unit tests of adapters.
