@@ -31,12 +31,14 @@ struct InventoryStore: Sendable {
     static func state(orderId: String, skus: [String], in db: Database) throws -> InventoryState {
         var reservation: Reservation?
         if let row = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT * FROM reservation WHERE orderId = ?"), arguments: [orderId])
+            db.cachedStatement(sql: "SELECT orderId, lines, status FROM reservation WHERE orderId = ?"),
+            arguments: [orderId])
         {
+            // Columns named and read by position: a lookup by name compares names case-insensitively.
             reservation = Reservation(
-                orderId: row["orderId"],
-                lines: try storeDecoder.decode([Line].self, from: Data((row["lines"] as String).utf8)),
-                status: Reservation.Status(rawValue: row["status"]) ?? .rejected)
+                orderId: row[0],
+                lines: try storeDecoder.decode([Line].self, from: Data((row[1] as String).utf8)),
+                status: Reservation.Status(rawValue: row[2]) ?? .rejected)
         }
         let cancelled =
             try Tombstones.isCancelled(orderId, in: db)
@@ -51,8 +53,13 @@ struct InventoryStore: Sendable {
         for product in state.products.values { try save(product, in: db) }
         if let reservation = state.reservation {
             let lines = String(decoding: try storeEncoder.encode(reservation.lines), as: UTF8.self)
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO reservation (orderId, lines, status) VALUES (?, ?, ?)")
-                .execute(arguments: [reservation.orderId, lines, reservation.status.rawValue])
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO reservation (orderId, lines, status) VALUES (?, ?, ?)
+                    ON CONFLICT (orderId) DO UPDATE SET lines = excluded.lines, status = excluded.status
+                    """
+            )
+            .execute(arguments: [reservation.orderId, lines, reservation.status.rawValue])
         }
         if state.cancelled {
             try Tombstones.record(orderId, in: db)
@@ -60,13 +67,19 @@ struct InventoryStore: Sendable {
     }
 
     static func product(_ sku: String, in db: Database) throws -> Product? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM product WHERE sku = ?"), arguments: [sku]).map(product)
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT \(productColumns) FROM product WHERE sku = ?"), arguments: [sku]
+        ).map(product)
     }
 
     static func save(_ product: Product, in db: Database) throws {
         try db.cachedStatement(
             sql:
-                "INSERT OR REPLACE INTO product (sku, name, unitPrice, currency, onHand, reserved) VALUES (?, ?, ?, ?, ?, ?)"
+                """
+                INSERT INTO product (sku, name, unitPrice, currency, onHand, reserved) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (sku) DO UPDATE SET name = excluded.name, unitPrice = excluded.unitPrice,
+                    currency = excluded.currency, onHand = excluded.onHand, reserved = excluded.reserved
+                """
         ).execute(arguments: [
             product.sku, product.name, product.unitPrice, product.currency, product.onHand, product.reserved,
         ])
@@ -74,15 +87,17 @@ struct InventoryStore: Sendable {
 
     static func products(after: String?, limit: Int, in db: Database) throws -> [Product] {
         try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT * FROM product WHERE sku > ? ORDER BY sku LIMIT ?"),
+            db.cachedStatement(sql: "SELECT \(productColumns) FROM product WHERE sku > ? ORDER BY sku LIMIT ?"),
             arguments: [after ?? "", limit]
         ).map(product)
     }
 
+    private static let productColumns = "sku, name, unitPrice, currency, onHand, reserved"
+
+    /// A row of `productColumns`, read by position.
     private static func product(_ row: Row) -> Product {
         Product(
-            sku: row["sku"], name: row["name"], unitPrice: row["unitPrice"], currency: row["currency"],
-            onHand: row["onHand"], reserved: row["reserved"])
+            sku: row[0], name: row[1], unitPrice: row[2], currency: row[3], onHand: row[4], reserved: row[5])
     }
 }
 

@@ -39,8 +39,11 @@ enum PaymentStore {
         if let p = state.payment {
             try db.cachedStatement(
                 sql: """
-                    INSERT OR REPLACE INTO payment (orderId, paymentId, customerId, amount, currency, status)
+                    INSERT INTO payment (orderId, paymentId, customerId, amount, currency, status)
                     VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (orderId) DO UPDATE SET paymentId = excluded.paymentId,
+                        customerId = excluded.customerId, amount = excluded.amount,
+                        currency = excluded.currency, status = excluded.status
                     """
             ).execute(arguments: [p.orderId, p.paymentId, p.customerId, p.amount, p.currency, p.status.rawValue])
         }
@@ -50,19 +53,22 @@ enum PaymentStore {
     }
 
     static func account(_ customerId: String, in db: Database) throws -> Account? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM account WHERE customerId = ?"), arguments: [customerId])
-            .map {
-                Account(
-                    customerId: $0["customerId"], currency: $0["currency"], creditLimit: $0["creditLimit"],
-                    authorized: $0["authorized"], captured: $0["captured"])
-            }
+        // Columns named and read by position: a lookup by name compares names case-insensitively.
+        try Row.fetchOne(
+            db.cachedStatement(
+                sql: "SELECT customerId, currency, creditLimit, authorized, captured FROM account WHERE customerId = ?"),
+            arguments: [customerId]
+        ).map { Account(customerId: $0[0], currency: $0[1], creditLimit: $0[2], authorized: $0[3], captured: $0[4]) }
     }
 
     static func save(_ account: Account, in db: Database) throws {
         try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO account (customerId, currency, creditLimit, authorized, captured)
+                INSERT INTO account (customerId, currency, creditLimit, authorized, captured)
                 VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (customerId) DO UPDATE SET currency = excluded.currency,
+                    creditLimit = excluded.creditLimit, authorized = excluded.authorized,
+                    captured = excluded.captured
                 """
         ).execute(arguments: [
             account.customerId, account.currency, account.creditLimit, account.authorized, account.captured,
@@ -70,10 +76,14 @@ enum PaymentStore {
     }
 
     static func payment(_ orderId: String, in db: Database) throws -> Payment? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM payment WHERE orderId = ?"), arguments: [orderId]).map {
+        try Row.fetchOne(
+            db.cachedStatement(
+                sql: "SELECT orderId, paymentId, customerId, amount, currency, status FROM payment WHERE orderId = ?"),
+            arguments: [orderId]
+        ).map {
             Payment(
-                orderId: $0["orderId"], paymentId: $0["paymentId"], customerId: $0["customerId"], amount: $0["amount"],
-                currency: $0["currency"], status: Payment.Status(rawValue: $0["status"]) ?? .DECLINED)
+                orderId: $0[0], paymentId: $0[1], customerId: $0[2], amount: $0[3], currency: $0[4],
+                status: Payment.Status(rawValue: $0[5]) ?? .DECLINED)
         }
     }
 }

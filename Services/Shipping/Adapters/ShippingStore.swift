@@ -39,7 +39,11 @@ enum ShippingStore {
         }
         if let shipment = state.shipment {
             try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO shipment (orderId, document, status, dispatchAt) VALUES (?, ?, ?, ?)"
+                sql: """
+                    INSERT INTO shipment (orderId, document, status, dispatchAt) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (orderId) DO UPDATE SET document = excluded.document, status = excluded.status,
+                        dispatchAt = excluded.dispatchAt
+                    """
             ).execute(arguments: [
                 orderId, String(decoding: try storeEncoder.encode(shipment), as: UTF8.self),
                 shipment.status.rawValue,
