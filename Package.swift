@@ -212,20 +212,106 @@ let package = Package(
             path: "Tests/ServiceKitTests",
             swiftSettings: swiftSettings
         ),
-        // Unit tests of every service's decisions: no NATS, no disk.
-        .testTarget(
-            name: "ServicesTests",
+        // What the services' test targets share: event fixtures, a service's context on a store in a
+        // temporary folder (`HandlerBench`), routes in process (`RouteTesting`).
+        .target(
+            name: "ServiceTestSupport",
             dependencies: [
-                "Contracts", "OrderService", "InventoryService", "PaymentService", "ShippingService",
-                "NotificationService", "TestSupport", "Messaging", "ServiceKit", "SchemaValidation",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "Contracts", "ServiceKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/ServiceTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        // One target per service: its decisions (pure), its handlers and routes on a real store (no
+        // NATS, no socket).
+        .testTarget(
+            name: "OrderServiceTests",
+            dependencies: [
+                "OrderService", "ServiceTestSupport", "TestSupport", "Contracts", "Messaging", "ServiceKit",
+                "SchemaValidation",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/OrderServiceTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InventoryServiceTests",
+            dependencies: [
+                "InventoryService", "ServiceTestSupport", "TestSupport", "Contracts", "Messaging", "ServiceKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/InventoryServiceTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PaymentServiceTests",
+            dependencies: [
+                "PaymentService", "ServiceTestSupport", "TestSupport", "Contracts", "Messaging", "ServiceKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/PaymentServiceTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ShippingServiceTests",
+            dependencies: [
+                "ShippingService", "ServiceTestSupport", "TestSupport", "Contracts", "Messaging", "ServiceKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/ShippingServiceTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NotificationServiceTests",
+            dependencies: [
+                "NotificationService", "ServiceTestSupport", "TestSupport", "Contracts", "Messaging", "ServiceKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/NotificationServiceTests",
+            swiftSettings: swiftSettings
+        ),
+        // What spans the services: batch application, the catalogue in the docs, the deployment files,
+        // the filtered reads.
+        .testTarget(
+            name: "ServicesTests",
+            dependencies: [
+                "Contracts", "OrderService", "InventoryService", "PaymentService", "ShippingService",
+                "NotificationService", "ServiceTestSupport", "TestSupport", "ServiceKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Tests/ServicesTests",

@@ -20,9 +20,9 @@ enum InventoryApp {
     @Sendable static func build(_ runtime: ServiceRuntime) async throws -> (
         router: Router<BasicRequestContext>, services: [any Service]
     ) {
-        let (consumers, health) = runtime.consumers(reactor: InventoryHandlers(runtime: runtime))
+        let (consumers, health) = runtime.consumers(reactor: InventoryHandlers(service: runtime.context))
         let router = HTTPKit.router(health: health)
-        InventoryRoutes(runtime: runtime).add(to: router)
+        InventoryRoutes(service: runtime.context).add(to: router)
         return (router, consumers)
     }
 }

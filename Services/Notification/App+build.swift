@@ -38,14 +38,14 @@ enum NotificationApp {
         let channels = Channels(
             file: reader.string("notify-file"), webhook: webhook, webhookSecret: reader.string("notify-webhook-secret"),
             logger: runtime.logger)
-        let handlers = NotificationHandlers(runtime: runtime, channels: channels)
+        let handlers = NotificationHandlers(service: runtime.context, channels: channels)
         let stream = reads[0].stream
         let name = runtime.consumerName(of: stream)
         let orders = runtime.consumer(of: stream) { deliveries in
             await handlers.handle(deliveries.map(\.event), consumer: name)
         }
         let router = HTTPKit.router(health: runtime.healthChecks(consumers: [name: { orders.isBound }]))
-        NotificationRoutes(runtime: runtime).add(to: router)
+        NotificationRoutes(service: runtime.context).add(to: router)
         return (router, [orders])
     }
 }

@@ -37,7 +37,7 @@ enum OrderApp {
         let maxPending = reader.integer("max-pending-orders", in: 0...10_000_000)
         try reader.finish()
         if rebuild {
-            let count = try await runtime.write { db in try OrderStore.rebuildProjection(in: db) }
+            let count = try await runtime.context.write { db in try OrderStore.rebuildProjection(in: db) }
             runtime.logger.info("projection rebuilt from the events", metadata: ["orders": "\(count)"])
         }
         let consumers = reads.map(\.stream).map { stream in
@@ -53,13 +53,13 @@ enum OrderApp {
         var bound: [String: @Sendable () -> Bool] = [:]
         for (name, consumer) in consumers { bound[name] = { consumer.isBound } }
         let router = HTTPKit.router(health: runtime.healthChecks(consumers: bound))
-        let admission = OrderAdmission(runtime: runtime, limit: maxPending)
+        let admission = OrderAdmission(service: runtime.context, limit: maxPending)
         await admission.refresh()
         runtime.earlyRefusal.set { head in
             head.method == .post && head.path == "/orders" ? admission.refusal() : nil
         }
-        OrderRoutes(runtime: runtime, admission: admission).add(to: router)
-        let sweeper = IdempotencyKeySweeper(runtime: runtime, retention: retention, interval: .seconds(3600))
+        OrderRoutes(service: runtime.context, admission: admission).add(to: router)
+        let sweeper = IdempotencyKeySweeper(service: runtime.context, retention: retention, interval: .seconds(3600))
         return (
             router, consumers.map { $0.1 as any Service } + [sweeper, OrderAdmissionRefresher(admission: admission)]
         )

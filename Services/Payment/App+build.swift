@@ -20,9 +20,9 @@ enum PaymentApp {
     @Sendable static func build(_ runtime: ServiceRuntime) async throws -> (
         router: Router<BasicRequestContext>, services: [any Service]
     ) {
-        let (consumers, health) = runtime.consumers(reactor: PaymentHandlers(runtime: runtime))
+        let (consumers, health) = runtime.consumers(reactor: PaymentHandlers(service: runtime.context))
         let router = HTTPKit.router(health: health)
-        PaymentRoutes(runtime: runtime).add(to: router)
+        PaymentRoutes(service: runtime.context).add(to: router)
         return (router, consumers)
     }
 }

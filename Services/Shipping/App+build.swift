@@ -45,7 +45,7 @@ enum ShippingApp {
     @Sendable static func build(_ runtime: ServiceRuntime) async throws -> (
         router: Router<BasicRequestContext>, services: [any Service]
     ) {
-        let handlers = ShippingHandlers(runtime: runtime, policy: try policy(runtime.settings))
+        let handlers = ShippingHandlers(service: runtime.context, policy: try policy(runtime.settings))
         let (consumers, health) = runtime.consumers(reactor: handlers)
         let router = HTTPKit.router(health: health)
         ShippingRoutes(handlers: handlers).add(to: router)

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Logging
 import ServiceKit
+import ServiceTestSupport
 import Synchronization
 import TestSupport
 import Testing
@@ -35,13 +36,13 @@ struct BatchApplyTests {
     @Test func aBatchCommitsOnceAndEachEventIsDecidedOnItsOwn() async throws {
         let bench = try await HandlerBench(Self.descriptor, migrations: Self.migrations)
         defer { Task { await bench.close() } }
-        let runtime = bench.runtime
+        let service = bench.context
         let events = (0..<6).map(Self.event)
         // 0 done, 1 not yet, 2 rejected, 3 fails, 4 done, and 0 again (a redelivery in the same batch).
         let batch = events[0...4] + [events[0]]
         let commits = CommitCounter()
-        try await runtime.store.writer.writeWithoutTransaction { db in db.add(transactionObserver: commits) }
-        let results = await runtime.applyBatch(Array(batch), consumer: "batchtest-orders") { event, db in
+        try await service.store.writer.writeWithoutTransaction { db in db.add(transactionObserver: commits) }
+        let results = await service.applyBatch(Array(batch), consumer: "batchtest-orders") { event, db in
             // Every event writes its effect and its outcome event first; only `.done` may keep them.
             try db.execute(sql: "INSERT INTO effect (eventId) VALUES (?)", arguments: [event.id])
             try Outbox.append([Self.outcome(of: event)], in: db)
@@ -61,7 +62,7 @@ struct BatchApplyTests {
         #expect(try results[5].get() == .done)
         #expect(commits.count == 1, "one transaction for the whole batch")
 
-        let (effects, inbox, outbox) = try await runtime.store.writer.read { db in
+        let (effects, inbox, outbox) = try await service.store.writer.read { db in
             (
                 try String.fetchAll(db, sql: "SELECT eventId FROM effect ORDER BY eventId"),
                 try String.fetchAll(db, sql: "SELECT eventId FROM inbox ORDER BY eventId"),
@@ -73,7 +74,7 @@ struct BatchApplyTests {
         let expected = [events[0], events[4]].map { Self.outcome(of: $0).natsSubject }
         #expect(outbox == expected)
         // The relay gets exactly the committed rows, in commit order, without reading the store.
-        let handedOff = runtime.store.outbox.take(limit: 100)
+        let handedOff = service.store.outbox.take(limit: 100)
         #expect(!handedOff.mustRead)
         #expect(handedOff.entries.map(\.subject) == expected)
         #expect(handedOff.entries.map { $0.seq ?? 0 } == handedOff.entries.map { $0.seq ?? 0 }.sorted())
@@ -82,9 +83,9 @@ struct BatchApplyTests {
     @Test func aBatchWhoseCommitFailsFailsEveryEventAndHandsNothingOff() async throws {
         let bench = try await HandlerBench(Self.descriptor, migrations: Self.migrations)
         defer { Task { await bench.close() } }
-        let runtime = bench.runtime
+        let service = bench.context
         let events = (0..<4).map(Self.event)
-        let results = await runtime.applyBatch(events, consumer: "batchtest-orders") { event, db in
+        let results = await service.applyBatch(events, consumer: "batchtest-orders") { event, db in
             try db.execute(sql: "INSERT INTO effect (eventId) VALUES (?)", arguments: [event.id])
             try Outbox.append([Self.outcome(of: event)], in: db)
             // A failure SQLite ends the transaction with (as a full disk can).
@@ -93,7 +94,7 @@ struct BatchApplyTests {
         }
         #expect(results.count == 4)
         for result in results { #expect(throws: (any Error).self) { try result.get() } }
-        let (effects, inbox, outbox) = try await runtime.store.writer.read { db in
+        let (effects, inbox, outbox) = try await service.store.writer.read { db in
             (
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM effect") ?? -1,
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox") ?? -1,
@@ -101,21 +102,21 @@ struct BatchApplyTests {
             )
         }
         #expect(effects == 0 && inbox == 0 && outbox == 0)
-        #expect(runtime.store.outbox.take(limit: 100).entries.isEmpty)
+        #expect(service.store.outbox.take(limit: 100).entries.isEmpty)
     }
 
     @Test func concurrentRequestWritesAreCommittedTogetherAndFailAlone() async throws {
         let bench = try await HandlerBench(Self.descriptor, migrations: Self.migrations)
         defer { Task { await bench.close() } }
-        let runtime = bench.runtime
+        let service = bench.context
         let commits = CommitCounter()
-        try await runtime.store.writer.writeWithoutTransaction { db in db.add(transactionObserver: commits) }
+        try await service.store.writer.writeWithoutTransaction { db in db.add(transactionObserver: commits) }
         let writes = 64
         let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
             for index in 0..<writes {
                 group.addTask {
                     do {
-                        _ = try await runtime.commitTogether { db in
+                        _ = try await service.commitTogether { db in
                             try db.execute(sql: "INSERT INTO effect (eventId) VALUES (?)", arguments: ["w\(index)"])
                             try Outbox.append([Self.outcome(of: Self.event(index))], in: db)
                             if index % 10 == 3 { throw Boom() }  // its own writes go, the others' stay
@@ -132,11 +133,11 @@ struct BatchApplyTests {
         }
         let failed = Set((0..<writes).filter { $0 % 10 == 3 })
         #expect(outcomes.filter { !$0.value }.map(\.key).sorted() == failed.sorted())
-        let effects = try await runtime.store.writer.read { db in
+        let effects = try await service.store.writer.read { db in
             Set(try String.fetchAll(db, sql: "SELECT eventId FROM effect"))
         }
         #expect(effects == Set((0..<writes).filter { !failed.contains($0) }.map { "w\($0)" }))
-        #expect(runtime.store.outbox.take(limit: 1000).entries.count == writes - failed.count)
+        #expect(service.store.outbox.take(limit: 1000).entries.count == writes - failed.count)
         #expect(commits.count < writes, "concurrent writes share transactions (\(commits.count) commits)")
     }
 

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import ServiceKit
+import ServiceTestSupport
 import TestSupport
 import Testing
 
@@ -62,17 +63,17 @@ struct CatalogueDocTests {
             let payment = try await HandlerBench(PaymentApp.descriptor, migrations: PaymentStore.migrations)
             let inventory = try await HandlerBench(InventoryApp.descriptor, migrations: InventoryStore.migrations)
             let shipping = try await HandlerBench(ShippingApp.descriptor, migrations: ShippingStore.migrations)
-            let policy = try ShippingApp.policy(shipping.runtime.settings)
+            let policy = try ShippingApp.policy(shipping.context.settings)
             return Reactors(
                 benches: [payment, inventory, shipping],
                 services: [
                     ("order", OrderApp.reads, OrderHandlers.reacts(to:)),
                     ("notification", NotificationApp.reads, { NotificationDecisions.request(for: $0) != nil }),
-                    ("payment", PaymentApp.reads, PaymentHandlers(runtime: payment.runtime).reacts(to:)),
-                    ("inventory", InventoryApp.reads, InventoryHandlers(runtime: inventory.runtime).reacts(to:)),
+                    ("payment", PaymentApp.reads, PaymentHandlers(service: payment.context).reacts(to:)),
+                    ("inventory", InventoryApp.reads, InventoryHandlers(service: inventory.context).reacts(to:)),
                     (
                         "shipping", ShippingApp.reads,
-                        ShippingHandlers(runtime: shipping.runtime, policy: policy).reacts(to:)
+                        ShippingHandlers(service: shipping.context, policy: policy).reacts(to:)
                     ),
                 ])
         }

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import ServiceKit
+import ServiceTestSupport
 import TestSupport
 import Testing
 
@@ -41,7 +42,7 @@ struct FilteredReadsTests {
     @Test func payment() async throws {
         let bench = try await HandlerBench(PaymentApp.descriptor, migrations: PaymentStore.migrations)
         defer { Task { await bench.close() } }
-        let handlers = PaymentHandlers(runtime: bench.runtime)
+        let handlers = PaymentHandlers(service: bench.context)
         try Self.check(PaymentApp.reads, handlers.reacts(to:), "payment")
         #expect(PaymentApp.reads.allSatisfy { $0.1 != nil })
     }
@@ -49,14 +50,14 @@ struct FilteredReadsTests {
     @Test func inventory() async throws {
         let bench = try await HandlerBench(InventoryApp.descriptor, migrations: InventoryStore.migrations)
         defer { Task { await bench.close() } }
-        let handlers = InventoryHandlers(runtime: bench.runtime)
+        let handlers = InventoryHandlers(service: bench.context)
         try Self.check(InventoryApp.reads, handlers.reacts(to:), "inventory")
     }
 
     @Test func shipping() async throws {
         let bench = try await HandlerBench(ShippingApp.descriptor, migrations: ShippingStore.migrations)
         defer { Task { await bench.close() } }
-        let handlers = ShippingHandlers(runtime: bench.runtime, policy: try ShippingApp.policy(bench.runtime.settings))
+        let handlers = ShippingHandlers(service: bench.context, policy: try ShippingApp.policy(bench.context.settings))
         try Self.check(ShippingApp.reads, handlers.reacts(to:), "shipping")
     }
 }

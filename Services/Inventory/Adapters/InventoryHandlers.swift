@@ -6,7 +6,7 @@ import ServiceKit
 /// Inventory's reaction to the events it reads: its state per order from the store, its decisions
 /// from the domain; `EventReactor` does the rest, once per event, in the batch's transaction.
 struct InventoryHandlers: EventReactor {
-    let runtime: ServiceRuntime
+    let service: ServiceContext
 
     func reacts(to event: AnyEvent) -> Bool {
         switch event {
@@ -52,7 +52,7 @@ struct InventoryHandlers: EventReactor {
 
     /// Applies one event at most once for `consumer` (tests; the consumers apply whole batches).
     func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
-        try await runtime.applyBatch([event], consumer: consumer, reactsTo: reacts(to:)) { event, db in
+        try await service.applyBatch([event], consumer: consumer, reactsTo: reacts(to:)) { event, db in
             try apply(event, in: db)
         }[0].get()
     }

@@ -4,7 +4,7 @@ import ServiceKit
 
 /// `GET /stock/<sku>`, `PUT /stock/<sku>` (admin), `GET /stock`.
 struct InventoryRoutes: Sendable {
-    let runtime: ServiceRuntime
+    let service: ServiceContext
 
     struct ProductBody: Encodable, Sendable {
         let sku: String
@@ -34,17 +34,17 @@ struct InventoryRoutes: Sendable {
     }
 
     func add(to router: Router<BasicRequestContext>) {
-        let runtime = self.runtime
+        let service = self.service
         router.get("/stock/:sku") { _, context -> JSONResponse<ProductBody> in
             let sku = try Self.sku(context)
-            guard let product = try await runtime.read({ db in try InventoryStore.product(sku, in: db) })
+            guard let product = try await service.read({ db in try InventoryStore.product(sku, in: db) })
             else {
                 throw APIError(.notFound, "no product \(sku)")
             }
             return JSONResponse(ProductBody(product))
         }
         router.put("/stock/:sku") { request, context -> JSONResponse<ProductBody> in
-            try HTTPKit.requireAdmin(request, token: runtime.configuration.adminToken)
+            try HTTPKit.requireAdmin(request, token: service.configuration.adminToken)
             let sku = try Self.sku(context)
             let body = try await JSONBody.decode(PutProduct.self, from: request)
             guard (1...200).contains(body.name.count) else {
@@ -53,14 +53,14 @@ struct InventoryRoutes: Sendable {
             guard (0...1_000_000_000).contains(body.unitPrice) else {
                 throw APIError.validation("unitPrice", "must be between 0 and 1000000000")
             }
-            guard body.currency == runtime.configuration.currency else {
+            guard body.currency == service.configuration.currency else {
                 throw APIError.validation(
-                    "currency", "must be \(runtime.configuration.currency), the deployment's currency")
+                    "currency", "must be \(service.configuration.currency), the deployment's currency")
             }
             guard (0...1_000_000_000).contains(body.onHand) else {
                 throw APIError.validation("onHand", "must be between 0 and 1000000000")
             }
-            let product = try await runtime.write { db -> Product? in
+            let product = try await service.write { db -> Product? in
                 let existing = try InventoryStore.product(sku, in: db)
                 let reserved = existing?.reserved ?? 0
                 guard body.onHand >= reserved else { return nil }
@@ -74,8 +74,8 @@ struct InventoryRoutes: Sendable {
             return JSONResponse(ProductBody(product))
         }
         router.get("/stock") { request, _ -> JSONResponse<PageResponse<ProductBody>> in
-            let page = try Page(request, cursors: runtime.store.cursors)
-            let products = try await runtime.read { db in
+            let page = try Page(request, cursors: service.store.cursors)
+            let products = try await service.read { db in
                 try InventoryStore.products(after: page.after, limit: page.limit + 1, in: db)
             }
             return JSONResponse(

@@ -5,7 +5,7 @@ import ServiceKit
 
 /// Sends one notification per order and template, and records it with its outcome event.
 struct NotificationHandlers: Sendable {
-    let runtime: ServiceRuntime
+    let service: ServiceContext
     let channels: Channels
 
     /// A notification sent (or failed) before its batch commits.
@@ -27,7 +27,7 @@ struct NotificationHandlers: Sendable {
         if keys.isEmpty { return events.map { _ in .success(.done) } }
         let already: Set<[String]>
         do {
-            already = try await runtime.store.writer.read { db in
+            already = try await service.store.writer.read { db in
                 var found = Set<[String]>()
                 let statement = try db.cachedStatement(
                     sql: "SELECT 1 FROM notification WHERE orderId = ? AND template = ?")
@@ -66,7 +66,7 @@ struct NotificationHandlers: Sendable {
         }
         let channelNames = channels.names.joined(separator: ",")
         let reactsTo: @Sendable (AnyEvent) -> Bool = { NotificationDecisions.request(for: $0) != nil }
-        return await runtime.applyBatch(events, consumer: consumer, reactsTo: reactsTo) { [sent] event, db in
+        return await service.applyBatch(events, consumer: consumer, reactsTo: reactsTo) { [sent] event, db in
             guard let notification = sent[event.id] else { return .done }
             try db.execute(
                 sql: """

@@ -25,7 +25,7 @@ enum IdempotencyKeys {
 /// Idempotency keys are kept at least `retention` (24 h by docs/http.md), then a background sweep
 /// removes them, so that the table does not grow for ever.
 struct IdempotencyKeySweeper: Service {
-    let runtime: ServiceRuntime
+    let service: ServiceContext
     let retention: Duration
     /// Time between sweeps.
     let interval: Duration
@@ -34,13 +34,13 @@ struct IdempotencyKeySweeper: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let cutoff = Date().addingTimeInterval(-retention.timeInterval)
             do {
-                let removed = try await runtime.write { db in try Self.purge(olderThan: cutoff, in: db) }
+                let removed = try await service.write { db in try Self.purge(olderThan: cutoff, in: db) }
                 if removed > 0 {
-                    runtime.logger.info("idempotency keys removed", metadata: ["count": "\(removed)"])
+                    service.logger.info("idempotency keys removed", metadata: ["count": "\(removed)"])
                 }
             } catch {
                 // A busy or full store: the keys stay until the next sweep, which is all that is lost.
-                runtime.logger.warning(
+                service.logger.warning(
                     "idempotency keys: sweep failed", metadata: [LogKey.error: "\(StorageFault.describe(error))"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }

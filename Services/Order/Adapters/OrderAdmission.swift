@@ -25,7 +25,7 @@ final class OrderAdmission: Sendable {
     let limit: Int
     let interval: Duration
     let stuckAfter: Duration
-    private let runtime: ServiceRuntime
+    private let service: ServiceContext
     private let state = Mutex(State())
 
     private struct State {
@@ -36,10 +36,10 @@ final class OrderAdmission: Sendable {
     }
 
     init(
-        runtime: ServiceRuntime, limit: Int, interval: Duration = .milliseconds(100),
+        service: ServiceContext, limit: Int, interval: Duration = .milliseconds(100),
         stuckAfter: Duration = .seconds(300)
     ) {
-        self.runtime = runtime
+        self.service = service
         self.limit = limit
         self.interval = interval
         self.stuckAfter = stuckAfter
@@ -81,7 +81,7 @@ final class OrderAdmission: Sendable {
     /// Orders placed within `stuckAfter` and still pending.
     func count() async throws -> Int {
         let since = ULID.make("ord_", now: Date().addingTimeInterval(-stuckAfter.timeInterval)).prefix(14)
-        return try await runtime.store.writer.read { db in
+        return try await service.store.writer.read { db in
             try Int.fetchOne(
                 db.cachedStatement(sql: "SELECT COUNT(*) FROM orderView WHERE status = 'PENDING' AND orderId >= ?"),
                 arguments: [String(since)]) ?? 0
@@ -101,7 +101,7 @@ final class OrderAdmission: Sendable {
             ServiceMetrics.pendingOrders(counted)
         } catch {
             // A store that cannot be read keeps the last figure; writes fail on their own.
-            runtime.logger.warning(
+            service.logger.warning(
                 "admission: cannot count pending orders", metadata: [LogKey.error: "\(StorageFault.describe(error))"])
         }
     }

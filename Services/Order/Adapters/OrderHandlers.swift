@@ -6,7 +6,7 @@ import ServiceKit
 /// Applies the events of other services to orders, each once: the incoming event and those it
 /// causes are appended to the order's history, with the outbox rows, in the batch's transaction.
 struct OrderHandlers: Sendable {
-    let runtime: ServiceRuntime
+    let service: ServiceContext
 
     /// The events the order applies to its history: what other services decided about it. Its
     /// own events, and the compensations and settlements that change nothing of it
@@ -41,7 +41,7 @@ struct OrderHandlers: Sendable {
 
     /// Applies one event at most once for `consumer` (tests; the consumers apply whole batches).
     func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
-        try await runtime.applyBatch([event], consumer: consumer, reactsTo: Self.reacts(to:)) { event, db in
+        try await service.applyBatch([event], consumer: consumer, reactsTo: Self.reacts(to:)) { event, db in
             try Self.apply(event, in: db)
         }[0].get()
     }

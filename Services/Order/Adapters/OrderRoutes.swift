@@ -5,12 +5,12 @@ import ServiceKit
 
 /// The order API of docs/http.md ("order (8081)").
 struct OrderRoutes: Sendable {
-    let runtime: ServiceRuntime
+    let service: ServiceContext
     /// Sheds new orders while too many accepted ones are pending.
     let admission: OrderAdmission
 
     func add(to router: Router<BasicRequestContext>) {
-        let runtime = self.runtime
+        let service = self.service
         let admission = self.admission
         router.post("/orders") { request, _ -> JSONResponse<OrderView> in
             // First, before any work: a refusal must be quick and change nothing.
@@ -21,7 +21,7 @@ struct OrderRoutes: Sendable {
             let canonical = try Self.canonical(body)
             let orderId = ULID.make("ord_")
             let traceparent = Self.traceparent(request)
-            let (state, replayed) = try await runtime.commitTogether { db in
+            let (state, replayed) = try await service.commitTogether { db in
                 try OrderCommands.place(
                     body, orderId: orderId, canonical: canonical, idempotencyKey: key, traceparent: traceparent, in: db)
             }
@@ -35,7 +35,7 @@ struct OrderRoutes: Sendable {
                     throw APIError.validation("asOf", "must be an RFC 3339 time")
                 }
                 let limitText = Timestamp.string(limit)
-                let history = try await runtime.read { db in
+                let history = try await service.read { db in
                     try OrderStore.history(orderId, upTo: limitText, in: db)
                 }
                 guard let state = OrderState.fold(history) else {
@@ -43,14 +43,14 @@ struct OrderRoutes: Sendable {
                 }
                 return JSONResponse(OrderView(state))
             }
-            guard let state = try await runtime.read({ db in try OrderStore.view(orderId, in: db) }) else {
+            guard let state = try await service.read({ db in try OrderStore.view(orderId, in: db) }) else {
                 throw APIError(.notFound, "no order \(orderId)")
             }
             return JSONResponse(OrderView(state))
         }
         router.get("/orders/:orderId/events") { _, context -> Response in
             let orderId = context.parameters.get("orderId") ?? ""
-            let documents = try await runtime.read { db in try OrderStore.documents(orderId, in: db) }
+            let documents = try await service.read { db in try OrderStore.documents(orderId, in: db) }
             guard !documents.isEmpty else { throw APIError(.notFound, "no order \(orderId)") }
             var body = Data("{\"events\":[".utf8)
             for (index, document) in documents.enumerated() {
@@ -63,14 +63,14 @@ struct OrderRoutes: Sendable {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
         }
         router.get("/orders") { request, _ -> JSONResponse<PageResponse<OrderView>> in
-            let page = try Page(request, cursors: runtime.store.cursors)
+            let page = try Page(request, cursors: service.store.cursors)
             let query = request.uri.queryParameters
             let customerId = query["customerId"].map(String.init)
             let status = query["status"].map(String.init)
             if let status, OrderState.Status(rawValue: status) == nil {
                 throw APIError.validation("status", "must be PENDING, CONFIRMED, SHIPPED or CANCELLED")
             }
-            let orders = try await runtime.read { db in
+            let orders = try await service.read { db in
                 try OrderStore.list(
                     customerId: customerId, status: status, before: page.after, limit: page.limit + 1, in: db)
             }
@@ -80,7 +80,7 @@ struct OrderRoutes: Sendable {
         router.post("/orders/:orderId/cancel") { request, context -> JSONResponse<OrderView> in
             let orderId = context.parameters.get("orderId") ?? ""
             let traceparent = Self.traceparent(request)
-            let state = try await runtime.commitTogether { db in
+            let state = try await service.commitTogether { db in
                 try OrderCommands.requestCancellation(orderId, traceparent: traceparent, in: db)
             }
             return JSONResponse(OrderView(state), status: .accepted)

@@ -5,7 +5,7 @@ import ServiceKit
 /// Payment's reaction to the events it reads: its state per order (and account) from the store, its
 /// decisions from the domain; `EventReactor` does the rest, once per event.
 struct PaymentHandlers: EventReactor {
-    let runtime: ServiceRuntime
+    let service: ServiceContext
 
     /// The state, and the id a new authorization would get (made here so that deciding stays pure).
     struct Loaded {
@@ -60,7 +60,7 @@ struct PaymentHandlers: EventReactor {
 
     /// Applies one event at most once for `consumer` (tests; the consumers apply whole batches).
     func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
-        try await runtime.applyBatch([event], consumer: consumer, reactsTo: reacts(to:)) { event, db in
+        try await service.applyBatch([event], consumer: consumer, reactsTo: reacts(to:)) { event, db in
             try apply(event, in: db)
         }[0].get()
     }

@@ -3,7 +3,7 @@ import ServiceKit
 
 /// `GET /accounts/<customerId>`, `PUT /accounts/<customerId>` (admin), `GET /payments/<orderId>`.
 struct PaymentRoutes: Sendable {
-    let runtime: ServiceRuntime
+    let service: ServiceContext
 
     struct AccountBody: Encodable, Sendable {
         let customerId: String
@@ -44,27 +44,27 @@ struct PaymentRoutes: Sendable {
     }
 
     func add(to router: Router<BasicRequestContext>) {
-        let runtime = self.runtime
+        let service = self.service
         router.get("/accounts/:customerId") { _, context -> JSONResponse<AccountBody> in
             let customerId = try Self.customerId(context)
             guard
-                let account = try await runtime.read({ db in try PaymentStore.account(customerId, in: db) }
+                let account = try await service.read({ db in try PaymentStore.account(customerId, in: db) }
                 )
             else { throw APIError(.notFound, "no account for \(customerId)") }
             return JSONResponse(AccountBody(account))
         }
         router.put("/accounts/:customerId") { request, context -> JSONResponse<AccountBody> in
-            try HTTPKit.requireAdmin(request, token: runtime.configuration.adminToken)
+            try HTTPKit.requireAdmin(request, token: service.configuration.adminToken)
             let customerId = try Self.customerId(context)
             let body = try await JSONBody.decode(PutAccount.self, from: request)
-            guard body.currency == runtime.configuration.currency else {
+            guard body.currency == service.configuration.currency else {
                 throw APIError.validation(
-                    "currency", "must be \(runtime.configuration.currency), the deployment's currency")
+                    "currency", "must be \(service.configuration.currency), the deployment's currency")
             }
             guard (0...1_000_000_000_000).contains(body.creditLimit) else {
                 throw APIError.validation("creditLimit", "must be between 0 and 1000000000000")
             }
-            let account = try await runtime.write { db -> Account in
+            let account = try await service.write { db -> Account in
                 var account =
                     try PaymentStore.account(customerId, in: db)
                     ?? Account(
@@ -78,7 +78,7 @@ struct PaymentRoutes: Sendable {
         }
         router.get("/payments/:orderId") { _, context -> JSONResponse<PaymentBody> in
             let orderId = context.parameters.get("orderId") ?? ""
-            guard let payment = try await runtime.read({ db in try PaymentStore.payment(orderId, in: db) })
+            guard let payment = try await service.read({ db in try PaymentStore.payment(orderId, in: db) })
             else { throw APIError(.notFound, "payment never saw order \(orderId)") }
             return JSONResponse(PaymentBody(payment: payment))
         }

@@ -6,7 +6,7 @@ import ServiceKit
 /// Shipping's reaction to the events it reads (its state per order from the store, its decisions
 /// from the domain; `EventReactor` does the rest, once per event), and dispatching.
 struct ShippingHandlers: EventReactor {
-    let runtime: ServiceRuntime
+    let service: ServiceContext
     let policy: ShippingPolicy
 
     /// The state, with the clock and the id a new shipment would get (read here so that deciding stays pure).
@@ -64,7 +64,7 @@ struct ShippingHandlers: EventReactor {
 
     /// Applies one event at most once for `consumer` (tests; the consumers apply whole batches).
     func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
-        try await runtime.applyBatch([event], consumer: consumer, reactsTo: reacts(to:)) { event, db in
+        try await service.applyBatch([event], consumer: consumer, reactsTo: reacts(to:)) { event, db in
             try apply(event, in: db)
         }[0].get()
     }
@@ -78,7 +78,7 @@ struct ShippingHandlers: EventReactor {
     /// Dispatches several orders in one transaction (the timer's due shipments), each decided on
     /// its own state.
     func dispatch(_ orderIds: [String]) async throws -> [ShippingDecisions.DispatchOutcome] {
-        try await runtime.write { db in
+        try await service.write { db in
             try orderIds.map { orderId in
                 let tracking = "TRK" + ULID.make("").suffix(16)
                 let outcome = ShippingDecisions.dispatch(

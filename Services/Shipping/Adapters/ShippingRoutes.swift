@@ -24,17 +24,17 @@ struct ShippingRoutes: Sendable {
 
     func add(to router: Router<BasicRequestContext>) {
         let handlers = self.handlers
-        let runtime = handlers.runtime
+        let service = handlers.service
         router.get("/shipments/:orderId") { _, context -> JSONResponse<ShipmentBody> in
             let orderId = context.parameters.get("orderId") ?? ""
             guard
-                let shipment = try await runtime.read({ db in try ShippingStore.shipment(orderId, in: db) }
+                let shipment = try await service.read({ db in try ShippingStore.shipment(orderId, in: db) }
                 )
             else { throw APIError(.notFound, "no shipment was scheduled for \(orderId)") }
             return JSONResponse(ShipmentBody(shipment: shipment))
         }
         router.post("/shipments/:orderId/dispatch") { request, context -> JSONResponse<ShipmentBody> in
-            try HTTPKit.requireAdmin(request, token: runtime.configuration.adminToken)
+            try HTTPKit.requireAdmin(request, token: service.configuration.adminToken)
             let orderId = context.parameters.get("orderId") ?? ""
             switch try await handlers.dispatch(orderId) {
             case .notScheduled: throw APIError(.notFound, "no shipment was scheduled for \(orderId)")

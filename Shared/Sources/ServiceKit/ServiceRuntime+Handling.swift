@@ -9,108 +9,6 @@ import Messaging
 public typealias EventApply = @Sendable (AnyEvent, Database) throws -> HandlerOutcome
 
 extension ServiceRuntime {
-    /// Applies a batch of events in one store transaction, each at most once for `consumer`.
-    ///
-    /// Each event is decided on its own, in order, inside a savepoint: one already in the inbox is
-    /// skipped; otherwise `apply` runs and, only when it answers `.done`, the event is recorded in
-    /// the inbox with its writes (outbox rows included); `.notYet`, `.reject` or a thrown error undo
-    /// that event's writes only. The transaction commits once for the batch; if it cannot (store
-    /// busy, disk full), or an error broke it, every event fails and comes back. The outbox rows go
-    /// to the relay as soon as the commit is done (see `OutboxHandoff`).
-    ///
-    /// Events for which `reactsTo` is false are done without touching the store (no inbox row: they
-    /// have no effect to protect); a batch of only those opens no transaction.
-    public func applyBatch(
-        _ events: [AnyEvent], consumer: String, reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true },
-        _ apply: @escaping EventApply
-    ) async -> [Result<HandlerOutcome, any Error>] {
-        guard events.contains(where: reactsTo) else { return events.map { _ in .success(.done) } }
-        do {
-            return try await store.writeAsync { db in
-                try Self.applyEach(events, consumer: consumer, reactsTo: reactsTo, apply, in: db)
-            }
-        } catch {
-            return events.map { _ in .failure(error) }
-        }
-    }
-
-    private func applyDeliveries(
-        _ deliveries: [Delivery<AnyEvent>], consumer: String, reactsTo: @escaping @Sendable (AnyEvent) -> Bool,
-        _ apply: @escaping @Sendable (Delivery<AnyEvent>, Database) throws -> HandlerOutcome
-    ) async -> [Result<HandlerOutcome, any Error>] {
-        guard deliveries.contains(where: { reactsTo($0.event) }) else { return deliveries.map { _ in .success(.done) } }
-        do {
-            return try await store.writeAsync { db in
-                try Self.applyEach(
-                    deliveries, event: \.event, consumer: consumer, reactsTo: reactsTo, apply, in: db)
-            }
-        } catch {
-            return deliveries.map { _ in .failure(error) }
-        }
-    }
-
-    /// The body of a batch transaction: each event on its own, in a savepoint.
-    private static func applyEach(
-        _ events: [AnyEvent], consumer: String, reactsTo: (AnyEvent) -> Bool, _ apply: EventApply, in db: Database
-    ) throws -> [Result<HandlerOutcome, any Error>] {
-        try applyEach(
-            events, event: { $0 }, consumer: consumer, reactsTo: reactsTo, { event, db in try apply(event, db) }, in: db
-        )
-    }
-
-    private static func applyEach<Item>(
-        _ items: [Item], event: (Item) -> AnyEvent, consumer: String, reactsTo: (AnyEvent) -> Bool,
-        _ apply: (Item, Database) throws -> HandlerOutcome, in db: Database
-    ) throws -> [Result<HandlerOutcome, any Error>] {
-        // The test-only crash point `after-commit` fires once this transaction has committed an
-        // effect, before any of the batch is acknowledged.
-        var applied = 0
-        defer {
-            if applied > 0 {
-                db.afterNextTransaction { [applied] _ in FaultSwitch.shared.pass(.afterCommit, count: applied) }
-            }
-        }
-        var results: [Result<HandlerOutcome, any Error>] = []
-        results.reserveCapacity(items.count)
-        for item in items {
-            let event = event(item)
-            guard reactsTo(event) else {
-                results.append(.success(.done))
-                continue
-            }
-            do {
-                var outcome = HandlerOutcome.done
-                var seenBefore = false
-                try db.inEventSavepoint {
-                    // The inbox row first: when it is there already, the event was applied and
-                    // nothing more is written; otherwise it is undone with the event's writes
-                    // unless the event is done.
-                    guard try Inbox.markProcessed(event.id, consumer: consumer, in: db) else {
-                        seenBefore = true
-                        return .commit
-                    }
-                    outcome = try apply(item, db)
-                    return outcome == .done ? .commit : .rollback
-                }
-                if outcome == .done, !seenBefore { applied += 1 }
-                results.append(.success(outcome))
-            } catch {
-                // The savepoint undid this event's writes; an error that ended the whole
-                // transaction fails the batch.
-                guard db.isInsideTransaction else { throw error }
-                results.append(.failure(error))
-            }
-        }
-        return results
-    }
-
-    /// Applies one event at most once for `consumer` (a batch of one).
-    public func applyOnce(_ event: AnyEvent, consumer: String, _ apply: @escaping EventApply) async throws
-        -> HandlerOutcome
-    {
-        try await applyBatch([event], consumer: consumer, apply)[0].get()
-    }
-
     /// The durable consumer name of this service on `stream`: `<service>-<stream>`. It also keys
     /// the inbox, so it must never change.
     public func consumerName(of stream: StreamDefinition) -> String {
@@ -147,8 +45,9 @@ extension ServiceRuntime {
         applyDelivery: @escaping @Sendable (Delivery<AnyEvent>, Database) throws -> HandlerOutcome
     ) -> EventConsumer<AnyEvent> {
         let inboxKey = consumerName(of: stream)
+        let context = self.context
         handlers[stream.name] = { deliveries in
-            await self.applyBatch(deliveries.map(\.event), consumer: inboxKey, reactsTo: reactsTo, apply)
+            await context.applyBatch(deliveries.map(\.event), consumer: inboxKey, reactsTo: reactsTo, apply)
         }
         let decoder = EventDecoder()
         var consumer = ConsumerConfiguration(durable: inboxKey, ackWait: configuration.ackWait, maxAckPending: 20_000)
@@ -163,7 +62,7 @@ extension ServiceRuntime {
             prerequisiteTimeout: configuration.prerequisiteTimeout, logger: logger,
             decode: { decoder.decodeMessage($0) },
             handleBatch: { deliveries in
-                await self.applyDeliveries(deliveries, consumer: inboxKey, reactsTo: reactsTo, applyDelivery)
+                await context.applyDeliveries(deliveries, consumer: inboxKey, reactsTo: reactsTo, applyDelivery)
             })
     }
 

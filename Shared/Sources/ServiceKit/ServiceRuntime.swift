@@ -13,15 +13,15 @@ import UnixSignals
 /// letters and readiness. A service's `buildApplication` asks for one, adds its routes and
 /// consumers, and runs it.
 public final class ServiceRuntime: Sendable {
-    public let descriptor: ServiceDescriptor
-    public let configuration: ServiceConfiguration
-    public let settings: Settings
-    public let logger: Logger
+    /// What handlers and routes get: settings, logger and store, without the connection.
+    public let context: ServiceContext
+    public var descriptor: ServiceDescriptor { context.descriptor }
+    public var configuration: ServiceConfiguration { context.configuration }
+    public var settings: Settings { context.settings }
+    public var logger: Logger { context.logger }
+    public var store: ServiceStore { context.store }
     public let connection: NATSConnection
-    public let store: ServiceStore
     public let deadLetters: DeadLetters
-    /// Commits concurrent request writes together (`commitTogether`).
-    let groupCommit: GroupCommit
     let streamsReady = ReadyFlag()
     /// The handler of each stream the service reads, by stream name, for replayed dead letters.
     let handlers = HandlerRegistry()
@@ -39,27 +39,16 @@ public final class ServiceRuntime: Sendable {
         descriptor: ServiceDescriptor, settings: Settings, logger: Logger,
         migrations: (inout DatabaseMigrator) -> Void, metrics: PrometheusCollectorRegistry? = nil
     ) async throws {
-        var reader = SettingsReader(settings)
-        let configuration = ServiceConfiguration.read(&reader, service: descriptor.name)
-        try reader.finish()
+        let context = try ServiceContext(
+            descriptor: descriptor, settings: settings, logger: logger, migrations: migrations)
+        let configuration = context.configuration
+        let store = context.store
         _ = try FaultSwitch(ProcessInfo.processInfo.environment[FaultSwitch.variable])
-        self.descriptor = descriptor
-        self.settings = settings
-        self.configuration = configuration
-        self.logger = logger
+        self.context = context
         self.metrics = metrics
         for (name, value) in settings.summary {
             logger.info("setting", metadata: ["setting": "\(name)", "value": "\(value)"])
         }
-        do {
-            store = try ServiceStore.open(
-                directory: configuration.dataDirectory, name: descriptor.name,
-                busyTimeout: configuration.storeBusyTimeout,
-                migrations: migrations)
-        } catch {
-            throw SettingsError(problems: ["TROUPE_DATA_DIR: cannot open the store: \(error)"])
-        }
-        groupCommit = GroupCommit(store: store)
         connection = try await NATSConnection.connect(configuration.nats, logger: logger)
         store.outbox.setPublisher(Self.publisher(connection))
         let deadLetters = DeadLetters(connection: connection, service: descriptor.name, logger: logger)
@@ -130,22 +119,6 @@ public final class ServiceRuntime: Sendable {
         for (name, bound) in consumers.sorted(by: { $0.key < $1.key }) { checks.add("consumer \(name)") { bound() } }
         checks.add("store") { (try? await store.writer.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1 }
         return checks
-    }
-
-    /// Commits a state change with the events it causes; the relay publishes them right after.
-    public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await store.writeAsync(body)
-    }
-
-    /// Reads a consistent snapshot of the store, off the writer (routes that only look).
-    public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await store.writer.read(body)
-    }
-
-    /// Like `write`, for writes that arrive concurrently (HTTP requests): under load they are
-    /// committed together, each in a savepoint of its own, one transaction for many (`GroupCommit`).
-    public func commitTogether<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await groupCommit.write(body)
     }
 
     /// Runs the HTTP server, the relay, the stream keeper and `services` until SIGTERM or SIGINT,

@@ -1,18 +1,16 @@
-import Foundation
-import GRDB
+public import Foundation
+public import GRDB
 import Logging
-import Messaging
-import ServiceKit
-import TestSupport
-import Testing
+public import ServiceKit
 
-/// A service's real runtime and SQLite store in a temporary folder, for handler tests that need no
-/// broker: the runtime connects to a free port in the background and the tests never publish.
-struct HandlerBench {
-    let runtime: ServiceRuntime
-    let directory: URL
+/// A service's real context (settings, logger, SQLite store in a temporary folder) for handler and
+/// route tests: no NATS connection and no socket. What a handler or a route commits stays in the
+/// store and its outbox, where the tests read it.
+public struct HandlerBench: Sendable {
+    public let context: ServiceContext
+    public let directory: URL
 
-    init(
+    public init(
         _ descriptor: ServiceDescriptor, migrations: (inout DatabaseMigrator) -> Void,
         environment: [String: String] = [:]
     ) async throws {
@@ -25,15 +23,14 @@ struct HandlerBench {
                 + descriptor.settings,
             arguments: [],
             environment: [
-                "TROUPE_DATA_DIR": directory.path, "TROUPE_NATS_URL": "nats://127.0.0.1:\(try FreePort.find())",
+                "TROUPE_DATA_DIR": directory.path
             ].merging(environment) { _, given in given })
-        runtime = try await ServiceRuntime(
-            descriptor: descriptor, settings: settings, logger: logger, migrations: migrations)
+        context = try ServiceContext(descriptor: descriptor, settings: settings, logger: logger, migrations: migrations)
     }
 
     /// The outbox's subjects, grouped by order: `[orderId: ["inventory.reserved", …]]`.
-    func outgoingByOrder() async throws -> [String: [String]] {
-        let subjects = try await runtime.store.writer.read { db in
+    public func outgoingByOrder() async throws -> [String: [String]] {
+        let subjects = try await context.store.writer.read { db in
             try String.fetchAll(db, sql: "SELECT subject FROM \(OutboxEntry.databaseTableName) ORDER BY seq")
         }
         var byOrder: [String: [String]] = [:]
@@ -45,7 +42,7 @@ struct HandlerBench {
     }
 
     /// A valid order id for the index-th order of a test.
-    static func orderId(_ index: Int) -> String {
+    public static func orderId(_ index: Int) -> String {
         let crockford = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
         var suffix = ""
         var value = index
@@ -56,15 +53,14 @@ struct HandlerBench {
         return "ord_01JD8Z6Q4Y3K5V7W9X1Z3B" + suffix
     }
 
-    func close() async {
-        await runtime.connection.close()
+    public func close() async {
         try? FileManager.default.removeItem(at: directory)
     }
 
     /// Hands `work` to `handle`, `inFlight` at a time like a consumer with that concurrency. A
     /// `.notYet` comes back at the end of the queue, as a negative acknowledgement with a delay
-    /// would bring it back; anything else than `.done` fails the test.
-    static func deliver<Work: Sendable>(
+    /// would bring it back; a rejection, or a `.notYet` that never ends, throws.
+    public static func deliver<Work: Sendable>(
         _ work: [Work], inFlight: Int, handle: @escaping @Sendable (Work) async throws -> HandlerOutcome
     ) async throws {
         var queue = work[...]
@@ -80,12 +76,19 @@ struct HandlerBench {
                 case .done: break
                 case .notYet:
                     redeliveries += 1
-                    #expect(redeliveries <= 10 * work.count, "a prerequisite that never arrives")
-                    if redeliveries <= 10 * work.count { queue.append(item) }
-                case .reject(let reason): Issue.record("rejected: \(reason)")
+                    guard redeliveries <= 10 * work.count else {
+                        throw DeliveryFailure(description: "a prerequisite that never arrives")
+                    }
+                    queue.append(item)
+                case .reject(let reason): throw DeliveryFailure(description: "rejected: \(reason)")
                 }
                 startNext()
             }
         }
     }
+}
+
+/// Why `HandlerBench.deliver` gave up.
+public struct DeliveryFailure: Error, CustomStringConvertible {
+    public let description: String
 }

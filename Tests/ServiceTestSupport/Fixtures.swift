@@ -1,17 +1,17 @@
-import Contracts
+public import Contracts
 import Foundation
-import HTTPTypes
-import Hummingbird
+public import HTTPTypes
+public import Hummingbird
 
 /// Events for decision tests: one order, with causes chained as the saga chains them.
-enum Fixture {
-    static let orderId = "ord_01JD8Z6Q4Y3K5V7W9X1Z3B5D7F"
-    static let shipmentId = "shp_01JD8Z7A2B3C4D5E6F7G8H9J0K"
-    static let paymentId = "pay_01JD8Z70MN1P2Q3R4S5T6V7W8X"
+public enum Fixture {
+    public static let orderId = "ord_01JD8Z6Q4Y3K5V7W9X1Z3B5D7F"
+    public static let shipmentId = "shp_01JD8Z7A2B3C4D5E6F7G8H9J0K"
+    public static let paymentId = "pay_01JD8Z70MN1P2Q3R4S5T6V7W8X"
 
-    static let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    public static let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
-    static func placed(
+    public static func placed(
         _ lines: [Line] = [Line(sku: "SKU-MUG", quantity: 2)], country: String = "GB",
         traceparent: String? = Fixture.traceparent
     ) -> CloudEvent<OrderPlaced> {
@@ -25,7 +25,7 @@ enum Fixture {
     }
 
     /// A `POST /orders` request with one header, for the order service's request parsing.
-    static func postOrders(header name: String, _ value: String) -> Request {
+    public static func postOrders(header name: String, _ value: String) -> Request {
         var fields = HTTPFields()
         fields[HTTPField.Name(name)!] = value
         return Request(
@@ -34,7 +34,7 @@ enum Fixture {
             body: RequestBody(buffer: ByteBuffer()))
     }
 
-    static func reserved(total: Int64 = 2500) -> CloudEvent<InventoryReserved> {
+    public static func reserved(total: Int64 = 2500) -> CloudEvent<InventoryReserved> {
         CloudEvent(
             data: InventoryReserved(
                 orderId: orderId, customerId: "cus_42",
@@ -43,21 +43,21 @@ enum Fixture {
             causedBy: placed())
     }
 
-    static func authorized() -> CloudEvent<PaymentAuthorized> {
+    public static func authorized() -> CloudEvent<PaymentAuthorized> {
         CloudEvent(
             data: PaymentAuthorized(
                 orderId: orderId, customerId: "cus_42", paymentId: paymentId, amount: 2500, currency: "USD"),
             causedBy: reserved())
     }
 
-    static func scheduled() -> CloudEvent<ShippingScheduled> {
+    public static func scheduled() -> CloudEvent<ShippingScheduled> {
         CloudEvent(
             data: ShippingScheduled(
                 orderId: orderId, shipmentId: shipmentId, carrier: "Royal Mail", estimatedDelivery: "2026-11-25"),
             causedBy: authorized())
     }
 
-    static func dispatched() -> CloudEvent<ShippingDispatched> {
+    public static func dispatched() -> CloudEvent<ShippingDispatched> {
         CloudEvent(
             data: ShippingDispatched(
                 orderId: orderId, shipmentId: shipmentId, trackingNumber: "TRK1", dispatchedAt: Timestamp.string(Date())
@@ -65,11 +65,11 @@ enum Fixture {
             causedBy: scheduled())
     }
 
-    static func cancelled(_ reason: CancellationReason = .customerRequest) -> CloudEvent<OrderCancelled> {
+    public static func cancelled(_ reason: CancellationReason = .customerRequest) -> CloudEvent<OrderCancelled> {
         CloudEvent(data: OrderCancelled(orderId: orderId, customerId: "cus_42", reason: reason), causedBy: placed())
     }
 
-    static func cancellationRequested() -> CloudEvent<OrderCancellationRequested> {
+    public static func cancellationRequested() -> CloudEvent<OrderCancellationRequested> {
         CloudEvent(
             data: OrderCancellationRequested(orderId: orderId, requestedAt: Timestamp.string(Date())), causationid: nil,
             traceparent: nil)

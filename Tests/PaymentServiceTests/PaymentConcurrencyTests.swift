@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import GRDB
 import ServiceKit
+import ServiceTestSupport
 import Testing
 
 @testable import PaymentService
@@ -13,14 +14,14 @@ import Testing
 struct PaymentConcurrencyTests {
     @Test func oneAccountsCreditIsNeverOverspentAndEveryHoldEndsOnce() async throws {
         let bench = try await HandlerBench(PaymentApp.descriptor, migrations: PaymentStore.migrations)
-        let runtime = bench.runtime
+        let service = bench.context
         let price: Int64 = 2500
         let limit = 30 * price  // half of the 60 orders fit
-        try await runtime.store.writer.write { db in
+        try await service.store.writer.write { db in
             try PaymentStore.save(
                 Account(customerId: "cus_42", currency: "USD", creditLimit: limit, authorized: 0, captured: 0), in: db)
         }
-        let handlers = PaymentHandlers(runtime: runtime)
+        let handlers = PaymentHandlers(service: service)
 
         var reservations: [String: CloudEvent<InventoryReserved>] = [:]
         var deliveries: [(AnyEvent, String)] = []
@@ -49,7 +50,7 @@ struct PaymentConcurrencyTests {
 
         // Then shipping dispatches every order still authorized, and each dispatch comes twice.
         let orders = Array(reservations.keys)
-        let held = try await runtime.store.writer.read { db in
+        let held = try await service.store.writer.read { db in
             try orders.filter { try PaymentStore.payment($0, in: db)?.status == .AUTHORIZED }
         }
         var dispatches: [(AnyEvent, String)] = []
@@ -86,7 +87,7 @@ struct PaymentConcurrencyTests {
             if captured { capturedOrders += 1 }
         }
         let account = try #require(
-            try await runtime.store.writer.read { db in try PaymentStore.account("cus_42", in: db) })
+            try await service.store.writer.read { db in try PaymentStore.account("cus_42", in: db) })
         #expect(account.authorized == 0, "every hold was voided or captured")
         #expect(account.captured == Int64(capturedOrders) * price)
         #expect(account.captured <= limit)

@@ -4,6 +4,7 @@ import GRDB
 import Logging
 import Messaging
 import ServiceKit
+import ServiceTestSupport
 import TestSupport
 import Testing
 
@@ -16,14 +17,14 @@ import Testing
 struct InventoryConcurrencyTests {
     @Test func eachOrderIsDecidedOnceAndStockIsConserved() async throws {
         let bench = try await HandlerBench(InventoryApp.descriptor, migrations: InventoryStore.migrations)
-        let runtime = bench.runtime
+        let service = bench.context
         let onHand: Int64 = 50
-        try await runtime.store.writer.write { db in
+        try await service.store.writer.write { db in
             try InventoryStore.save(
                 Product(sku: "SKU-MUG", name: "Mug", unitPrice: 1250, currency: "USD", onHand: onHand, reserved: 0),
                 in: db)
         }
-        let handlers = InventoryHandlers(runtime: runtime)
+        let handlers = InventoryHandlers(service: service)
 
         // 80 orders of 1 mug (more than the stock); every placement delivered twice; a third of
         // the orders cancelled, the cancellation delivered twice and racing its placement.
@@ -53,7 +54,7 @@ struct InventoryConcurrencyTests {
         }
 
         let byOrder = try await bench.outgoingByOrder()
-        let product = try await runtime.store.writer.read { db in try InventoryStore.product("SKU-MUG", in: db) }
+        let product = try await service.store.writer.read { db in try InventoryStore.product("SKU-MUG", in: db) }
         var held: Int64 = 0
         for index in 0..<80 {
             let id = HandlerBench.orderId(index)

@@ -1,4 +1,5 @@
 import Contracts
+import ServiceTestSupport
 import Testing
 
 @testable import OrderService

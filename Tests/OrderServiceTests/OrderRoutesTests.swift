@@ -4,14 +4,14 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import ServiceKit
+import ServiceTestSupport
 import Testing
 
 @testable import OrderService
 
 /// The order API in process: the real routes on the real store, driven through Hummingbird's test
-/// client (`.router`: no HTTP socket), with no NATS server (the runtime's connection waits for one
-/// in the background; what the routes commit waits in the outbox). What a route commits is read
-/// back from the store and its outbox.
+/// client (`.router`: no HTTP socket), with no NATS server and no connection (`RouteTesting`): what
+/// a route commits stays in the outbox, and is read back from the store.
 @Suite("The order API in process")
 struct OrderRoutesTests {
     static let body = """
@@ -22,8 +22,8 @@ struct OrderRoutesTests {
     /// The order routes on a fresh store, and that store's bench.
     static func app(limit: Int = 0) async throws -> (some ApplicationProtocol, HandlerBench) {
         let bench = try await HandlerBench(OrderApp.descriptor, migrations: OrderStore.migrations)
-        let admission = OrderAdmission(runtime: bench.runtime, limit: limit)
-        return (ServiceRoutesTests.app { OrderRoutes(runtime: bench.runtime, admission: admission).add(to: $0) }, bench)
+        let admission = OrderAdmission(service: bench.context, limit: limit)
+        return (RouteTesting.app { OrderRoutes(service: bench.context, admission: admission).add(to: $0) }, bench)
     }
 
     static func json(_ buffer: ByteBuffer) throws -> [String: Any] {

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import SchemaValidation
+import ServiceTestSupport
 import TestSupport
 import Testing
 

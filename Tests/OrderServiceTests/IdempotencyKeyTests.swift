@@ -1,6 +1,10 @@
 import Foundation
 import GRDB
+import Logging
+import Messaging
 import ServiceKit
+import ServiceTestSupport
+import TestSupport
 import Testing
 
 @testable import OrderService
@@ -10,7 +14,7 @@ import Testing
 @Suite("Idempotency keys are kept 24 hours, then swept", .timeLimit(.minutes(1)))
 struct IdempotencyKeyTests {
     static func insert(_ key: String, age: TimeInterval, into bench: HandlerBench) async throws {
-        try await bench.runtime.store.writer.write { db in
+        try await bench.context.store.writer.write { db in
             try db.execute(
                 sql: "INSERT INTO idempotencyKey (key, requestHash, orderId, createdAt) VALUES (?, ?, ?, ?)",
                 arguments: [key, "hash", "ord_01JD8Z6Q4Y3K5V7W9X1Z3B5D7F", Date().addingTimeInterval(-age)])
@@ -18,7 +22,7 @@ struct IdempotencyKeyTests {
     }
 
     static func keys(in bench: HandlerBench) async throws -> [String] {
-        try await bench.runtime.store.writer.read { db in
+        try await bench.context.store.writer.read { db in
             try String.fetchAll(db, sql: "SELECT key FROM idempotencyKey ORDER BY key")
         }
     }
@@ -30,7 +34,7 @@ struct IdempotencyKeyTests {
         try await Self.insert("just-now", age: 0, into: bench)
 
         let sweeper = IdempotencyKeySweeper(
-            runtime: bench.runtime, retention: .seconds(86_400), interval: .milliseconds(50))
+            service: bench.context, retention: .seconds(86_400), interval: .milliseconds(50))
         let running = Task { try await sweeper.run() }
         var remaining = try await Self.keys(in: bench)
         for _ in 0..<100 where remaining.count == 3 {
@@ -43,10 +47,20 @@ struct IdempotencyKeyTests {
     }
 
     @Test func aRetentionUnderADayIsRefusedAtStart() async throws {
+        // The whole runtime, as at start; its connection dials a free port (nothing there) in the background.
         let bench = try await HandlerBench(
             OrderApp.descriptor, migrations: OrderStore.migrations,
-            environment: ["TROUPE_ORDER_IDEMPOTENCY_RETENTION": "1h"])
-        let error = await #expect(throws: SettingsError.self) { _ = try await OrderApp.build(bench.runtime) }
+            environment: [
+                "TROUPE_ORDER_IDEMPOTENCY_RETENTION": "1h",
+                "TROUPE_NATS_URL": "nats://127.0.0.1:\(try FreePort.find())",
+            ])
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let runtime = try await ServiceRuntime(
+            descriptor: OrderApp.descriptor, settings: bench.context.settings, logger: logger,
+            migrations: OrderStore.migrations)
+        defer { Task { await runtime.connection.close() } }
+        let error = await #expect(throws: SettingsError.self) { _ = try await OrderApp.build(runtime) }
         #expect(
             error?.problems.contains { $0.contains("TROUPE_ORDER_IDEMPOTENCY_RETENTION") && $0.contains("24h") }
                 == true,
