@@ -14,7 +14,7 @@ import Testing
 /// The catalogue of docs/events.md is what a newcomer reads to learn who reacts to what: it must say
 /// what the contract and the services' handlers say, row by row, or it quietly teaches the wrong
 /// choreography after the next change.
-@Suite("docs/events.md's catalogue agrees with the contract and the handlers")
+@Suite("The docs' catalogue (events.md) and flow diagram (architecture.md) agree with the contract and the handlers")
 struct CatalogueDocTests {
     struct Row {
         var type: String
@@ -128,6 +128,72 @@ struct CatalogueDocTests {
         #expect(row.reactions == (try reactors.reactions(to: placed)))
         row.reactions["payment"] = ["payment-orders"]
         #expect(row.reactions != (try reactors.reactions(to: placed)))
+    }
+
+    /// The happy path's sequence diagram in docs/architecture.md: each arrow between two services,
+    /// `X->>Y: <event> …`, as (producer, reader, event type prefix of the subject).
+    static func diagramArrows(_ text: String) throws -> [(from: String, to: String, subject: String)] {
+        let section = try #require(text.components(separatedBy: "### The happy path").dropFirst().first)
+        let diagram = try #require(
+            section.components(separatedBy: "```mermaid\n").dropFirst().first?.components(separatedBy: "```").first)
+        var names: [String: String] = [:]
+        var arrows: [(from: String, to: String, subject: String)] = []
+        for line in diagram.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            let words = line.split(separator: " ").map(String.init)
+            if words.count == 4, words[0] == "participant", words[2] == "as" { names[words[1]] = words[3] }
+            guard let arrow = line.range(of: "->>"), let colon = line.firstIndex(of: ":") else { continue }
+            let from = names[String(line[..<arrow.lowerBound])] ?? "?"
+            let to = names[String(line[arrow.upperBound..<colon])] ?? "?"
+            let subject = line[line.index(after: colon)...].split(separator: " ").first.map(String.init) ?? ""
+            if from != "client", to != "client", !subject.hasPrefix("POST") { arrows.append((from, to, subject)) }
+        }
+        return arrows
+    }
+
+    /// What the diagram gets wrong: an arrow from a service that does not produce the event, or an
+    /// event drawn to other services than those that react to it.
+    static func diagramViolations(_ text: String, reactors: Reactors) throws -> [String] {
+        let events = try FilteredReadsTests.everyEvent()
+        let arrows = try diagramArrows(text)
+        var problems: [String] = []
+        for subject in Set(arrows.map(\.subject)).sorted() {
+            guard let event = events.first(where: { $0.natsSubject.hasPrefix(subject + ".") }) else {
+                problems.append("\(subject): no such event")
+                continue
+            }
+            let producer = event.source.split(separator: "/").last.map(String.init) ?? "?"
+            let drawn = arrows.filter { $0.subject == subject }
+            for arrow in drawn where arrow.from != producer {
+                problems.append("\(subject) drawn from \(arrow.from); \(producer) produces it")
+            }
+            let readers = Set(try reactors.reactions(to: event).keys)
+            if Set(drawn.map(\.to)) != readers {
+                problems.append("\(subject) drawn to \(drawn.map(\.to).sorted()); \(readers.sorted()) react to it")
+            }
+        }
+        return problems
+    }
+
+    /// The flow a newcomer reads first must be the one the code runs: every arrow of the happy path's
+    /// diagram is an event its producer publishes, drawn to exactly the services whose handlers react to it.
+    @Test func theHappyPathDiagramDrawsWhatTheHandlersDo() async throws {
+        let reactors = try await Reactors.make()
+        let benches = reactors.benches
+        defer { Task { for bench in benches { await bench.close() } } }
+        let text = try String(
+            contentsOf: Repository.root.appendingPathComponent("docs/architecture.md"), encoding: .utf8)
+        #expect(try Self.diagramArrows(text).count >= 12)
+        #expect(try Self.diagramViolations(text, reactors: reactors) == [])
+        // A wrong arrow, a missing one and a wrong producer are each caught.
+        for (right, wrong) in [
+            ("I->>P: inventory.reserved", "I->>N: inventory.reserved"),
+            ("    S->>P: shipping.dispatched\n", ""),
+            ("O->>N: orders.confirmed", "S->>N: orders.confirmed"),
+        ] {
+            #expect(text.contains(right))
+            let broken = text.replacingOccurrences(of: right, with: wrong)
+            #expect(try Self.diagramViolations(broken, reactors: reactors).count == 1, "\(right)")
+        }
     }
 }
 
