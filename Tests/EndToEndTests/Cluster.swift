@@ -18,7 +18,10 @@ final class Cluster: @unchecked Sendable {
     static let services = ["order", "inventory", "payment", "shipping", "notification"]
     static let adminToken = "e2e-admin-token-0123456789"
 
+    /// The NATS server, or the first node of the NATS cluster (`natsNodes`).
     let nats: NATSServer
+    /// Every NATS node: one, or a cluster whose streams keep three replicas.
+    let natsNodes: [NATSServer]
     let directory: URL
     private(set) var ports: [String: Int] = [:]
     private var processes: [String: Process] = [:]
@@ -31,15 +34,19 @@ final class Cluster: @unchecked Sendable {
     let launches: [String: Launch]
 
     init(
-        dispatchDelay: String = "manual", extraEnvironment: [String: String] = [:], launches: [String: Launch] = [:]
+        dispatchDelay: String = "manual", extraEnvironment: [String: String] = [:], launches: [String: Launch] = [:],
+        natsNodes count: Int = 1
     ) async throws {
         self.launches = launches
-        nats = try await NATSServer.start()
+        natsNodes = count == 1 ? [try await NATSServer.start()] : try await NATSServer.cluster(size: count)
+        nats = natsNodes[0]
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "troupe-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         environment = [
-            "TROUPE_NATS_URL": nats.url, "TROUPE_ADMIN_TOKEN": Self.adminToken, "TROUPE_LOG_LEVEL": "warning",
+            "TROUPE_NATS_URL": natsNodes.map(\.url).joined(separator: ","),
+            "TROUPE_STREAM_REPLICAS": "\(min(count, 3))",
+            "TROUPE_ADMIN_TOKEN": Self.adminToken, "TROUPE_LOG_LEVEL": "warning",
             "TROUPE_SHIPPING_DISPATCH_DELAY": dispatchDelay,
             // Well inside the 30 s the tests wait for quiescence: a delivery that a process never
             // settled (it died, or its answer was lost) comes back in time.
@@ -121,13 +128,13 @@ final class Cluster: @unchecked Sendable {
     func stop() async {
         let running = Array(processes.values)
         processes.removeAll()
-        let nats = self.nats
+        let natsNodes = self.natsNodes
         let directory = self.directory
         _ = try? await Blocking.run {
             DispatchQueue.concurrentPerform(iterations: running.count) { index in
                 Self.terminate(running[index], signal: SIGTERM)
             }
-            nats.stop()
+            for node in natsNodes { node.stop() }
             try? FileManager.default.removeItem(at: directory)
         }
     }

@@ -10,9 +10,11 @@ import Testing
 /// `excusing` names violations a test caused on purpose (events it published itself).
 func withCluster(
     dispatchDelay: String = "manual", environment: [String: String] = [:], launches: [String: Cluster.Launch] = [:],
-    excusing: @escaping (String) -> Bool = { _ in false }, _ body: (Cluster) async throws -> [String]
+    natsNodes: Int = 1, excusing: @escaping (String) -> Bool = { _ in false },
+    _ body: (Cluster) async throws -> [String]
 ) async throws {
-    let cluster = try await Cluster(dispatchDelay: dispatchDelay, extraEnvironment: environment, launches: launches)
+    let cluster = try await Cluster(
+        dispatchDelay: dispatchDelay, extraEnvironment: environment, launches: launches, natsNodes: natsNodes)
     do {
         let orders = try await body(cluster)
         // Every flow ends with the guarantees of docs/architecture.md ("Guarantees"), read from the streams

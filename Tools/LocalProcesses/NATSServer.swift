@@ -140,6 +140,31 @@ extension NATSServer {
         try await Blocking.run { try NATSServer(extraArguments: extraArguments) }
     }
 
+    /// `size` servers in one cluster, each with JetStream and a store of its own, routed to one
+    /// another on free loopback ports: what streams with replicas need. Each node is a
+    /// `NATSServer` of its own (`kill()`, `start()` and `stop()` act on that node alone); if one
+    /// cannot start, those already started are stopped.
+    public static func cluster(size: Int = 3, name: String = "troupe-test") async throws -> [NATSServer] {
+        try await Blocking.run {
+            let routes = try (0..<size).map { _ in try FreePort.find() }
+            var nodes: [NATSServer] = []
+            do {
+                for index in 0..<size {
+                    let others = routes.indices.filter { $0 != index }.map { "nats://127.0.0.1:\(routes[$0])" }
+                    nodes.append(
+                        try NATSServer(extraArguments: [
+                            "--name", "\(name)-\(index + 1)", "--cluster_name", name,
+                            "--cluster", "nats://127.0.0.1:\(routes[index])", "--routes", others.joined(separator: ","),
+                        ]))
+                }
+            } catch {
+                for node in nodes { node.stop() }
+                throw error
+            }
+            return nodes
+        }
+    }
+
     /// `stop()` without holding a Swift concurrency thread while the process ends.
     public func stopAsync() async {
         _ = try? await Blocking.run { self.stop() }

@@ -58,9 +58,15 @@ extension NATSConnection {
             try check(js_GetStreamInfo(&info, js, name, nil, &apiError), apiError, "reading stream \(name)")
             defer { jsStreamInfo_Destroy(info) }
             let state = info!.pointee.State
-            return StreamState(
+            var result = StreamState(
                 messages: state.Msgs, bytes: state.Bytes, firstSequence: state.FirstSeq, lastSequence: state.LastSeq,
                 consumers: Int(state.Consumers))
+            if let config = info!.pointee.Config { result.replicas = Int(config.pointee.Replicas) }
+            // The cluster's answer names the leader and lists the other replicas.
+            if let cluster = info!.pointee.Cluster {
+                result.peers = (cluster.pointee.Leader == nil ? 0 : 1) + Int(cluster.pointee.ReplicasLen)
+            }
+            return result
         }
     }
 

@@ -65,4 +65,8 @@ public struct StreamState: Sendable, Hashable {
     public var firstSequence: UInt64
     public var lastSequence: UInt64
     public var consumers: Int
+    /// Copies the stream keeps (its configuration), and how many of them are in the cluster's
+    /// answer (1 on a single server; 0 when the server gave no cluster information).
+    public var replicas: Int = 1
+    public var peers: Int = 0
 }
