@@ -44,6 +44,14 @@ struct Bench: AsyncParsableCommand {
     var rate: Double = 50
     @Option(help: "Keep-alive connections to the order service; a request waits for a free one, in its latency.")
     var connections = 128
+    @Option(
+        help: """
+            Nice value of this tool's threads while it measures, e.g. -10 so that, standing for clients on \
+            other machines, it does not wait for a core behind the suite (it then takes more of the CPU \
+            the suite would use); 0 leaves it. Below 0 needs root or CAP_SYS_NICE; without them the run \
+            goes on at the default.
+            """)
+    var generatorNice: Int32 = 0
     @Option(help: "Seconds of warm-up (sent, not measured).")
     var warmup: Int = 10
     @Option(help: "Seconds measured.")
@@ -327,35 +335,38 @@ struct Bench: AsyncParsableCommand {
         let measuredUntil = measuredFrom.addingTimeInterval(Double(duration))
         let sampler = Sampler(pids: pids)
         let client = try BenchClient(url: services.orderURL, connections: connections)
+        let nice = generatorNice
+        let prioritised = nice != 0 && GeneratorPriority.apply(nice)
         let progress = Task {
             await Self.showProgress(
                 tracker, label: label, start: start, warmup: warmup, measuredFrom: measuredFrom, duration: duration,
-                until: measuredUntil)
+                until: measuredUntil, everySecond: { if prioritised { GeneratorPriority.apply(nice) } })
         }
         defer { progress.cancel() }
 
-        // Discarding: a long run at a high rate keeps no finished child task around.
+        // Each request is handed to the client with a completion: no task per request. Whatever is
+        // due goes at once; the loop sleeps only until the next one is.
         try await client.run {
-            await withDiscardingTaskGroup { group in
-                var cpuAtStart = false
-                for index in 0..<total {
-                    let scheduled = start.addingTimeInterval(Double(index) * interval)
-                    let wait = scheduled.timeIntervalSinceNow
-                    if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
-                    if !cpuAtStart && scheduled >= measuredFrom {
-                        sampler.markStart()
-                        cpuAtStart = true
-                    }
-                    sampler.sample()
-                    let kind = kinds[index % kinds.count]
-                    let measured = scheduled >= measuredFrom && scheduled < measuredUntil
-                    group.addTask {
-                        await Self.place(
-                            kind, scheduled: scheduled, measured: measured, client: client, tracker: tracker)
-                    }
+            var cpuAtStart = false
+            var index = 0
+            while index < total {
+                let scheduled = start.addingTimeInterval(Double(index) * interval)
+                let wait = scheduled.timeIntervalSinceNow
+                if wait > 0 {
+                    try? await Task.sleep(for: .microseconds(Int64(wait * 1_000_000)))
+                    continue
                 }
-                if !cpuAtStart { sampler.markStart() }
+                if !cpuAtStart && scheduled >= measuredFrom {
+                    sampler.markStart()
+                    cpuAtStart = true
+                }
+                sampler.sample()
+                let kind = kinds[index % kinds.count]
+                let measured = scheduled >= measuredFrom && scheduled < measuredUntil
+                Self.place(kind, scheduled: scheduled, measured: measured, client: client, tracker: tracker)
+                index += 1
             }
+            if !cpuAtStart { sampler.markStart() }
         }
         await client.shutdown()
         let sentAll = Date()
@@ -365,9 +376,12 @@ struct Bench: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(200))
             sampler.sample()
         }
-        return tracker.report(
+        if prioritised { GeneratorPriority.apply(0) }
+        var report = tracker.report(
             rate: rate, warmup: warmup, duration: duration, mix: mix, measuredFrom: measuredFrom,
             measuredUntil: measuredUntil, sampler: sampler)
+        report.generatorNice = prioritised ? nice : 0
+        return report
     }
 
     /// The events whose times the bench needs: confirmation or cancellation, and the final event.
@@ -375,22 +389,24 @@ struct Bench: AsyncParsableCommand {
 
     static func place(
         _ kind: Kind, scheduled: Date, measured: Bool, client: BenchClient, tracker: Tracker
-    ) async {
+    ) {
         guard let json = bodies[kind] else {
             tracker.failed(measured: measured)
             return
         }
-        let response = try? await client.post("/orders", json: json)
-        // Load shed at the door (503 with Retry-After) is an answer, not a failure: nothing was accepted.
-        if let response, response.status == 503, response.headers["retry-after"] != nil {
-            tracker.refused(measured: measured, answeredIn: response.elapsed)
-            return
+        client.post("/orders", json: json) { result in
+            let response = try? result.get()
+            // Load shed at the door (503 with Retry-After) is an answer, not a failure: nothing was accepted.
+            if let response, response.status == 503, response.headers["retry-after"] != nil {
+                tracker.refused(measured: measured, answeredIn: response.elapsed)
+                return
+            }
+            guard let response, response.status == 202, let id = orderId(of: response) else {
+                tracker.failed(measured: measured)
+                return
+            }
+            tracker.accepted(id, kind: kind, scheduled: scheduled, measured: measured)
         }
-        guard let response, response.status == 202, let id = orderId(of: response) else {
-            tracker.failed(measured: measured)
-            return
-        }
-        tracker.accepted(id, kind: kind, scheduled: scheduled, measured: measured)
     }
 
     /// The request body of each kind of order, made once: the generator shares the machine with
@@ -413,7 +429,8 @@ struct Bench: AsyncParsableCommand {
     /// A progress line on standard error: rewritten every second on a terminal, otherwise (a log,
     /// CI) a new line every 5 s and at each change of phase.
     private static func showProgress(
-        _ tracker: Tracker, label: String, start: Date, warmup: Int, measuredFrom: Date, duration: Int, until: Date
+        _ tracker: Tracker, label: String, start: Date, warmup: Int, measuredFrom: Date, duration: Int, until: Date,
+        everySecond: () -> Void = {}
     ) async {
         let terminal = isatty(STDERR_FILENO) == 1
         var tick = 0
@@ -436,6 +453,7 @@ struct Bench: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("\(line)\n".utf8))
             }
             lastPhase = String(phase.prefix { $0 != " " })
+            everySecond()
             try? await Task.sleep(for: .seconds(1))
         }
     }

@@ -87,6 +87,9 @@ struct BenchReport: Codable {
     var coresUsed: Double?
     /// The load generator (this tool) shares the machine: its own cores over the period.
     var generatorCores: Double
+    /// The nice value the generator ran at (`--generator-nice`; 0 when it was not raised); absent
+    /// in reports made before it.
+    var generatorNice: Int32? = nil
     var plot: [PlotPoint]
     var confirmationPlot: [PlotPoint]
     /// The broker's saga ceiling measured just before (`--ceiling-binary`), and the completed sagas
@@ -97,6 +100,7 @@ struct BenchReport: Codable {
 
     var cpuPerSagaText: String { cpuSecondsPerSaga.map { String(format: "%.4f", $0) } ?? "-" }
     var coresText: String { coresUsed?.formatted2 ?? "-" }
+    var niceText: String { generatorNice.map { $0 == 0 ? "" : " (at nice \($0))" } ?? "" }
 
     mutating func compare(with ceiling: Ceiling?) {
         self.ceiling = ceiling
@@ -142,9 +146,9 @@ struct BenchReport: Codable {
         }
         lines.append(
             coresUsed == nil
-                ? "CPU: not measured (no pid files); load generator \(generatorCores.formatted2) cores"
+                ? "CPU: not measured (no pid files); load generator \(generatorCores.formatted2) cores\(niceText)"
                 : "CPU: \(cpuPerSagaText) s per completed saga, \(coresText) cores (all measured processes); "
-                    + "load generator \(generatorCores.formatted2) cores")
+                    + "load generator \(generatorCores.formatted2) cores\(niceText)")
         if let ceiling { lines.append(ceiling.summary(fraction: fractionOfCeiling)) }
         lines.append("")
         lines.append(
