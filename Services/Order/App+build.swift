@@ -55,10 +55,18 @@ enum OrderApp {
         let router = HTTPKit.router(health: runtime.healthChecks(consumers: bound))
         let admission = OrderAdmission(service: runtime.context, limit: maxPending)
         await admission.refresh()
-        runtime.earlyRefusal.set { head in
-            head.method == .post && head.path == "/orders" ? admission.refusal() : nil
+        let door = runtime.earlyRefusal
+        door.set { head in
+            guard head.method == .post, head.path == "/orders" else { return .pass }
+            do throws(APIError) {
+                try admission.admit()
+                return .admit
+            } catch {
+                return .refuse(error)
+            }
         }
-        OrderRoutes(service: runtime.context, admission: admission).add(to: router)
+        OrderRoutes(service: runtime.context, admission: admission, admittedAtTheDoor: door.wasAdmitted)
+            .add(to: router)
         let sweeper = IdempotencyKeySweeper(service: runtime.context, retention: retention, interval: .seconds(3600))
         return (
             router, consumers.map { $0.1 as any Service } + [sweeper, OrderAdmissionRefresher(admission: admission)]

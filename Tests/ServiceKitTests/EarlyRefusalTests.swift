@@ -15,7 +15,7 @@ struct EarlyRefusalTests {
 
     static func refusingOrders() -> EarlyRefusal {
         let refusal = EarlyRefusal()
-        refusal.set { head in head.path == "/orders" ? APIError(.unavailable, "full", retryAfter: 1) : nil }
+        refusal.set { head in head.path == "/orders" ? .refuse(APIError(.unavailable, "full", retryAfter: 1)) : .pass }
         return refusal
     }
 
@@ -65,7 +65,44 @@ struct EarlyRefusalTests {
     @Test func decidingAMillionRequestsIsAsCheapAsTheFirst() {
         let refusal = Self.refusingOrders()
         for _ in 0..<1_000_000 { _ = refusal.check(Self.orders) }
-        #expect(refusal.check(Self.orders)?.retryAfter == 1)
-        #expect(refusal.check(Self.health) == nil)
+        guard case .refuse(let error) = refusal.check(Self.orders) else {
+            Issue.record("not refused")
+            return
+        }
+        #expect(error.retryAfter == 1)
+        guard case .pass = refusal.check(Self.health) else {
+            Issue.record("health decided by the door")
+            return
+        }
+    }
+
+    /// A request the door admits reaches the route marked with this process's token, and the route
+    /// takes the door's word for it; a client's own marker is removed, admitted or not.
+    @Test func anAdmittedRequestCarriesTheDoorsTokenAndAClientCannotForgeIt() throws {
+        let door = EarlyRefusal()
+        door.set { head in head.path == "/orders" ? .admit : .pass }
+        let channel = EmbeddedChannel(handler: EarlyRefusalHandler(refusal: door))
+        var forged = Self.health
+        forged.headerFields[EarlyRefusal.admittedHeader] = door.admittedToken
+        try channel.writeInbound(HTTPRequestPart.head(forged))
+        try channel.writeInbound(HTTPRequestPart.end(nil))
+        guard case .head(let passed) = try #require(try channel.readInbound(as: HTTPRequestPart.self)) else {
+            Issue.record("no head")
+            return
+        }
+        #expect(passed.headerFields[EarlyRefusal.admittedHeader] == nil)
+        #expect(!door.wasAdmitted(passed.headerFields))
+        #expect(try channel.readInbound(as: HTTPRequestPart.self) == .end(nil))
+        _ = try channel.writeOutbound(HTTPResponsePart.end(nil))
+        var order = Self.orders
+        order.headerFields[EarlyRefusal.admittedHeader] = "a client's guess"
+        try channel.writeInbound(HTTPRequestPart.head(order))
+        guard case .head(let admitted) = try #require(try channel.readInbound(as: HTTPRequestPart.self)) else {
+            Issue.record("no head")
+            return
+        }
+        #expect(door.wasAdmitted(admitted.headerFields))
+        #expect(!EarlyRefusal().wasAdmitted(admitted.headerFields), "another process's token is another")
+        _ = try channel.finish()
     }
 }

@@ -57,14 +57,6 @@ final class OrderAdmission: Sendable {
         if let backlog = full { throw refused(backlog) }
     }
 
-    /// The refusal for a request that arrives now, without admitting it (the early check ahead of
-    /// the router: the route's `admit()` still counts what it lets in); nil while there is room.
-    func refusal() -> APIError? {
-        guard limit > 0 else { return nil }
-        let backlog = self.backlog
-        return backlog >= limit ? refused(backlog) : nil
-    }
-
     /// Counts a refusal and says why.
     private func refused(_ backlog: Int) -> APIError {
         ServiceMetrics.refused(route: "/orders")

@@ -8,13 +8,17 @@ struct OrderRoutes: Sendable {
     let service: ServiceContext
     /// Sheds new orders while too many accepted ones are pending.
     let admission: OrderAdmission
+    /// Whether the HTTP server's door (`EarlyRefusal`) already admitted a request: then it is not
+    /// decided twice.
+    var admittedAtTheDoor: @Sendable (HTTPFields) -> Bool = { _ in false }
 
     func add(to router: Router<BasicRequestContext>) {
         let service = self.service
         let admission = self.admission
+        let admittedAtTheDoor = self.admittedAtTheDoor
         router.post("/orders") { request, _ -> JSONResponse<OrderView> in
             // First, before any work: a refusal must be quick and change nothing.
-            try admission.admit()
+            if !admittedAtTheDoor(request.headers) { try admission.admit() }
             let key = try Self.idempotencyKey(request)
             let body = try await JSONBody.decode(PlaceOrderRequest.self, from: request)
             if let (field, message) = body.violation() { throw APIError.validation(field, message) }

@@ -1,3 +1,4 @@
+import Contracts
 public import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
@@ -7,13 +8,34 @@ import Synchronization
 /// is answered with its 503 as soon as its head is decoded, on the connection's event loop, and its
 /// body is dropped as it arrives. It never becomes a request task, never crosses the middleware,
 /// the router or a JSON encoder: under several times the load the suite can take, the refusals
-/// must cost the machine as little as possible, since they share it with the sagas. The route
-/// keeps its own check, the one that counts admissions.
+/// must cost the machine as little as possible, since they share it with the sagas.
 ///
-/// Only a connection with nothing in flight is answered this way, so that a response can never
-/// overtake an earlier one on a pipelining connection; other requests go on to the route as usual.
+/// The decision made here is final both ways: a request the door lets in (`.admit`) reaches its
+/// route marked with `admittedHeader` and this process's `admittedToken`, and the route does not
+/// decide again: when the two decided apart, a request let in here and refused by the route (near
+/// the limit the door opens and closes all the time) had its refusal go through the request task,
+/// the router and the error body's encoder. The marker is removed from every request as it
+/// arrives, so that no client can send it.
+///
+/// Only a connection with nothing in flight is decided this way, so that a response can never
+/// overtake an earlier one on a pipelining connection; other requests go on to the route, which
+/// decides them itself.
 public final class EarlyRefusal: Sendable {
-    public typealias Decide = @Sendable (HTTPRequest) -> APIError?
+    /// What to do with a request, from its head.
+    public enum Verdict: Sendable {
+        /// Not the door's business: the route as usual.
+        case pass
+        /// Answered here with this error.
+        case refuse(APIError)
+        /// Let in: the route takes it without deciding again (see `wasAdmitted`).
+        case admit
+    }
+    public typealias Decide = @Sendable (HTTPRequest) -> Verdict
+    /// The header that tells a route its request was admitted at the door.
+    public static let admittedHeader = HTTPField.Name("Troupe-Admitted")!
+    /// This process's value of `admittedHeader`: random, so that even a router reached some other
+    /// way never takes a client's word for it.
+    public let admittedToken: String = RandomBytes.make(16).map { String($0, radix: 16) }.joined()
     /// The closure sits in a box: a `Mutex` of a closure type itself re-wraps the closure in a
     /// reabstraction thunk on every `withLock`, and after some ten thousand requests the chain of
     /// thunks overflowed the stack (seen here, a segmentation fault under 5× load).
@@ -25,13 +47,16 @@ public final class EarlyRefusal: Sendable {
 
     public init() {}
 
-    /// Refuse what `decide` answers an error for (nil: let the request through).
+    /// Decide each request's head with `decide`.
     public func set(_ decide: @escaping Decide) {
         let box = Box(decide)
         self.box.withLock { $0 = box }
     }
 
-    func check(_ head: HTTPRequest) -> APIError? { box.withLock { $0 }?.decide(head) }
+    func check(_ head: HTTPRequest) -> Verdict { box.withLock { $0 }?.decide(head) ?? .pass }
+
+    /// Whether the door admitted the request with these header fields.
+    public func wasAdmitted(_ fields: HTTPFields) -> Bool { fields[Self.admittedHeader] == admittedToken }
 
     /// One handler per connection, for Hummingbird's HTTP/1 channel.
     func handler() -> any RemovableChannelHandler { EarlyRefusalHandler(refusal: self) }
@@ -54,8 +79,12 @@ final class EarlyRefusalHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         switch part {
-        case .head(let head):
-            if inFlight == 0, let error = refusal.check(head) {
+        case .head(var head):
+            if head.headerFields[EarlyRefusal.admittedHeader] != nil {
+                head.headerFields[EarlyRefusal.admittedHeader] = nil
+            }
+            let verdict = inFlight == 0 ? refusal.check(head) : .pass
+            if case .refuse(let error) = verdict {
                 dropping = true
                 let body = error.body()
                 var fields = error.headerFields
@@ -66,8 +95,9 @@ final class EarlyRefusalHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
                 return
             }
+            if case .admit = verdict { head.headerFields[EarlyRefusal.admittedHeader] = refusal.admittedToken }
             inFlight += 1
-            context.fireChannelRead(data)
+            context.fireChannelRead(wrapInboundOut(.head(head)))
         case .body:
             if !dropping { context.fireChannelRead(data) }
         case .end:
