@@ -13,7 +13,7 @@ TLS ?= 0
 # (and it is faster: no calls into the runtime through the PLT, docs/deployment.md).
 RELEASE := -c release --static-swift-stdlib
 
-.PHONY: help deps build test lint format up down status logs clean bench bench-max bench-nats dist
+.PHONY: help deps build test lint format up cluster-up down status logs clean bench bench-max bench-nats dist
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ SERVICES := order inventory payment shipping notification
 up: deps ## Build (release) and start NATS and the five services in the background, seed demo data (TLS=1: NATS over TLS)
 	@for p in $(SERVICES:%=%-service) troupe; do $(SWIFT) build $(RELEASE) --product $$p || exit 1; done
 	TROUPE_TLS=$(TLS) deploy/local/troupe.sh up
+
+cluster-up: deps ## The same suite on a three-server NATS cluster, streams in three replicas (one instance per service for now)
+	@for p in $(SERVICES:%=%-service) troupe; do $(SWIFT) build $(RELEASE) --product $$p || exit 1; done
+	TROUPE_TLS=$(TLS) deploy/local/troupe.sh cluster-up
 
 down: ## Stop everything `make up` started (SIGTERM, in-flight work finishes); keeps the data
 	deploy/local/troupe.sh down

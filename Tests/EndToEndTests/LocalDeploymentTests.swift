@@ -18,19 +18,23 @@ struct LocalDeploymentTests {
         let natsPort: Int
         let ports: [String: Int]
 
-        init() throws {
+        /// `cluster`: ports for `cluster-up`'s three servers (three in a row each for clients,
+        /// monitoring and routes), and no TLS.
+        init(cluster: Bool = false) throws {
             state = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "troupe-up-\(UUID().uuidString.prefix(8))")
-            natsPort = try FreePort.find()
+            natsPort = cluster ? try FreePort.findRun(3) : try FreePort.find()
             var ports: [String: Int] = [:]
             for service in Cluster.services { ports[service] = try FreePort.find() }
             self.ports = ports
             var environment = [
                 "TROUPE_STATE": state.path, "TROUPE_BIN": ProcessRunner.productsDirectory().path,
-                "TROUPE_NATS_PORT": "\(natsPort)", "TROUPE_NATS_MONITOR_PORT": "\(try FreePort.find())",
-                "TROUPE_TLS": "1", "TROUPE_ADMIN_TOKEN": Cluster.adminToken, "TROUPE_LOG_LEVEL": "warning",
-                "TROUPE_SHIPPING_DISPATCH_DELAY": "300ms",
+                "TROUPE_NATS_PORT": "\(natsPort)",
+                "TROUPE_NATS_MONITOR_PORT": "\(cluster ? try FreePort.findRun(3) : try FreePort.find())",
+                "TROUPE_TLS": cluster ? "0" : "1", "TROUPE_ADMIN_TOKEN": Cluster.adminToken,
+                "TROUPE_LOG_LEVEL": "warning", "TROUPE_SHIPPING_DISPATCH_DELAY": "300ms",
             ]
+            if cluster { environment["TROUPE_NATS_ROUTE_PORT"] = "\(try FreePort.findRun(3))" }
             for (service, port) in ports { environment["TROUPE_\(service.uppercased())_PORT"] = "\(port)" }
             self.environment = environment
         }
@@ -85,6 +89,78 @@ struct LocalDeploymentTests {
         await deployment.tearDown()
     }
 
+    /// `make cluster-up`: three NATS servers in one cluster, every stream in three replicas, the
+    /// services connected to all three; `up` on that state starts nothing new, `make up`'s single
+    /// server is refused on it, an order ships, and `down` stops every process.
+    @Test func clusterUpRunsTheSuiteOnThreeServersAndDownStopsThem() async throws {
+        let deployment = try Deployment(cluster: true)
+        do {
+            try await exerciseCluster(deployment)
+        } catch {
+            await deployment.tearDown()
+            throw error
+        }
+        await deployment.tearDown()
+    }
+
+    func exerciseCluster(_ deployment: Deployment) async throws {
+        let up = try await deployment.run("cluster-up")
+        #expect(up.status == 0, "\(up.standardOutput)\n\(up.standardError)\n\(deployment.logTails())")
+        #expect(up.standardOutput.contains("All five services are ready"), "\(up.standardOutput)")
+        let first = deployment.pids()
+        #expect(Set(first.keys) == Set(Cluster.services + ["nats-1", "nats-2", "nats-3"]), "\(first)")
+        let urls = (0..<3).map { "nats://127.0.0.1:\(deployment.natsPort + $0)" }
+        for service in Cluster.services {
+            let environment = try String(
+                contentsOfFile: "/proc/\(first[service] ?? 0)/environ", encoding: .utf8
+            ).split(separator: "\0")
+            #expect(environment.contains("TROUPE_NATS_URL=\(urls.joined(separator: ","))"), "\(service)")
+            #expect(environment.contains("TROUPE_STREAM_REPLICAS=3"), "\(service)")
+        }
+        var logger = Logger(label: "e2e")
+        logger.logLevel = .critical
+        let admin = try NATSCredentials.load(
+            from: deployment.state.appendingPathComponent("secrets/admin.nats.json").path)
+        let asAdmin = try await NATSConnection.connect(
+            NATSConfiguration(urls: urls, name: "e2e-cluster-admin", credentials: admin, waitForServer: false),
+            logger: logger)
+        for stream in ["ORDERS", "INVENTORY", "PAYMENTS", "SHIPPING", "NOTIFICATIONS", "DEADLETTER"] {
+            let state = try await asAdmin.streamState(stream)
+            #expect(state.replicas == 3 && state.peers == 3, "\(stream): \(state)")
+        }
+        await asAdmin.close()
+        // An order ships across the cluster.
+        let (status, placed) = try await HTTP.request(
+            "POST", URL(string: "http://127.0.0.1:\(deployment.ports["order"]!)/orders")!,
+            json: [
+                "customerId": "cus_42", "lines": [["sku": "SKU-RED-MUG", "quantity": 1]],
+                "shippingAddress": [
+                    "name": "Ada", "line1": "1 Sq", "city": "London", "postalCode": "SW1", "country": "GB",
+                ],
+            ])
+        #expect(status == 202, "\(placed)")
+        let id = try #require(placed["orderId"] as? String)
+        var final = ""
+        for _ in 0..<100 where final != "SHIPPED" {
+            try await Task.sleep(for: .milliseconds(100))
+            final =
+                (try? await HTTP.request(
+                    "GET", URL(string: "http://127.0.0.1:\(deployment.ports["order"]!)/orders/\(id)")!))?
+                .1["status"] as? String ?? ""
+        }
+        #expect(final == "SHIPPED")
+        // Again on the same state: the cluster's, nothing new started; a single server is refused.
+        let again = try await deployment.run("up")
+        #expect(again.status == 0, "\(again.standardError)")
+        #expect(deployment.pids() == first)
+        let status2 = try await deployment.run("status")
+        #expect(status2.standardOutput.contains("nats-3            running"), "\(status2.standardOutput)")
+        let down = try await deployment.run("down")
+        #expect(down.status == 0)
+        for (name, pid) in first { #expect(kill(pid, 0) != 0, "\(name) still runs") }
+        #expect(deployment.pids().isEmpty)
+    }
+
     func exercise(_ deployment: Deployment) async throws {
         let secrets = deployment.state.appendingPathComponent("secrets")
         let up = try await deployment.run("up")
@@ -97,6 +173,11 @@ struct LocalDeploymentTests {
         #expect((key[.posixPermissions] as? Int).map { $0 & 0o077 } == 0, "the server key is private")
         let first = deployment.pids()
         #expect(Set(first.keys) == Set(Cluster.services + ["nats-server"]))
+        // This state is a single server's: `cluster-up` on it is refused, and starts nothing.
+        let clusterOnSingle = try await deployment.run("cluster-up")
+        #expect(clusterOnSingle.status != 0, "\(clusterOnSingle.standardOutput)")
+        #expect(clusterOnSingle.standardError.contains("make clean"), "\(clusterOnSingle.standardError)")
+        #expect(deployment.pids() == first)
 
         // NATS speaks TLS only: a client that does not trust the local CA is refused; with it, it gets in.
         let url = "nats://127.0.0.1:\(deployment.natsPort)"

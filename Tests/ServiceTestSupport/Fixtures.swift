@@ -1,6 +1,6 @@
 public import Contracts
 import Foundation
-public import HTTPTypes
+import HTTPTypes
 public import Hummingbird
 
 /// Events for decision tests: one order, with causes chained as the saga chains them.

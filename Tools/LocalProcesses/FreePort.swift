@@ -19,6 +19,22 @@ public enum FreePort {
         throw LocalProcessError("no free port found between 20000 and 32000")
     }
 
+    /// `count` consecutive free ports (the first is returned): for what takes a base port and the
+    /// ones after it (`make cluster-up`'s three NATS servers).
+    public static func findRun(_ count: Int) throws -> Int {
+        for _ in 0..<1000 {
+            let base = Int.random(in: 20_000...(32_000 - count))
+            let fresh = given.withLock { given in
+                let run = Set(base..<(base + count))
+                guard given.isDisjoint(with: run) else { return false }
+                given.formUnion(run)
+                return true
+            }
+            if fresh, (base..<(base + count)).allSatisfy(canBind) { return base }
+        }
+        throw LocalProcessError("no \(count) consecutive free ports found between 20000 and 32000")
+    }
+
     private static let given = Mutex<Set<Int>>([])
 
     private static func canBind(_ port: Int) -> Bool { onLoopback(port) { bind($0, $1, $2) } }
