@@ -18,6 +18,25 @@ let serviceDependencies: [Target.Dependency] = [
     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
 ]
 
+/// The test target of one service (`<name>ServiceTests`): what every service's tests use, and `also`.
+func serviceTests(_ name: String, also: [Target.Dependency] = []) -> Target {
+    .testTarget(
+        name: "\(name)ServiceTests",
+        dependencies: [
+            .target(name: "\(name)Service"), "ServiceTestSupport", "TestSupport", "Contracts", "Messaging",
+            "ServiceKit",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ] + also,
+        path: "Tests/\(name)ServiceTests",
+        swiftSettings: swiftSettings
+    )
+}
+
 let package = Package(
     name: "troupe",
     platforms: [.macOS(.v15)],
@@ -230,79 +249,16 @@ let package = Package(
         ),
         // One target per service: its decisions (pure), its handlers and routes on a real store (no
         // NATS, no socket).
-        .testTarget(
-            name: "OrderServiceTests",
-            dependencies: [
-                "OrderService", "ServiceTestSupport", "TestSupport", "Contracts", "Messaging", "ServiceKit",
-                "SchemaValidation",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-            ],
-            path: "Tests/OrderServiceTests",
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "InventoryServiceTests",
-            dependencies: [
-                "InventoryService", "ServiceTestSupport", "TestSupport", "Contracts", "Messaging", "ServiceKit",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-            ],
-            path: "Tests/InventoryServiceTests",
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "PaymentServiceTests",
-            dependencies: [
-                "PaymentService", "ServiceTestSupport", "TestSupport", "Contracts", "Messaging", "ServiceKit",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-            ],
-            path: "Tests/PaymentServiceTests",
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "ShippingServiceTests",
-            dependencies: [
-                "ShippingService", "ServiceTestSupport", "TestSupport", "Contracts", "Messaging", "ServiceKit",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-            ],
-            path: "Tests/ShippingServiceTests",
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "NotificationServiceTests",
-            dependencies: [
-                "NotificationService", "ServiceTestSupport", "TestSupport", "Contracts", "Messaging", "ServiceKit",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
+        serviceTests("Order", also: ["SchemaValidation"]),
+        serviceTests("Inventory"),
+        serviceTests("Payment"),
+        serviceTests("Shipping"),
+        serviceTests(
+            "Notification",
+            also: [
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            path: "Tests/NotificationServiceTests",
-            swiftSettings: swiftSettings
-        ),
+            ]),
         // What spans the services: batch application, the catalogue in the docs, the deployment files,
         // the filtered reads.
         .testTarget(

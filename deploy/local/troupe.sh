@@ -143,7 +143,7 @@ nats_config() { # [node]: the single server's configuration, or node N's of the 
     local file="$STATE/nats.conf" listen="$NATS_PORT" monitor="$NATS_MONITOR_PORT" store="$STATE/nats" cluster=""
     if [ -n "$node" ]; then
         file="$STATE/nats-$node.conf"
-        listen=$((NATS_PORT + node - 1))
+        listen=$(client_port "$node")
         monitor=$((NATS_MONITOR_PORT + node - 1))
         store="$STATE/nats-$node"
         local routes="" other
@@ -217,6 +217,10 @@ start_nats() {
     say "  nats-server       started (pid $!)"
 }
 
+client_port() { # node -> the port of cluster node N's clients (node 1 has TROUPE_NATS_PORT)
+    echo $((NATS_PORT + $1 - 1))
+}
+
 mode() { # what the state folder holds: single, cluster, or nothing yet
     cat "$RUN/mode" 2>/dev/null || true
 }
@@ -250,15 +254,15 @@ start_nats_cluster() {
     done
     [ "$TLS" = 1 ] || rm -f "$RUN/nats.tls"
     for node in "${started[@]}"; do
-        wait_for_port $((NATS_PORT + node - 1)) 10 || die "nats-$node did not start; see $LOGS/nats-$node.log"
-        say "  nats-$node            started (pid $(cat "$RUN/nats-$node.pid")), clients 127.0.0.1:$((NATS_PORT + node - 1))"
+        wait_for_port "$(client_port "$node")" 10 || die "nats-$node did not start; see $LOGS/nats-$node.log"
+        say "  nats-$node            started (pid $(cat "$RUN/nats-$node.pid")), clients 127.0.0.1:$(client_port "$node")"
     done
 }
 
 nats_urls() { # the URLs a service connects with
     if [ "$(mode)" = cluster ]; then
         local node urls=""
-        for node in "${NODES[@]}"; do urls+="${urls:+,}nats://127.0.0.1:$((NATS_PORT + node - 1))"; done
+        for node in "${NODES[@]}"; do urls+="${urls:+,}nats://127.0.0.1:$(client_port "$node")"; done
         printf '%s' "$urls"
     else
         printf 'nats://127.0.0.1:%s' "$NATS_PORT"
@@ -357,8 +361,6 @@ cluster_up() {
 }
 
 summary() {
-    local nats_line="nats://127.0.0.1:$NATS_PORT"
-    [ "$(mode)" = cluster ] && nats_line="$(nats_urls)"
     cat <<SUMMARY
 
 All five services are ready.
@@ -367,7 +369,7 @@ All five services are ready.
   payment       http://127.0.0.1:${PORTS[payment]}
   shipping      http://127.0.0.1:${PORTS[shipping]}
   notification  http://127.0.0.1:${PORTS[notification]}
-  NATS          $nats_line$( [ -f "$RUN/nats.tls" ] && echo ", TLS only (CA: $TLS_DIR/ca.pem)") (identities in $SECRETS/, admin: admin.nats.json)
+  NATS          $(nats_urls)$( [ -f "$RUN/nats.tls" ] && echo ", TLS only (CA: $TLS_DIR/ca.pem)") (identities in $SECRETS/, admin: admin.nats.json)
   admin token   $( [ -n "${TROUPE_ADMIN_TOKEN:-}" ] && echo 'from TROUPE_ADMIN_TOKEN' || echo '.troupe/admin-token')
 
 Place a first order:
@@ -403,7 +405,7 @@ status() {
     if [ "$(mode)" = cluster ]; then
         for node in "${NODES[@]}"; do
             if running "$RUN/nats-$node.pid"; then
-                say "nats-$node            running (pid $(cat "$RUN/nats-$node.pid")), nats://127.0.0.1:$((NATS_PORT + node - 1))"
+                say "nats-$node            running (pid $(cat "$RUN/nats-$node.pid")), nats://127.0.0.1:$(client_port "$node")"
             else
                 say "nats-$node            stopped"
             fi

@@ -67,9 +67,6 @@ final class OrderAdmission: Sendable {
             retryAfter: 1)
     }
 
-    /// The backlog as last measured (for metrics and tests).
-    var backlog: Int { state.withLock { $0.counted + $0.admittedSince } }
-
     /// Orders placed within `stuckAfter` and still pending.
     func count() async throws -> Int {
         let since = ULID.make("ord_", now: Date().addingTimeInterval(-stuckAfter.timeInterval)).prefix(14)
