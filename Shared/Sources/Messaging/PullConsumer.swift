@@ -164,14 +164,24 @@ public final class PullConsumer: Sendable {
     public func maintain() async {
         while !Task.isCancelled {
             let now = ContinuousClock.now
-            let (stopped, stall) = state.withLock { state -> (Bool, String?) in
+            let (stopped, stall, unanswered) = state.withLock { state -> (Bool, String?, Bool) in
+                var unanswered = false
                 if state.requestOpen, now > state.requestDeadline {
                     state.requestOpen = false
                     state.outstanding = 0
+                    unanswered = true
                 }
-                return (state.stopped, Self.stall(in: &state, at: now, options: options))
+                return (state.stopped, Self.stall(in: &state, at: now, options: options), unanswered)
             }
             if stopped { return }
+            // A request that the server let expire without a word (not even `408`): it reached no
+            // consumer. The server answers `409 Consumer Deleted` only to requests open when the
+            // consumer goes; one sent a moment later, or after, is dropped in silence — the stream
+            // may even exist again — and asking again would go unanswered for ever.
+            if unanswered, await consumerIsGone() {
+                markLost(code: 404, text: "a pull request went unanswered and the consumer does not exist")
+                return
+            }
             if let stall {
                 logger.warning(
                     "consumer stalled: \(stall)",
@@ -347,15 +357,7 @@ public final class PullConsumer: Sendable {
         _ = natsMsgHeader_Get(msg, "Description", &description)
         let text = description.map { String(cString: $0) } ?? ""
         if code == 503 || (code == 409 && text.lowercased().contains("consumer deleted")) {
-            logger.warning(
-                "the consumer is gone from the server; binding anew",
-                metadata: [
-                    LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(durable)", LogKey.natsStatus: "\(code)",
-                    "nats.description": "\(text)",
-                ])
-            state.withLock { $0.lost = true }
-            // What is buffered goes back at once (to this consumer if it still exists after all).
-            for message in stop() { try? message.nak() }
+            markLost(code: code, text: text)
         } else {
             logger.warning(
                 "pull request refused",
@@ -365,6 +367,32 @@ public final class PullConsumer: Sendable {
                 ])
             requestLost(retryAfter: .seconds(1))
         }
+    }
+}
+
+extension PullConsumer {
+    /// The server has no such consumer (or no such stream) right now. Any other answer — the
+    /// consumer exists, the server cannot be asked — is not a loss.
+    fileprivate func consumerIsGone() async -> Bool {
+        do {
+            _ = try await connection.consumerState(stream: stream, durable: durable)
+            return false
+        } catch {
+            return error.isNotFound
+        }
+    }
+
+    /// Stops as `stop()` does, with `isLost` set, so that the owner binds anew.
+    fileprivate func markLost(code: Int, text: String) {
+        logger.warning(
+            "the consumer is gone from the server; binding anew",
+            metadata: [
+                LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(durable)", LogKey.natsStatus: "\(code)",
+                "nats.description": "\(text)",
+            ])
+        state.withLock { $0.lost = true }
+        // What is buffered goes back at once (to this consumer if it still exists after all).
+        for message in stop() { try? message.nak() }
     }
 }
 

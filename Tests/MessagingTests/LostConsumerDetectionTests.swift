@@ -1,0 +1,83 @@
+import Foundation
+import Logging
+import Messaging
+import TestSupport
+import Testing
+
+/// The pull layer notices a consumer that is gone, whether the server says so or not: a request
+/// open when the consumer goes is answered `409 Consumer Deleted`, but one sent a moment later
+/// reaches nobody and is dropped in silence, also when the stream exists (made again by its
+/// producer). Asking again would go unanswered for ever, with the service's readiness green.
+@Suite("Pull consumer: a lost consumer is noticed", .serialized, .timeLimit(.minutes(1)))
+struct LostConsumerDetectionTests {
+    let options = PullOptions(batch: 8, expires: .milliseconds(500))
+
+    @Test func aConsumerThatDoesNotExistIsNoticedAlthoughTheServerSaysNothing() async throws {
+        try await withNATSServer { (server) async throws in
+            try await server.withConnection { (nats) async throws in
+                try await nats.ensureStream(testStream())
+                let lines = RecordedLines()
+                // No consumer "ghost": the pull requests reach nobody, and no status comes back.
+                let consumer = try PullConsumer.bind(
+                    connection: nats, stream: "TEST", durable: "ghost", options: options, logger: lines.logger())
+                defer { consumer.stop() }
+                let maintainer = Task { await consumer.maintain() }
+                defer { maintainer.cancel() }
+                #expect(await eventually(timeout: .seconds(8)) { consumer.isLost })
+                #expect(lines.contains("the consumer is gone from the server"))
+                // Lost means stopped: a reader waiting for messages gets none.
+                #expect(await consumer.nextBatch(max: 8).isEmpty)
+            }
+        }
+    }
+
+    @Test func anIdleConsumerThatExistsIsNotLost() async throws {
+        try await withNATSServer { (server) async throws in
+            try await server.withConnection { (nats) async throws in
+                try await nats.ensureStream(testStream())
+                try await nats.ensureConsumer(stream: "TEST", ConsumerConfiguration(durable: "idle"))
+                let consumer = try PullConsumer.bind(
+                    connection: nats, stream: "TEST", durable: "idle", options: options, logger: quietLogger())
+                defer { consumer.stop() }
+                let maintainer = Task { await consumer.maintain() }
+                defer { maintainer.cancel() }
+                // Several requests expire on an empty stream (each answered `408`): nothing is lost,
+                // and a message published afterwards is delivered.
+                try await Task.sleep(for: .seconds(3))
+                #expect(!consumer.isLost)
+                _ = await nats.publish([message("test.placed.o1", "one", id: "e1")])
+                let received = await receive(1, from: consumer)
+                #expect(received.count == 1)
+            }
+        }
+    }
+
+    @Test func aConsumerServiceMakesAConsumerDeletedInSilenceAgain() async throws {
+        try await withNATSServer { (server) async throws in
+            try await server.withConnection { (nats) async throws in
+                try await nats.ensureStream(testStream())
+                let handled = Handled()
+                let service = ConsumerService(
+                    connection: nats, stream: "TEST", consumer: ConsumerConfiguration(durable: "worker"),
+                    pull: options, concurrency: 1, logger: quietLogger()
+                ) { message in
+                    handled.record(message)
+                    return .ack
+                }
+                let run = Task { try await service.run() }
+                defer { run.cancel() }
+                #expect(await eventually { service.isBound })
+                // Deleted and the stream made again between two requests, as an operator's
+                // mistake can: whichever way the server tells it, the service binds anew.
+                try await nats.deleteStream("TEST")
+                try await nats.ensureStream(testStream())
+                #expect(
+                    await eventually(timeout: .seconds(10)) {
+                        (try? await nats.consumers(of: "TEST").map(\.name))?.contains("worker") == true
+                    })
+                _ = await nats.publish([message("test.placed.o2", "two", id: "e2")])
+                #expect(await eventually(timeout: .seconds(10)) { handled.count == 1 })
+            }
+        }
+    }
+}
