@@ -5,7 +5,8 @@ SHELL := /bin/bash
 SWIFT      ?= swift
 SWIFTFLAGS ?= -Xswiftc -warnings-as-errors
 # libcurl4-openssl-dev: the static Swift runtime's URLSession links against libcurl (notification's webhook).
-APT_PACKAGES := nats-server libnats-dev pkg-config valgrind openssl libcurl4-openssl-dev
+# libpq-dev, postgresql: the PostgreSQL store (docs/postgres.md) and the server its tests start.
+APT_PACKAGES := nats-server libnats-dev pkg-config valgrind openssl libcurl4-openssl-dev libpq-dev postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # make up TLS=1: NATS with TLS only, from a local CA under .troupe/secrets/tls/
 TLS ?= 0
@@ -18,7 +19,7 @@ RELEASE := -c release --static-swift-stdlib
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-deps: ## Install nats-server, libnats-dev (nats.c), pkg-config, valgrind and openssl from Debian when missing
+deps: ## Install nats-server, libnats-dev (nats.c), libpq-dev, PostgreSQL, pkg-config, valgrind, openssl from Debian when missing
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \

@@ -81,6 +81,21 @@ let package = Package(
             pkgConfig: "libnats",
             providers: [.apt(["libnats-dev"])]
         ),
+        // libpq from Debian's libpq-dev; imported by Postgres only.
+        .systemLibrary(
+            name: "CLibPQ",
+            path: "Shared/CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        // PostgreSQL through libpq: connections, prepared statements, transactions, migrations
+        // (docs/postgres.md). The only code that touches libpq.
+        .target(
+            name: "Postgres",
+            dependencies: ["CLibPQ"],
+            path: "Shared/Sources/Postgres",
+            swiftSettings: swiftSettings
+        ),
         // The JetStream layer: the only code that touches nats.c.
         .target(
             name: "Messaging",
@@ -281,6 +296,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/EndToEndTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PostgresTests",
+            dependencies: ["Postgres", "TestSupport"],
+            path: "Tests/PostgresTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(
