@@ -19,7 +19,7 @@ struct InventoryConcurrencyTests {
         let bench = try await HandlerBench(InventoryApp.descriptor, migrations: InventoryStore.migrations)
         let service = bench.context
         let onHand: Int64 = 50
-        try await service.store.writer.write { db in
+        try await service.write { db in
             try InventoryStore.save(
                 Product(sku: "SKU-MUG", name: "Mug", unitPrice: 1250, currency: "USD", onHand: onHand, reserved: 0),
                 in: db)
@@ -54,7 +54,7 @@ struct InventoryConcurrencyTests {
         }
 
         let byOrder = try await bench.outgoingByOrder()
-        let product = try await service.store.writer.read { db in try InventoryStore.product("SKU-MUG", in: db) }
+        let product = try await service.read { db in try InventoryStore.product("SKU-MUG", in: db) }
         var held: Int64 = 0
         for index in 0..<80 {
             let id = HandlerBench.orderId(index)

@@ -17,7 +17,7 @@ struct PaymentConcurrencyTests {
         let service = bench.context
         let price: Int64 = 2500
         let limit = 30 * price  // half of the 60 orders fit
-        try await service.store.writer.write { db in
+        try await service.write { db in
             try PaymentStore.save(
                 Account(customerId: "cus_42", currency: "USD", creditLimit: limit, authorized: 0, captured: 0), in: db)
         }
@@ -50,7 +50,7 @@ struct PaymentConcurrencyTests {
 
         // Then shipping dispatches every order still authorized, and each dispatch comes twice.
         let orders = Array(reservations.keys)
-        let held = try await service.store.writer.read { db in
+        let held = try await service.read { db in
             try orders.filter { try PaymentStore.payment($0, in: db)?.status == .AUTHORIZED }
         }
         var dispatches: [(AnyEvent, String)] = []
@@ -87,7 +87,7 @@ struct PaymentConcurrencyTests {
             if captured { capturedOrders += 1 }
         }
         let account = try #require(
-            try await service.store.writer.read { db in try PaymentStore.account("cus_42", in: db) })
+            try await service.read { db in try PaymentStore.account("cus_42", in: db) })
         #expect(account.authorized == 0, "every hold was voided or captured")
         #expect(account.captured == Int64(capturedOrders) * price)
         #expect(account.captured <= limit)

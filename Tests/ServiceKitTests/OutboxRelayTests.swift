@@ -24,11 +24,11 @@ struct OutboxRelayTests {
     @Test func inboxRecordsEachEventOncePerConsumer() throws {
         let store = try ServiceStore.inMemory()
         try store.writer.write { (db) throws in
-            #expect(try Inbox.markProcessed("e1", consumer: "inventory-orders", in: db))
-            #expect(try !Inbox.markProcessed("e1", consumer: "inventory-orders", in: db))
-            #expect(try Inbox.markProcessed("e1", consumer: "inventory-shipping", in: db))
-            #expect(try Inbox.hasProcessed("e1", consumer: "inventory-orders", in: db))
-            #expect(try !Inbox.hasProcessed("e2", consumer: "inventory-orders", in: db))
+            #expect(try Inbox.markProcessed("e1", consumer: "inventory-orders", in: StoreSession(db)))
+            #expect(try !Inbox.markProcessed("e1", consumer: "inventory-orders", in: StoreSession(db)))
+            #expect(try Inbox.markProcessed("e1", consumer: "inventory-shipping", in: StoreSession(db)))
+            #expect(try Inbox.hasProcessed("e1", consumer: "inventory-orders", in: StoreSession(db)))
+            #expect(try !Inbox.hasProcessed("e2", consumer: "inventory-orders", in: StoreSession(db)))
         }
     }
 
@@ -37,13 +37,13 @@ struct OutboxRelayTests {
         struct Abort: Error {}
         #expect(throws: Abort.self) {
             try store.writer.write { (db) throws in
-                try Outbox.append(entry("e1", "test.placed.o1"), in: db)
+                try Outbox.append(entry("e1", "test.placed.o1"), in: StoreSession(db))
                 throw Abort()
             }
         }
         #expect(try store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
         // The control: the same append in a transaction that commits leaves its row.
-        try store.writer.write { (db) throws in try Outbox.append(entry("e1", "test.placed.o1"), in: db) }
+        try store.writer.write { (db) throws in try Outbox.append(entry("e1", "test.placed.o1"), in: StoreSession(db)) }
         #expect(try store.writer.read { db in try Outbox.pending(limit: 10, in: db).map(\.eventId) } == ["e1"])
     }
 
@@ -53,7 +53,9 @@ struct OutboxRelayTests {
                 try await nats.ensureStream(StreamConfiguration(name: "TEST", subjects: ["test.>"]))
                 let store = try ServiceStore.inMemory()
                 try await store.writer.write { (db) throws in
-                    for index in 1...300 { try Outbox.append(entry("e\(index)", "test.placed.o\(index)"), in: db) }
+                    for index in 1...300 {
+                        try Outbox.append(entry("e\(index)", "test.placed.o\(index)"), in: StoreSession(db))
+                    }
                 }
                 let relay = OutboxRelay(
                     store: store, connection: nats, signal: OutboxSignal(), streamOf: { _ in "TEST" }, logger: logger())
@@ -83,19 +85,19 @@ struct OutboxRelayTests {
                     StreamConfiguration(name: "TEST", subjects: ["test.>"], duplicateWindow: .seconds(1)))
                 let store = try ServiceStore.inMemory()
                 let rows = [entry("e1", "test.reserved.o1"), entry("n1", "test.sent.o1", once: false)]
-                try await store.writer.write { db in for row in rows { try Outbox.append(row, in: db) } }
+                try await store.writer.write { db in for row in rows { try Outbox.append(row, in: StoreSession(db)) } }
                 let relay = OutboxRelay(
                     store: store, connection: nats, signal: OutboxSignal(), streamOf: { _ in "TEST" }, logger: logger())
                 #expect(try await relay.publishOnce() == 2)
 
                 // The crash: the rows are back, as if the delete never committed. Inside the window:
-                try await store.writer.write { db in for row in rows { try Outbox.append(row, in: db) } }
+                try await store.writer.write { db in for row in rows { try Outbox.append(row, in: StoreSession(db)) } }
                 #expect(try await relay.publishOnce() == 2)
                 #expect(try await nats.streamState("TEST").messages == 2)
 
                 // And long after the window, for the event that occurs once per subject:
                 try await Task.sleep(for: .milliseconds(1500))
-                try await store.writer.write { db in try Outbox.append(rows[0], in: db) }
+                try await store.writer.write { db in try Outbox.append(rows[0], in: StoreSession(db)) }
                 #expect(try await relay.publishOnce() == 1)
                 #expect(try await nats.streamState("TEST").messages == 2)
                 #expect(try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
@@ -112,7 +114,9 @@ struct OutboxRelayTests {
                 // Two notifications of one order on one subject, both stored by the broker.
                 let first = entry("n1", "test.sent.o1", once: false)
                 let second = entry("n2", "test.sent.o1", once: false)
-                try await store.writer.write { db in for row in [first, second] { try Outbox.append(row, in: db) } }
+                try await store.writer.write { db in
+                    for row in [first, second] { try Outbox.append(row, in: StoreSession(db)) }
+                }
                 let relay = OutboxRelay(
                     store: store, connection: nats, signal: OutboxSignal(), streamOf: { _ in "TEST" },
                     lookAfter: .seconds(5), logger: logger())
@@ -128,7 +132,7 @@ struct OutboxRelayTests {
                     row.createdAt = longAgo
                     return row
                 }
-                try await store.writer.write { db in for row in old { try Outbox.append(row, in: db) } }
+                try await store.writer.write { db in for row in old { try Outbox.append(row, in: StoreSession(db)) } }
                 #expect(try await relay.publishOnce() == 3)
                 #expect(try await nats.messageIds(stream: "TEST", subject: "test.sent.o1") == ["n1", "n2", "n3"])
                 #expect(try await nats.messageIds(stream: "TEST", subject: "test.sent.o2").isEmpty)
@@ -148,7 +152,7 @@ struct OutboxRelayTests {
                 let store = try ServiceStore.open(
                     directory: directory.path, name: "relay", busyTimeout: .milliseconds(100))
                 let rows = [entry("e1", "test.reserved.o1"), entry("n1", "test.sent.o1", once: false)]
-                try await store.writer.write { db in for row in rows { try Outbox.append(row, in: db) } }
+                try await store.writer.write { db in for row in rows { try Outbox.append(row, in: StoreSession(db)) } }
 
                 // Another process holds the store's write lock: the relay publishes but cannot delete.
                 var configuration = Configuration()
@@ -188,7 +192,9 @@ struct OutboxRelayTests {
                 tasks.addTask { try await group.run() }
                 server.kill()
                 try await store.writer.write { (db) throws in
-                    for index in 1...20 { try Outbox.append(entry("e\(index)", "test.placed.o\(index)"), in: db) }
+                    for index in 1...20 {
+                        try Outbox.append(entry("e\(index)", "test.placed.o\(index)"), in: StoreSession(db))
+                    }
                 }
                 signal.notify()
                 try await Task.sleep(for: .seconds(1))
@@ -225,7 +231,9 @@ struct OutboxRelayTests {
             let group = ServiceGroup(services: [relay], gracefulShutdownSignals: [], logger: logger())
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
-                try await store.writer.write { db in try Outbox.append(entry("e1", "test.placed.o1"), in: db) }
+                try await store.writer.write { db in
+                    try Outbox.append(entry("e1", "test.placed.o1"), in: StoreSession(db))
+                }
                 #expect(try await eventuallyAsync { try await nats.streamState("TEST").messages == 1 })
                 // A row nobody published (as if its publish at commit had been lost), written a
                 // minute ago: the relay notices it and publishes it.
@@ -276,8 +284,8 @@ extension OutboxRelayTests {
                 ])
                 let store = try ServiceStore.inMemory()
                 try await store.writer.write { db in
-                    try Outbox.append(entry("mine", "test.reserved.o1"), in: db)
-                    try Outbox.append(entry("lost", "test.reserved.o2"), in: db)
+                    try Outbox.append(entry("mine", "test.reserved.o1"), in: StoreSession(db))
+                    try Outbox.append(entry("lost", "test.reserved.o2"), in: StoreSession(db))
                 }
                 let relay = OutboxRelay(
                     store: store, connection: nats, signal: OutboxSignal(), streamOf: { _ in "TEST" }, logger: logger())

@@ -166,8 +166,8 @@ struct StorageFaultTests {
         #expect(ids == ["c", "w0"], "the other writer committed; nothing of the group remains")
     }
 
-    private static func note(_ id: String, _ db: Database) throws {
-        try db.execute(sql: "INSERT INTO note (id, body) VALUES (?, ?)", arguments: [id, Data(count: 8)])
+    private static func note(_ id: String, _ db: StoreSession) throws {
+        try db.execute("INSERT INTO note (id, body) VALUES (?, ?)", [id, Data(count: 8)])
     }
 
     private static func succeeded(_ task: Task<Void, any Error>) async -> Bool {

@@ -18,11 +18,11 @@ struct StorePrunerTests {
                     sql: "INSERT INTO inbox (consumer, eventId, processedAt) VALUES ('c', ?, ?)",
                     arguments: ["old\(index)", now - 9 * day])
             }
-            #expect(try Inbox.markProcessed("new", consumer: "c", in: db))
+            #expect(try Inbox.markProcessed("new", consumer: "c", in: StoreSession(db)))
             try db.execute(
                 sql: "INSERT INTO cancelledOrder (orderId, cancelledAt) VALUES ('ord_old', ?)",
                 arguments: [now - 9 * day])
-            try Tombstones.record("ord_new", in: db)
+            try Tombstones.record("ord_new", in: StoreSession(db))
         }
         let pruner = StorePruner(store: store, logger: Logger(label: "test"))
         #expect(StorePruner.defaultRetention == .seconds(8 * 24 * 3600))
@@ -31,11 +31,11 @@ struct StorePrunerTests {
             before: Date().addingTimeInterval(-StorePruner.defaultRetention.timeInterval), batch: 5)
         #expect(removed.inbox == 12 && removed.tombstones == 1)
         try await store.writer.read { (db) throws in
-            #expect(try Inbox.hasProcessed("new", consumer: "c", in: db))
-            #expect(try !Inbox.hasProcessed("old0", consumer: "c", in: db))
+            #expect(try Inbox.hasProcessed("new", consumer: "c", in: StoreSession(db)))
+            #expect(try !Inbox.hasProcessed("old0", consumer: "c", in: StoreSession(db)))
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox") == 1)
-            #expect(try Tombstones.isCancelled("ord_new", in: db))
-            #expect(try !Tombstones.isCancelled("ord_old", in: db))
+            #expect(try Tombstones.isCancelled("ord_new", in: StoreSession(db)))
+            #expect(try !Tombstones.isCancelled("ord_old", in: StoreSession(db)))
         }
     }
 

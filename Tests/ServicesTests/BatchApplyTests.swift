@@ -44,7 +44,7 @@ struct BatchApplyTests {
         try await service.store.writer.writeWithoutTransaction { db in db.add(transactionObserver: commits) }
         let results = await service.applyBatch(Array(batch), consumer: "batchtest-orders") { event, db in
             // Every event writes its effect and its outcome event first; only `.done` may keep them.
-            try db.execute(sql: "INSERT INTO effect (eventId) VALUES (?)", arguments: [event.id])
+            try db.execute("INSERT INTO effect (eventId) VALUES (?)", [event.id])
             try Outbox.append([Self.outcome(of: event)], in: db)
             switch event.id {
             case events[1].id: return .notYet("waits")
@@ -86,10 +86,10 @@ struct BatchApplyTests {
         let service = bench.context
         let events = (0..<4).map(Self.event)
         let results = await service.applyBatch(events, consumer: "batchtest-orders") { event, db in
-            try db.execute(sql: "INSERT INTO effect (eventId) VALUES (?)", arguments: [event.id])
+            try db.execute("INSERT INTO effect (eventId) VALUES (?)", [event.id])
             try Outbox.append([Self.outcome(of: event)], in: db)
             // A failure SQLite ends the transaction with (as a full disk can).
-            if event.id == events[2].id { try db.execute(sql: "ROLLBACK") }
+            if event.id == events[2].id { try db.run("ROLLBACK") }
             return .done
         }
         #expect(results.count == 4)
@@ -117,7 +117,7 @@ struct BatchApplyTests {
                 group.addTask {
                     do {
                         _ = try await service.commitTogether { db in
-                            try db.execute(sql: "INSERT INTO effect (eventId) VALUES (?)", arguments: ["w\(index)"])
+                            try db.execute("INSERT INTO effect (eventId) VALUES (?)", ["w\(index)"])
                             try Outbox.append([Self.outcome(of: Self.event(index))], in: db)
                             if index % 10 == 3 { throw Boom() }  // its own writes go, the others' stay
                         }

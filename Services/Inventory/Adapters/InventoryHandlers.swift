@@ -15,7 +15,7 @@ struct InventoryHandlers: EventReactor {
         }
     }
 
-    func load(for event: AnyEvent, in db: Database) throws -> InventoryState? {
+    func load(for event: AnyEvent, in db: StoreSession) throws -> InventoryState? {
         switch event {
         case .orderPlaced(let placed):
             try InventoryStore.state(orderId: placed.data.orderId, skus: placed.data.lines.map(\.sku), in: db)
@@ -46,7 +46,7 @@ struct InventoryHandlers: EventReactor {
         return .apply(decision.state, publish: decision.events)
     }
 
-    func save(_ state: InventoryState, for event: AnyEvent, in db: Database) throws {
+    func save(_ state: InventoryState, for event: AnyEvent, in db: StoreSession) throws {
         try InventoryStore.save(state, orderId: event.orderId, in: db)
     }
 

@@ -28,12 +28,9 @@ struct InventoryStore: Sendable {
 
     /// The state of one order for a decision: its reservation, whether it was cancelled, and the
     /// products named by `skus` (plus those of the reservation).
-    static func state(orderId: String, skus: [String], in db: Database) throws -> InventoryState {
+    static func state(orderId: String, skus: [String], in db: StoreSession) throws -> InventoryState {
         var reservation: Reservation?
-        if let row = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT orderId, lines, status FROM reservation WHERE orderId = ?"),
-            arguments: [orderId])
-        {
+        if let row = try db.row("SELECT orderId, lines, status FROM reservation WHERE orderId = ?", [orderId]) {
             // Columns named and read by position: a lookup by name compares names case-insensitively.
             reservation = Reservation(
                 orderId: row[0],
@@ -49,53 +46,45 @@ struct InventoryStore: Sendable {
         return InventoryState(products: products, reservation: reservation, cancelled: cancelled)
     }
 
-    static func save(_ state: InventoryState, orderId: String, in db: Database) throws {
+    static func save(_ state: InventoryState, orderId: String, in db: StoreSession) throws {
         for product in state.products.values { try save(product, in: db) }
         if let reservation = state.reservation {
             let lines = String(decoding: try storeEncoder.encode(reservation.lines), as: UTF8.self)
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO reservation (orderId, lines, status) VALUES (?, ?, ?)
-                    ON CONFLICT (orderId) DO UPDATE SET lines = excluded.lines, status = excluded.status
-                    """
-            )
-            .execute(arguments: [reservation.orderId, lines, reservation.status.rawValue])
+            try db.execute(
+                """
+                INSERT INTO reservation (orderId, lines, status) VALUES (?, ?, ?)
+                ON CONFLICT (orderId) DO UPDATE SET lines = excluded.lines, status = excluded.status
+                """,
+                [reservation.orderId, lines, reservation.status.rawValue])
         }
         if state.cancelled {
             try Tombstones.record(orderId, in: db)
         }
     }
 
-    static func product(_ sku: String, in db: Database) throws -> Product? {
-        try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT \(productColumns) FROM product WHERE sku = ?"), arguments: [sku]
-        ).map(product)
+    static func product(_ sku: String, in db: StoreSession) throws -> Product? {
+        try db.row("SELECT \(productColumns) FROM product WHERE sku = ?", [sku]).map(product)
     }
 
-    static func save(_ product: Product, in db: Database) throws {
-        try db.cachedStatement(
-            sql:
-                """
-                INSERT INTO product (sku, name, unitPrice, currency, onHand, reserved) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (sku) DO UPDATE SET name = excluded.name, unitPrice = excluded.unitPrice,
-                    currency = excluded.currency, onHand = excluded.onHand, reserved = excluded.reserved
-                """
-        ).execute(arguments: [
-            product.sku, product.name, product.unitPrice, product.currency, product.onHand, product.reserved,
-        ])
+    static func save(_ product: Product, in db: StoreSession) throws {
+        try db.execute(
+            """
+            INSERT INTO product (sku, name, unitPrice, currency, onHand, reserved) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (sku) DO UPDATE SET name = excluded.name, unitPrice = excluded.unitPrice,
+                currency = excluded.currency, onHand = excluded.onHand, reserved = excluded.reserved
+            """,
+            [product.sku, product.name, product.unitPrice, product.currency, product.onHand, product.reserved])
     }
 
-    static func products(after: String?, limit: Int, in db: Database) throws -> [Product] {
-        try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT \(productColumns) FROM product WHERE sku > ? ORDER BY sku LIMIT ?"),
-            arguments: [after ?? "", limit]
-        ).map(product)
+    static func products(after: String?, limit: Int, in db: StoreSession) throws -> [Product] {
+        try db.rows("SELECT \(productColumns) FROM product WHERE sku > ? ORDER BY sku LIMIT ?", [after ?? "", limit])
+            .map(product)
     }
 
     private static let productColumns = "sku, name, unitPrice, currency, onHand, reserved"
 
     /// A row of `productColumns`, read by position.
-    private static func product(_ row: Row) -> Product {
+    private static func product(_ row: StoreRow) -> Product {
         Product(
             sku: row[0], name: row[1], unitPrice: row[2], currency: row[3], onHand: row[4], reserved: row[5])
     }

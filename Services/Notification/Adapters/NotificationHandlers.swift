@@ -68,17 +68,17 @@ struct NotificationHandlers: Sendable {
         let reactsTo: @Sendable (AnyEvent) -> Bool = { NotificationDecisions.request(for: $0) != nil }
         return await service.applyBatch(events, consumer: consumer, reactsTo: reactsTo) { [sent] event, db in
             guard let notification = sent[event.id] else { return .done }
-            try db.execute(
-                sql: """
-                    INSERT OR IGNORE INTO notification (notificationId, orderId, customerId, template, channels, status, sentAt)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
+            let inserted = try db.execute(
+                """
+                INSERT INTO notification (notificationId, orderId, customerId, template, channels, status, sentAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """,
+                [
                     notification.notificationId, notification.request.orderId, notification.request.customerId,
                     notification.request.template.rawValue, channelNames,
                     notification.failures.isEmpty ? "SENT" : "FAILED", notification.sentAt,
                 ])
-            if db.changesCount == 1 { try Outbox.append([notification.outcome], in: db) }
+            if inserted == 1 { try Outbox.append([notification.outcome], in: db) }
             return .done
         }
     }

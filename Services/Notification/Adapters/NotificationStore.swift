@@ -1,4 +1,5 @@
 import GRDB
+import ServiceKit
 
 /// Notification's table: one row per order and template.
 enum NotificationStore {
@@ -29,20 +30,21 @@ enum NotificationStore {
     }
 
     /// Newest first, before the `before` id (a page's cursor), of one order when given.
-    static func list(orderId: String?, before: String?, limit: Int, in db: Database) throws -> [Item] {
-        var sql = "SELECT * FROM notification WHERE notificationId < ?"
-        var arguments: [any DatabaseValueConvertible] = [before ?? "ntf_~"]
+    static func list(orderId: String?, before: String?, limit: Int, in db: StoreSession) throws -> [Item] {
+        var sql =
+            "SELECT notificationId, orderId, customerId, template, channels, status, sentAt FROM notification "
+            + "WHERE notificationId < ?"
+        var arguments: [any StoreValue] = [before ?? "ntf_~"]
         if let orderId {
             sql += " AND orderId = ?"
             arguments.append(orderId)
         }
         sql += " ORDER BY notificationId DESC LIMIT ?"
         arguments.append(limit)
-        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+        return try db.rows(sql, arguments).map { row in
             Item(
-                notificationId: row["notificationId"], orderId: row["orderId"], customerId: row["customerId"],
-                template: row["template"], channels: (row["channels"] as String).split(separator: ",").map(String.init),
-                status: row["status"], sentAt: row["sentAt"])
+                notificationId: row[0], orderId: row[1], customerId: row[2], template: row[3],
+                channels: (row[4] as String).split(separator: ",").map(String.init), status: row[5], sentAt: row[6])
         }
     }
 }

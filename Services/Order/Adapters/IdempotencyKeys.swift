@@ -7,18 +7,17 @@ import ServiceLifecycle
 
 /// The `Idempotency-Key`s of `POST /orders`: each with the request it came with and the order it placed.
 enum IdempotencyKeys {
-    static func find(_ key: String, in db: Database) throws -> (requestHash: String, orderId: String)? {
-        guard
-            let row = try Row.fetchOne(
-                db, sql: "SELECT requestHash, orderId FROM idempotencyKey WHERE key = ?", arguments: [key])
-        else { return nil }
-        return (row["requestHash"], row["orderId"])
+    static func find(_ key: String, in db: StoreSession) throws -> (requestHash: String, orderId: String)? {
+        guard let row = try db.row("SELECT requestHash, orderId FROM idempotencyKey WHERE key = ?", [key]) else {
+            return nil
+        }
+        return (row[0], row[1])
     }
 
-    static func record(_ key: String, requestHash: String, orderId: String, in db: Database) throws {
+    static func record(_ key: String, requestHash: String, orderId: String, in db: StoreSession) throws {
         try db.execute(
-            sql: "INSERT INTO idempotencyKey (key, requestHash, orderId, createdAt) VALUES (?, ?, ?, ?)",
-            arguments: [key, requestHash, orderId, Date()])
+            "INSERT INTO idempotencyKey (key, requestHash, orderId, createdAt) VALUES (?, ?, ?, ?)",
+            [key, requestHash, orderId, Date()])
     }
 }
 
@@ -48,8 +47,7 @@ struct IdempotencyKeySweeper: Service {
     }
 
     /// Removes the keys created before `cutoff`; returns how many.
-    static func purge(olderThan cutoff: Date, in db: Database) throws -> Int {
-        try db.execute(sql: "DELETE FROM idempotencyKey WHERE createdAt < ?", arguments: [cutoff])
-        return db.changesCount
+    static func purge(olderThan cutoff: Date, in db: StoreSession) throws -> Int {
+        try db.execute("DELETE FROM idempotencyKey WHERE createdAt < ?", [cutoff])
     }
 }

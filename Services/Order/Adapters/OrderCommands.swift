@@ -11,7 +11,7 @@ enum OrderCommands {
     /// `Idempotency-Key` seen before with the same request, the order it placed then (`replayed`).
     static func place(
         _ request: PlaceOrderRequest, orderId: String, canonical: String, idempotencyKey key: String?,
-        traceparent: String, in db: Database
+        traceparent: String, in db: StoreSession
     ) throws -> (state: OrderState, replayed: Bool) {
         if let key {
             if let earlier = try IdempotencyKeys.find(key, in: db) {
@@ -35,7 +35,7 @@ enum OrderCommands {
 
     /// `POST /orders/<id>/cancel`: the cancellation requested once (asking again changes nothing);
     /// refused for an order that is already final.
-    static func requestCancellation(_ orderId: String, traceparent: String, in db: Database) throws -> OrderState {
+    static func requestCancellation(_ orderId: String, traceparent: String, in db: StoreSession) throws -> OrderState {
         guard let state = try OrderStore.view(orderId, in: db) else {
             throw APIError(.notFound, "no order \(orderId)")
         }

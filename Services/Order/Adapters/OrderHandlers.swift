@@ -23,7 +23,7 @@ struct OrderHandlers: Sendable {
 
     /// One event's effect (the order service is event-sourced: saving is appending to the history).
     /// `document` is the event as it arrived, kept as is in the history (nil: encode it).
-    static func apply(_ event: AnyEvent, document: Data? = nil, in db: Database) throws -> HandlerOutcome {
+    static func apply(_ event: AnyEvent, document: Data? = nil, in db: StoreSession) throws -> HandlerOutcome {
         if event.type.hasPrefix("troupe.order.") { return .done }  // Its own events: nothing to apply.
         let state = try OrderStore.view(event.orderId, in: db)
         switch OrderDecisions.decide(state, event) {

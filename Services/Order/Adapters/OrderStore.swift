@@ -37,13 +37,12 @@ enum OrderStore {
     }
 
     /// The order's events as they arrived (JSON documents), oldest first; empty for no such order.
-    static func documents(_ orderId: String, in db: Database) throws -> [Data] {
-        try Data.fetchAll(
-            db, sql: "SELECT document FROM orderEvent WHERE orderId = ? ORDER BY seq", arguments: [orderId])
+    static func documents(_ orderId: String, in db: StoreSession) throws -> [Data] {
+        try db.values(Data.self, "SELECT document FROM orderEvent WHERE orderId = ? ORDER BY seq", [orderId])
     }
 
     /// The order's history, oldest first; `upTo` keeps only events at or before that time.
-    static func history(_ orderId: String, upTo: String? = nil, in db: Database) throws -> [AnyEvent] {
+    static func history(_ orderId: String, upTo: String? = nil, in db: StoreSession) throws -> [AnyEvent] {
         let decoder = EventDecoder()
         return try documents(orderId, in: db).compactMap { document in
             let event = try decoder.decode(document)
@@ -58,17 +57,11 @@ enum OrderStore {
     /// `documents` holds events already encoded (an incoming event as it arrived), by id.
     static func append(
         _ events: [AnyEvent], publishing: [AnyEvent], to state: OrderState?, documents given: [String: Data] = [:],
-        in db: Database
+        in db: StoreSession
     ) throws -> OrderState? {
         guard let first = events.first else { return state }
         var next = state
-        var seq =
-            try Int.fetchOne(
-                db.cachedStatement(sql: "SELECT MAX(seq) FROM orderEvent WHERE orderId = ?"), arguments: [first.orderId]
-            )
-            ?? 0
-        let insert = try db.cachedStatement(
-            sql: "INSERT INTO orderEvent (orderId, seq, eventId, time, document) VALUES (?, ?, ?, ?, ?)")
+        var seq = try db.value(Int.self, "SELECT MAX(seq) FROM orderEvent WHERE orderId = ?", [first.orderId]) ?? 0
         // Each event is encoded once: the same document goes to the history and, when the order
         // publishes it, to the outbox.
         var documents = given
@@ -76,7 +69,9 @@ enum OrderStore {
             seq += 1
             let document = try documents[event.id] ?? event.encoded()
             documents[event.id] = document
-            try insert.execute(arguments: [event.orderId, seq, event.id, event.time, document])
+            try db.execute(
+                "INSERT INTO orderEvent (orderId, seq, eventId, time, document) VALUES (?, ?, ?, ?, ?)",
+                [event.orderId, seq, event.id, event.time, document])
             next = OrderState.evolve(next, event)
         }
         for event in publishing {
@@ -98,31 +93,26 @@ enum OrderStore {
         return next
     }
 
-    static func saveView(_ state: OrderState, in db: Database) throws {
-        try db.cachedStatement(
-            // An upsert, not INSERT OR REPLACE: a replace deletes and re-inserts the row, rewriting
-            // both indexes even when neither customerId nor status changed (most events).
-            sql: "INSERT INTO orderView (orderId, customerId, status, document) VALUES (?, ?, ?, ?) "
+    static func saveView(_ state: OrderState, in db: StoreSession) throws {
+        // An upsert, not INSERT OR REPLACE: a replace deletes and re-inserts the row, rewriting
+        // both indexes even when neither customerId nor status changed (most events).
+        try db.execute(
+            "INSERT INTO orderView (orderId, customerId, status, document) VALUES (?, ?, ?, ?) "
                 + "ON CONFLICT (orderId) DO UPDATE SET customerId = excluded.customerId, "
-                + "status = excluded.status, document = excluded.document"
-        ).execute(
-            arguments: [
-                state.orderId, state.customerId, state.status.rawValue, OrderViewCodec.encode(state),
-            ])
+                + "status = excluded.status, document = excluded.document",
+            [state.orderId, state.customerId, state.status.rawValue, OrderViewCodec.encode(state)])
     }
 
-    static func view(_ orderId: String, in db: Database) throws -> OrderState? {
-        try Data.fetchOne(
-            db.cachedStatement(sql: "SELECT document FROM orderView WHERE orderId = ?"), arguments: [orderId]
-        )
-        .map(OrderViewCodec.decode)
+    static func view(_ orderId: String, in db: StoreSession) throws -> OrderState? {
+        try db.value(Data.self, "SELECT document FROM orderView WHERE orderId = ?", [orderId])
+            .map(OrderViewCodec.decode)
     }
 
-    static func list(customerId: String?, status: String?, before: String?, limit: Int, in db: Database) throws
+    static func list(customerId: String?, status: String?, before: String?, limit: Int, in db: StoreSession) throws
         -> [OrderState]
     {
         var sql = "SELECT document FROM orderView WHERE orderId < ?"
-        var arguments: [any DatabaseValueConvertible] = [before ?? "ord_~"]
+        var arguments: [any StoreValue] = [before ?? "ord_~"]
         if let customerId {
             sql += " AND customerId = ?"
             arguments.append(customerId)
@@ -133,13 +123,13 @@ enum OrderStore {
         }
         sql += " ORDER BY orderId DESC LIMIT ?"
         arguments.append(limit)
-        return try Data.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(OrderViewCodec.decode)
+        return try db.values(Data.self, sql, arguments).map(OrderViewCodec.decode)
     }
 
     /// Rebuilds the whole projection from the events (`--rebuild-projection`).
-    static func rebuildProjection(in db: Database) throws -> Int {
-        try db.execute(sql: "DELETE FROM orderView")
-        let ids = try String.fetchAll(db, sql: "SELECT DISTINCT orderId FROM orderEvent")
+    static func rebuildProjection(in db: StoreSession) throws -> Int {
+        try db.execute("DELETE FROM orderView")
+        let ids = try db.values(String.self, "SELECT DISTINCT orderId FROM orderEvent")
         for id in ids {
             if let state = OrderState.fold(try history(id, in: db)) { try saveView(state, in: db) }
         }

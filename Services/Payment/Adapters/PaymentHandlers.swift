@@ -20,7 +20,7 @@ struct PaymentHandlers: EventReactor {
         }
     }
 
-    func load(for event: AnyEvent, in db: Database) throws -> Loaded? {
+    func load(for event: AnyEvent, in db: StoreSession) throws -> Loaded? {
         switch event {
         case .inventoryReserved(let reserved):
             Loaded(
@@ -54,7 +54,7 @@ struct PaymentHandlers: EventReactor {
         return .apply(Loaded(state: decision.state, paymentId: loaded.paymentId), publish: decision.events)
     }
 
-    func save(_ loaded: Loaded, for event: AnyEvent, in db: Database) throws {
+    func save(_ loaded: Loaded, for event: AnyEvent, in db: StoreSession) throws {
         try PaymentStore.save(loaded.state, orderId: event.orderId, in: db)
     }
 

@@ -25,7 +25,7 @@ enum PaymentStore {
         }
     }
 
-    static func state(orderId: String, customerId: String?, in db: Database) throws -> PaymentState {
+    static func state(orderId: String, customerId: String?, in db: StoreSession) throws -> PaymentState {
         let payment = try self.payment(orderId, in: db)
         let customer = customerId ?? payment?.customerId
         let account = try customer.flatMap { try self.account($0, in: db) }
@@ -34,52 +34,47 @@ enum PaymentStore {
         return PaymentState(account: account, payment: payment, cancelled: cancelled)
     }
 
-    static func save(_ state: PaymentState, orderId: String, in db: Database) throws {
+    static func save(_ state: PaymentState, orderId: String, in db: StoreSession) throws {
         if let account = state.account { try save(account, in: db) }
         if let p = state.payment {
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO payment (orderId, paymentId, customerId, amount, currency, status)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (orderId) DO UPDATE SET paymentId = excluded.paymentId,
-                        customerId = excluded.customerId, amount = excluded.amount,
-                        currency = excluded.currency, status = excluded.status
-                    """
-            ).execute(arguments: [p.orderId, p.paymentId, p.customerId, p.amount, p.currency, p.status.rawValue])
+            try db.execute(
+                """
+                INSERT INTO payment (orderId, paymentId, customerId, amount, currency, status)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (orderId) DO UPDATE SET paymentId = excluded.paymentId,
+                    customerId = excluded.customerId, amount = excluded.amount,
+                    currency = excluded.currency, status = excluded.status
+                """,
+                [p.orderId, p.paymentId, p.customerId, p.amount, p.currency, p.status.rawValue])
         }
         if state.cancelled {
             try Tombstones.record(orderId, in: db)
         }
     }
 
-    static func account(_ customerId: String, in db: Database) throws -> Account? {
+    static func account(_ customerId: String, in db: StoreSession) throws -> Account? {
         // Columns named and read by position: a lookup by name compares names case-insensitively.
-        try Row.fetchOne(
-            db.cachedStatement(
-                sql: "SELECT customerId, currency, creditLimit, authorized, captured FROM account WHERE customerId = ?"),
-            arguments: [customerId]
+        try db.row(
+            "SELECT customerId, currency, creditLimit, authorized, captured FROM account WHERE customerId = ?",
+            [customerId]
         ).map { Account(customerId: $0[0], currency: $0[1], creditLimit: $0[2], authorized: $0[3], captured: $0[4]) }
     }
 
-    static func save(_ account: Account, in db: Database) throws {
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO account (customerId, currency, creditLimit, authorized, captured)
-                VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (customerId) DO UPDATE SET currency = excluded.currency,
-                    creditLimit = excluded.creditLimit, authorized = excluded.authorized,
-                    captured = excluded.captured
-                """
-        ).execute(arguments: [
-            account.customerId, account.currency, account.creditLimit, account.authorized, account.captured,
-        ])
+    static func save(_ account: Account, in db: StoreSession) throws {
+        try db.execute(
+            """
+            INSERT INTO account (customerId, currency, creditLimit, authorized, captured)
+            VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (customerId) DO UPDATE SET currency = excluded.currency,
+                creditLimit = excluded.creditLimit, authorized = excluded.authorized,
+                captured = excluded.captured
+            """,
+            [account.customerId, account.currency, account.creditLimit, account.authorized, account.captured])
     }
 
-    static func payment(_ orderId: String, in db: Database) throws -> Payment? {
-        try Row.fetchOne(
-            db.cachedStatement(
-                sql: "SELECT orderId, paymentId, customerId, amount, currency, status FROM payment WHERE orderId = ?"),
-            arguments: [orderId]
+    static func payment(_ orderId: String, in db: StoreSession) throws -> Payment? {
+        try db.row(
+            "SELECT orderId, paymentId, customerId, amount, currency, status FROM payment WHERE orderId = ?", [orderId]
         ).map {
             Payment(
                 orderId: $0[0], paymentId: $0[1], customerId: $0[2], amount: $0[3], currency: $0[4],

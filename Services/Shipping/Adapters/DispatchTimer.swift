@@ -14,7 +14,7 @@ struct DispatchTimer: Service {
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                let due = try await handlers.service.store.writer.read { db in
+                let due = try await handlers.service.read { db in
                     try ShippingStore.due(now: Date(), limit: 256, in: db)
                 }
                 if !due.isEmpty { _ = try await handlers.dispatch(due) }

@@ -23,7 +23,7 @@ struct ShippingHandlers: EventReactor {
         }
     }
 
-    func load(for event: AnyEvent, in db: Database) throws -> Loaded? {
+    func load(for event: AnyEvent, in db: StoreSession) throws -> Loaded? {
         switch event {
         case _ where reacts(to: event):
             let shipmentId = if case .paymentAuthorized = event { ULID.make("shp_") } else { "" }
@@ -58,7 +58,7 @@ struct ShippingHandlers: EventReactor {
         return .apply(next, publish: decision.events)
     }
 
-    func save(_ loaded: Loaded, for event: AnyEvent, in db: Database) throws {
+    func save(_ loaded: Loaded, for event: AnyEvent, in db: StoreSession) throws {
         try ShippingStore.save(loaded.state, orderId: event.orderId, in: db)
     }
 

@@ -22,53 +22,48 @@ enum ShippingStore {
         }
     }
 
-    static func state(orderId: String, in db: Database) throws -> ShippingState {
-        let address = try String.fetchOne(
-            db.cachedStatement(sql: "SELECT address FROM address WHERE orderId = ?"), arguments: [orderId]
-        )
-        .map { try storeDecoder.decode(ShippingAddress.self, from: Data($0.utf8)) }
+    static func state(orderId: String, in db: StoreSession) throws -> ShippingState {
+        let address = try db.value(String.self, "SELECT address FROM address WHERE orderId = ?", [orderId])
+            .map { try storeDecoder.decode(ShippingAddress.self, from: Data($0.utf8)) }
         let cancelled =
             try Tombstones.isCancelled(orderId, in: db)
         return ShippingState(address: address, shipment: try shipment(orderId, in: db), cancelled: cancelled)
     }
 
-    static func save(_ state: ShippingState, orderId: String, in db: Database) throws {
+    static func save(_ state: ShippingState, orderId: String, in db: StoreSession) throws {
         if let address = state.address {
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO address (orderId, address) VALUES (?, ?)").execute(
-                arguments: [orderId, String(decoding: try storeEncoder.encode(address), as: UTF8.self)])
+            try db.execute(
+                "INSERT INTO address (orderId, address) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [orderId, String(decoding: try storeEncoder.encode(address), as: UTF8.self)])
         }
         if let shipment = state.shipment {
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO shipment (orderId, document, status, dispatchAt) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (orderId) DO UPDATE SET document = excluded.document, status = excluded.status,
-                        dispatchAt = excluded.dispatchAt
-                    """
-            ).execute(arguments: [
-                orderId, String(decoding: try storeEncoder.encode(shipment), as: UTF8.self),
-                shipment.status.rawValue,
-                shipment.dispatchAt?.timeIntervalSince1970,
-            ])
+            try db.execute(
+                """
+                INSERT INTO shipment (orderId, document, status, dispatchAt) VALUES (?, ?, ?, ?)
+                ON CONFLICT (orderId) DO UPDATE SET document = excluded.document, status = excluded.status,
+                    dispatchAt = excluded.dispatchAt
+                """,
+                [
+                    orderId, String(decoding: try storeEncoder.encode(shipment), as: UTF8.self),
+                    shipment.status.rawValue, shipment.dispatchAt?.timeIntervalSince1970,
+                ])
         }
         if state.cancelled {
             try Tombstones.record(orderId, in: db)
         }
     }
 
-    static func shipment(_ orderId: String, in db: Database) throws -> Shipment? {
-        try String.fetchOne(
-            db.cachedStatement(sql: "SELECT document FROM shipment WHERE orderId = ?"), arguments: [orderId]
-        )
-        .map { try storeDecoder.decode(Shipment.self, from: Data($0.utf8)) }
+    static func shipment(_ orderId: String, in db: StoreSession) throws -> Shipment? {
+        try db.value(String.self, "SELECT document FROM shipment WHERE orderId = ?", [orderId])
+            .map { try storeDecoder.decode(Shipment.self, from: Data($0.utf8)) }
     }
 
     /// Orders whose dispatch timer has fired.
-    static func due(now: Date, limit: Int, in db: Database) throws -> [String] {
-        try String.fetchAll(
-            db.cachedStatement(
-                sql:
-                    "SELECT orderId FROM shipment WHERE status = 'SCHEDULED' AND dispatchAt <= ? ORDER BY dispatchAt LIMIT ?"
-            ), arguments: [now.timeIntervalSince1970, limit])
+    static func due(now: Date, limit: Int, in db: StoreSession) throws -> [String] {
+        try db.values(
+            String.self,
+            "SELECT orderId FROM shipment WHERE status = 'SCHEDULED' AND dispatchAt <= ? ORDER BY dispatchAt LIMIT ?",
+            [now.timeIntervalSince1970, limit])
     }
 }
 

@@ -4,29 +4,31 @@
 /// serialization failure or deadlock is retried, a lost connection makes the service answer 503 and
 /// try again (docs/postgres.md).
 public struct PGError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable, Hashable {
+    /// What kind of failure: a struct of constants, so that a kind can be added without breaking callers.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
+
         /// The connection could not be made, or broke.
-        case connection
+        public static let connection = Code("connection")
         /// 23505: a row with the same key exists.
-        case uniqueViolation
+        public static let uniqueViolation = Code("unique violation")
         /// 40001: a concurrent transaction got there first; run the transaction again.
-        case serializationFailure
+        public static let serializationFailure = Code("serialization failure")
         /// 40P01: two transactions waited for each other; one was cancelled; run it again.
-        case deadlock
-        /// 57P01…57P03, 08…: the server is shutting down or restarting; reconnect.
-        case serverGoingAway
-        /// A value came back in a type this layer does not read.
-        case unsupportedType
+        public static let deadlock = Code("deadlock")
+        /// 57P01…57P03: the server is shutting down or restarting; reconnect.
+        public static let serverGoingAway = Code("server going away")
         /// Any other SQL error.
-        case other
+        public static let other = Code("other")
     }
 
-    public let kind: Kind
+    public let kind: Code
     /// The five-character SQLSTATE, when the server sent one.
     public let sqlState: String?
     public let message: String
 
-    public init(_ kind: Kind, sqlState: String? = nil, _ message: String) {
+    public init(_ kind: Code, sqlState: String? = nil, _ message: String) {
         self.kind = kind
         self.sqlState = sqlState
         self.message = message
@@ -34,17 +36,14 @@ public struct PGError: Error, Sendable, CustomStringConvertible {
 
     /// Whether running the same transaction again may succeed (nothing of it was committed).
     public var isTransient: Bool {
-        switch kind {
-        case .connection, .serializationFailure, .deadlock, .serverGoingAway: true
-        case .uniqueViolation, .unsupportedType, .other: false
-        }
+        [.connection, .serializationFailure, .deadlock, .serverGoingAway].contains(kind)
     }
 
     public var description: String {
         if let sqlState { "PostgreSQL \(sqlState): \(message)" } else { "PostgreSQL: \(message)" }
     }
 
-    static func kind(sqlState: String) -> Kind {
+    static func kind(sqlState: String) -> Code {
         switch sqlState {
         case "23505": .uniqueViolation
         case "40001": .serializationFailure

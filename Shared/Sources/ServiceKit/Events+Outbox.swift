@@ -1,6 +1,6 @@
 public import Contracts
 public import Foundation
-public import GRDB
+import GRDB
 public import Logging
 public import Messaging
 
@@ -30,7 +30,7 @@ extension OutboxEntry {
 
 extension Outbox {
     /// Adds the events a decision produced to the outbox, inside the caller's transaction.
-    public static func append(_ events: [AnyEvent], in db: Database) throws {
+    public static func append(_ events: [AnyEvent], in db: StoreSession) throws {
         for event in events { try append(OutboxEntry(event), in: db) }
     }
 }

@@ -1,5 +1,5 @@
 import DequeModule
-public import GRDB
+import GRDB
 import Synchronization
 
 /// Commits concurrent writes together: under load, the writes that arrive while one transaction
@@ -13,7 +13,7 @@ public final class GroupCommit: Sendable {
     private struct Pending: Sendable {
         /// Runs the write in its savepoint, inside the group's transaction; returns how to answer its
         /// caller once that transaction has committed.
-        let body: @Sendable (Database) throws -> @Sendable () -> Void
+        let body: @Sendable (StoreSession) throws -> @Sendable () -> Void
         /// Tells the caller the transaction failed.
         let fail: @Sendable (any Error) -> Void
     }
@@ -34,7 +34,7 @@ public final class GroupCommit: Sendable {
 
     /// Runs `body` in a savepoint of the next group transaction and returns its result once that
     /// transaction has committed (or its error: then none of its writes remain).
-    public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    public func write<T: Sendable>(_ body: @escaping @Sendable (StoreSession) throws -> T) async throws -> T {
         let promise = Promise<T>()
         let pending = Pending(
             body: { db in
@@ -82,7 +82,8 @@ public final class GroupCommit: Sendable {
             if group.isEmpty { return }
             do {
                 let answers = try await store.writeAsync { db in
-                    try group.map { pending in try pending.body(db) }
+                    let session = StoreSession(db)
+                    return try group.map { pending in try pending.body(session) }
                 }
                 for answer in answers { answer() }
             } catch {

@@ -60,18 +60,18 @@ public enum Outbox {
     ///
     /// Times are stored as seconds since 1970 (GRDB reads them back as `Date`): formatting a date
     /// as text costs more than the insert.
-    public static func append(_ entry: OutboxEntry, in db: Database) throws {
-        try db.cachedStatement(
-            sql: "INSERT OR IGNORE INTO outbox (eventId, subject, payload, headers, oncePerSubject, createdAt) "
-                + "VALUES (?, ?, ?, ?, ?, ?)"
-        ).execute(arguments: [
-            entry.eventId, entry.subject, entry.payload, entry.headers, entry.oncePerSubject,
-            entry.createdAt.timeIntervalSince1970,
-        ])
-        guard db.changesCount == 1 else { return }
+    public static func append(_ entry: OutboxEntry, in db: StoreSession) throws {
+        let inserted = try db.execute(
+            "INSERT INTO outbox (eventId, subject, payload, headers, oncePerSubject, createdAt) "
+                + "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [
+                entry.eventId, entry.subject, entry.payload, entry.headers, entry.oncePerSubject,
+                entry.createdAt.timeIntervalSince1970,
+            ])
+        guard inserted == 1 else { return }
         var stored = entry
         stored.seq = db.lastInsertedRowID
-        OutboxHandoff.staging(for: db)?.stage(stored)
+        OutboxHandoff.staging(for: db.db)?.stage(stored)
     }
 
     /// Events not yet published, oldest first.
@@ -91,16 +91,14 @@ public enum Outbox {
 public enum Inbox {
     /// Records that `consumer` has processed `eventId`; false when it already had (the caller then
     /// applies nothing, so a redelivery has no second effect).
-    public static func markProcessed(_ eventId: String, consumer: String, in db: Database) throws -> Bool {
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO inbox (consumer, eventId, processedAt) VALUES (?, ?, ?)")
-            .execute(arguments: [consumer, eventId, Date().timeIntervalSince1970])
-        return db.changesCount == 1
+    public static func markProcessed(_ eventId: String, consumer: String, in db: StoreSession) throws -> Bool {
+        try db.execute(
+            "INSERT INTO inbox (consumer, eventId, processedAt) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [consumer, eventId, Date().timeIntervalSince1970]) == 1
     }
 
     /// Whether `consumer` has processed `eventId`.
-    public static func hasProcessed(_ eventId: String, consumer: String, in db: Database) throws -> Bool {
-        try Bool.fetchOne(
-            db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE consumer = ? AND eventId = ?"),
-            arguments: [consumer, eventId]) ?? false
+    public static func hasProcessed(_ eventId: String, consumer: String, in db: StoreSession) throws -> Bool {
+        try db.row("SELECT 1 FROM inbox WHERE consumer = ? AND eventId = ?", [consumer, eventId]) != nil
     }
 }

@@ -41,18 +41,18 @@ public final class ServiceContext: Sendable {
     }
 
     /// Commits a state change with the events it causes; the relay publishes them right after.
-    public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await store.writeAsync(body)
+    public func write<T: Sendable>(_ body: @escaping @Sendable (StoreSession) throws -> T) async throws -> T {
+        try await store.writeAsync { db in try body(StoreSession(db)) }
     }
 
     /// Reads a consistent snapshot of the store, off the writer (routes that only look).
-    public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await store.writer.read(body)
+    public func read<T: Sendable>(_ body: @escaping @Sendable (StoreSession) throws -> T) async throws -> T {
+        try await store.writer.read { db in try body(StoreSession(db)) }
     }
 
     /// Like `write`, for writes that arrive concurrently (HTTP requests): under load they are
     /// committed together, each in a savepoint of its own, one transaction for many (`GroupCommit`).
-    public func commitTogether<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    public func commitTogether<T: Sendable>(_ body: @escaping @Sendable (StoreSession) throws -> T) async throws -> T {
         try await groupCommit.write(body)
     }
 }
@@ -76,7 +76,7 @@ extension ServiceContext {
         guard events.contains(where: reactsTo) else { return events.map { _ in .success(.done) } }
         do {
             return try await store.writeAsync { db in
-                try Self.applyEach(events, consumer: consumer, reactsTo: reactsTo, apply, in: db)
+                try Self.applyEach(events, consumer: consumer, reactsTo: reactsTo, apply, in: StoreSession(db))
             }
         } catch {
             return events.map { _ in .failure(error) }
@@ -85,13 +85,13 @@ extension ServiceContext {
 
     func applyDeliveries(
         _ deliveries: [Delivery<AnyEvent>], consumer: String, reactsTo: @escaping @Sendable (AnyEvent) -> Bool,
-        _ apply: @escaping @Sendable (Delivery<AnyEvent>, Database) throws -> HandlerOutcome
+        _ apply: @escaping @Sendable (Delivery<AnyEvent>, StoreSession) throws -> HandlerOutcome
     ) async -> [Result<HandlerOutcome, any Error>] {
         guard deliveries.contains(where: { reactsTo($0.event) }) else { return deliveries.map { _ in .success(.done) } }
         do {
             return try await store.writeAsync { db in
                 try Self.applyEach(
-                    deliveries, event: \.event, consumer: consumer, reactsTo: reactsTo, apply, in: db)
+                    deliveries, event: \.event, consumer: consumer, reactsTo: reactsTo, apply, in: StoreSession(db))
             }
         } catch {
             return deliveries.map { _ in .failure(error) }
@@ -100,7 +100,7 @@ extension ServiceContext {
 
     /// The body of a batch transaction: each event on its own, in a savepoint.
     private static func applyEach(
-        _ events: [AnyEvent], consumer: String, reactsTo: (AnyEvent) -> Bool, _ apply: EventApply, in db: Database
+        _ events: [AnyEvent], consumer: String, reactsTo: (AnyEvent) -> Bool, _ apply: EventApply, in db: StoreSession
     ) throws -> [Result<HandlerOutcome, any Error>] {
         try applyEach(
             events, event: { $0 }, consumer: consumer, reactsTo: reactsTo, { event, db in try apply(event, db) }, in: db
@@ -109,14 +109,16 @@ extension ServiceContext {
 
     private static func applyEach<Item>(
         _ items: [Item], event: (Item) -> AnyEvent, consumer: String, reactsTo: (AnyEvent) -> Bool,
-        _ apply: (Item, Database) throws -> HandlerOutcome, in db: Database
+        _ apply: (Item, StoreSession) throws -> HandlerOutcome, in db: StoreSession
     ) throws -> [Result<HandlerOutcome, any Error>] {
         // The test-only crash point `after-commit` fires once this transaction has committed an
         // effect, before any of the batch is acknowledged.
         var applied = 0
         defer {
             if applied > 0 {
-                db.afterNextTransaction { [applied] _ in FaultSwitch.shared.pass(.afterCommit, count: applied) }
+                db.afterTransaction { [applied] committed in
+                    if committed { FaultSwitch.shared.pass(.afterCommit, count: applied) }
+                }
             }
         }
         var results: [Result<HandlerOutcome, any Error>] = []

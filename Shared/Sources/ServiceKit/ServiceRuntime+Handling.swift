@@ -1,12 +1,12 @@
 public import Contracts
 import Foundation
-public import GRDB
+import GRDB
 public import Hummingbird
 import Messaging
 
 /// What one event does to a service's store, inside the transaction of its batch: writes its
 /// effect and appends the events it causes to the outbox, and says how it went.
-public typealias EventApply = @Sendable (AnyEvent, Database) throws -> HandlerOutcome
+public typealias EventApply = @Sendable (AnyEvent, StoreSession) throws -> HandlerOutcome
 
 extension ServiceRuntime {
     /// The durable consumer name of this service on `stream`: `<service>-<stream>`. It also keys
@@ -42,7 +42,7 @@ extension ServiceRuntime {
     public func consumer(
         of stream: StreamDefinition, only: (any EventPayload.Type)? = nil,
         reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true }, apply: @escaping EventApply,
-        applyDelivery: @escaping @Sendable (Delivery<AnyEvent>, Database) throws -> HandlerOutcome
+        applyDelivery: @escaping @Sendable (Delivery<AnyEvent>, StoreSession) throws -> HandlerOutcome
     ) -> EventConsumer<AnyEvent> {
         let inboxKey = consumerName(of: stream)
         let context = self.context
@@ -100,11 +100,11 @@ public protocol EventReactor: Sendable {
     /// transaction. Must be true for every event `load` answers a state for.
     func reacts(to event: AnyEvent) -> Bool
     /// The state `event` is decided on; nil for an event this service does not react to.
-    func load(for event: AnyEvent, in db: Database) throws -> State?
+    func load(for event: AnyEvent, in db: StoreSession) throws -> State?
     /// What to make of `event` in `state`: no store, no clock, no randomness beyond what `load` gave.
     func decide(_ event: AnyEvent, _ state: State) -> Reaction<State>
     /// Writes the decided state.
-    func save(_ state: State, for event: AnyEvent, in db: Database) throws
+    func save(_ state: State, for event: AnyEvent, in db: StoreSession) throws
 }
 
 /// A decision about one event.
@@ -119,7 +119,7 @@ public enum Reaction<State> {
 
 extension EventReactor {
     /// Load, decide, save, append to the outbox.
-    public func apply(_ event: AnyEvent, in db: Database) throws -> HandlerOutcome {
+    public func apply(_ event: AnyEvent, in db: StoreSession) throws -> HandlerOutcome {
         guard let state = try load(for: event, in: db) else { return .done }
         switch decide(event, state) {
         case .apply(let next, let events):

@@ -9,15 +9,15 @@ public enum Tombstones {
         try db.create(table: "cancelledOrder") { t in t.primaryKey("orderId", .text) }
     }
 
-    public static func isCancelled(_ orderId: String, in db: Database) throws -> Bool {
-        try Bool.fetchOne(
-            db.cachedStatement(sql: "SELECT 1 FROM cancelledOrder WHERE orderId = ?"), arguments: [orderId]) ?? false
+    public static func isCancelled(_ orderId: String, in db: StoreSession) throws -> Bool {
+        try db.row("SELECT 1 FROM cancelledOrder WHERE orderId = ?", [orderId]) != nil
     }
 
     /// Records the tombstone, inside the caller's transaction; idempotent. `cancelledAt` (added by
     /// the kit's migration `kit-v3-retention`) lets `StorePruner` forget it after the retention.
-    public static func record(_ orderId: String, in db: Database) throws {
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO cancelledOrder (orderId, cancelledAt) VALUES (?, ?)")
-            .execute(arguments: [orderId, Date().timeIntervalSince1970])
+    public static func record(_ orderId: String, in db: StoreSession) throws {
+        try db.execute(
+            "INSERT INTO cancelledOrder (orderId, cancelledAt) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [orderId, Date().timeIntervalSince1970])
     }
 }
