@@ -11,7 +11,7 @@ let swiftSettings: [SwiftSetting] = [
 
 /// What every service is built from.
 let serviceDependencies: [Target.Dependency] = [
-    "Contracts", "Messaging", "ServiceKit",
+    "Contracts", "Messaging", "ServiceKit", "Postgres",
     .product(name: "GRDB", package: "GRDB.swift"),
     .product(name: "Hummingbird", package: "hummingbird"),
     .product(name: "Logging", package: "swift-log"),
@@ -112,7 +112,7 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
-                "Contracts", "Messaging",
+                "Contracts", "Messaging", "Postgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -232,7 +232,7 @@ let package = Package(
         .testTarget(
             name: "ServiceKitTests",
             dependencies: [
-                "ServiceKit", "TestSupport",
+                "ServiceKit", "TestSupport", "Postgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -4,6 +4,8 @@ import ServiceKit
 @main
 struct InventoryService {
     static func main() async {
-        await ServiceMain.run(InventoryApp.descriptor, migrations: InventoryStore.migrations, build: InventoryApp.build)
+        await ServiceMain.run(
+            InventoryApp.descriptor, migrations: InventoryStore.migrations,
+            postgresMigrations: InventoryStore.postgresMigrations, build: InventoryApp.build)
     }
 }

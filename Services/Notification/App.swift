@@ -5,6 +5,7 @@ import ServiceKit
 struct NotificationService {
     static func main() async {
         await ServiceMain.run(
-            NotificationApp.descriptor, migrations: NotificationStore.migrations, build: NotificationApp.build)
+            NotificationApp.descriptor, migrations: NotificationStore.migrations,
+            postgresMigrations: NotificationStore.postgresMigrations, build: NotificationApp.build)
     }
 }

@@ -4,6 +4,8 @@ import ServiceKit
 @main
 struct OrderService {
     static func main() async {
-        await ServiceMain.run(OrderApp.descriptor, migrations: OrderStore.migrations, build: OrderApp.build)
+        await ServiceMain.run(
+            OrderApp.descriptor, migrations: OrderStore.migrations,
+            postgresMigrations: OrderStore.postgresMigrations, build: OrderApp.build)
     }
 }

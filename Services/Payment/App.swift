@@ -4,6 +4,8 @@ import ServiceKit
 @main
 struct PaymentService {
     static func main() async {
-        await ServiceMain.run(PaymentApp.descriptor, migrations: PaymentStore.migrations, build: PaymentApp.build)
+        await ServiceMain.run(
+            PaymentApp.descriptor, migrations: PaymentStore.migrations,
+            postgresMigrations: PaymentStore.postgresMigrations, build: PaymentApp.build)
     }
 }

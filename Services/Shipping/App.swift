@@ -4,6 +4,8 @@ import ServiceKit
 @main
 struct ShippingService {
     static func main() async {
-        await ServiceMain.run(ShippingApp.descriptor, migrations: ShippingStore.migrations, build: ShippingApp.build)
+        await ServiceMain.run(
+            ShippingApp.descriptor, migrations: ShippingStore.migrations,
+            postgresMigrations: ShippingStore.postgresMigrations, build: ShippingApp.build)
     }
 }

@@ -32,12 +32,15 @@ final class Cluster: @unchecked Sendable {
 
     /// Services started from elsewhere than the build, by name.
     let launches: [String: Launch]
+    /// Settings of one service only, by name (each service's own database URL, say).
+    let serviceEnvironment: [String: [String: String]]
 
     init(
         dispatchDelay: String = "manual", extraEnvironment: [String: String] = [:], launches: [String: Launch] = [:],
-        natsNodes count: Int = 1
+        natsNodes count: Int = 1, serviceEnvironment: [String: [String: String]] = [:]
     ) async throws {
         self.launches = launches
+        self.serviceEnvironment = serviceEnvironment
         natsNodes = count == 1 ? [try await NATSServer.start()] : try await NATSServer.cluster(size: count)
         nats = natsNodes[0]
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -79,7 +82,8 @@ final class Cluster: @unchecked Sendable {
         if ports[service] == nil { ports[service] = try FreePort.find() }
         let process = Process()
         process.executableURL = ProcessRunner.productsDirectory().appendingPathComponent("\(service)-service")
-        var environment = self.environment.merging(extra) { _, new in new }
+        var environment = self.environment.merging(serviceEnvironment[service] ?? [:]) { _, new in new }
+            .merging(extra) { _, new in new }
         environment["TROUPE_HTTP_PORT"] = "\(ports[service]!)"
         if extra["TROUPE_DATA_DIR"] == nil {
             environment["TROUPE_DATA_DIR"] = directory.appendingPathComponent("data/\(service)").path

@@ -10,11 +10,13 @@ import Testing
 /// `excusing` names violations a test caused on purpose (events it published itself).
 func withCluster(
     dispatchDelay: String = "manual", environment: [String: String] = [:], launches: [String: Cluster.Launch] = [:],
-    natsNodes: Int = 1, excusing: @escaping (String) -> Bool = { _ in false },
+    natsNodes: Int = 1, serviceEnvironment: [String: [String: String]] = [:],
+    excusing: @escaping (String) -> Bool = { _ in false },
     _ body: (Cluster) async throws -> [String]
 ) async throws {
     let cluster = try await Cluster(
-        dispatchDelay: dispatchDelay, extraEnvironment: environment, launches: launches, natsNodes: natsNodes)
+        dispatchDelay: dispatchDelay, extraEnvironment: environment, launches: launches, natsNodes: natsNodes,
+        serviceEnvironment: serviceEnvironment)
     do {
         let orders = try await body(cluster)
         // Every flow ends with the guarantees of docs/architecture.md ("Guarantees"), read from the streams

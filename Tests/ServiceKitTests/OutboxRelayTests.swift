@@ -41,10 +41,12 @@ struct OutboxRelayTests {
                 throw Abort()
             }
         }
-        #expect(try store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
+        #expect(try store.writer.read { db in try Outbox.backlog(in: StoreSession(db)).count } == 0)
         // The control: the same append in a transaction that commits leaves its row.
         try store.writer.write { (db) throws in try Outbox.append(entry("e1", "test.placed.o1"), in: StoreSession(db)) }
-        #expect(try store.writer.read { db in try Outbox.pending(limit: 10, in: db).map(\.eventId) } == ["e1"])
+        #expect(
+            try store.writer.read { db in try Outbox.pending(limit: 10, in: StoreSession(db)).map(\.eventId) } == ["e1"]
+        )
     }
 
     @Test func relayPublishesInOrderWithTheEventIdAndEmptiesTheOutbox() async throws {
@@ -60,7 +62,7 @@ struct OutboxRelayTests {
                 let relay = OutboxRelay(
                     store: store, connection: nats, signal: OutboxSignal(), streamOf: { _ in "TEST" }, logger: logger())
                 while try await relay.publishOnce() > 0 {}
-                #expect(try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
+                #expect(try await store.read { db in try Outbox.backlog(in: db).count } == 0)
                 let state = try await nats.streamState("TEST")
                 #expect(state.messages == 300)
                 try await nats.ensureConsumer(stream: "TEST", ConsumerConfiguration(durable: "check"))
@@ -100,7 +102,7 @@ struct OutboxRelayTests {
                 try await store.writer.write { db in try Outbox.append(rows[0], in: StoreSession(db)) }
                 #expect(try await relay.publishOnce() == 1)
                 #expect(try await nats.streamState("TEST").messages == 2)
-                #expect(try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
+                #expect(try await store.read { db in try Outbox.backlog(in: db).count } == 0)
             }
         }
     }
@@ -136,7 +138,7 @@ struct OutboxRelayTests {
                 #expect(try await relay.publishOnce() == 3)
                 #expect(try await nats.messageIds(stream: "TEST", subject: "test.sent.o1") == ["n1", "n2", "n3"])
                 #expect(try await nats.messageIds(stream: "TEST", subject: "test.sent.o2").isEmpty)
-                #expect(try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
+                #expect(try await store.read { db in try Outbox.backlog(in: db).count } == 0)
             }
         }
     }
@@ -173,7 +175,7 @@ struct OutboxRelayTests {
                 try await other.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
                 #expect(try await relay.publishOnce() == 2)
                 #expect(try await relay.publishOnce() == 0)
-                #expect(try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
+                #expect(try await store.read { db in try Outbox.backlog(in: db).count } == 0)
                 #expect(try await nats.streamState("TEST").messages == 2)
             }
         }
@@ -201,7 +203,7 @@ struct OutboxRelayTests {
                 try server.start()
                 try await nats.waitUntilConnected(timeout: .seconds(10))
                 let drained = try await eventuallyAsync {
-                    try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0
+                    try await store.read { db in try Outbox.backlog(in: db).count } == 0
                 }
                 #expect(drained)
                 #expect(try await nats.streamState("TEST").messages == 20)
@@ -247,7 +249,7 @@ struct OutboxRelayTests {
                 #expect(try await eventuallyAsync { try await nats.streamState("TEST").messages == 2 })
                 #expect(
                     try await eventuallyAsync {
-                        try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0
+                        try await store.read { db in try Outbox.backlog(in: db).count } == 0
                     })
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
@@ -290,7 +292,7 @@ extension OutboxRelayTests {
                 let relay = OutboxRelay(
                     store: store, connection: nats, signal: OutboxSignal(), streamOf: { _ in "TEST" }, logger: logger())
                 #expect(try await relay.publishOnce() == 2)
-                #expect(try await store.writer.read { db in try Outbox.backlog(in: db).count } == 0)
+                #expect(try await store.read { db in try Outbox.backlog(in: db).count } == 0)
                 #expect(try await nats.streamState("TEST").messages == 2, "nothing published twice")
                 let letters = try await nats.storedMessages(stream: "DEADLETTER")
                 #expect(letters.map(\.subject) == ["deadletter.unknown.test.reserved.o2"])

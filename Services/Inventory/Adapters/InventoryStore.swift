@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import GRDB
+import Postgres
 import ServiceKit
 
 /// Inventory's tables and the reads and writes its handlers and routes need.
@@ -23,6 +24,21 @@ struct InventoryStore: Sendable {
                 t.column("status", .text).notNull()
             }
             try Tombstones.createTable(in: db)
+        }
+    }
+
+    /// The same tables in PostgreSQL (`TROUPE_DATABASE_URL`); the kit makes the outbox, the inbox
+    /// and the tombstones.
+    static func postgresMigrations(_ migrator: inout PGMigrator) {
+        migrator.register("inventory-v1") { db in
+            try db.run(
+                """
+                CREATE TABLE product (
+                    sku text PRIMARY KEY, name text NOT NULL, unitPrice bigint NOT NULL, currency text NOT NULL,
+                    onHand bigint NOT NULL, reserved bigint NOT NULL
+                );
+                CREATE TABLE reservation (orderId text PRIMARY KEY, lines text NOT NULL, status text NOT NULL);
+                """)
         }
     }
 

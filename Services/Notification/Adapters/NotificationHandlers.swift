@@ -27,11 +27,10 @@ struct NotificationHandlers: Sendable {
         if keys.isEmpty { return events.map { _ in .success(.done) } }
         let already: Set<[String]>
         do {
-            already = try await service.store.writer.read { db in
+            already = try await service.read { db in
                 var found = Set<[String]>()
-                let statement = try db.cachedStatement(
-                    sql: "SELECT 1 FROM notification WHERE orderId = ? AND template = ?")
-                for key in keys where try Bool.fetchOne(statement, arguments: StatementArguments(key)) ?? false {
+                for key in keys
+                where try db.row("SELECT 1 FROM notification WHERE orderId = ? AND template = ?", key) != nil {
                     found.insert(key)
                 }
                 return found

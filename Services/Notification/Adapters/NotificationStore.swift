@@ -1,4 +1,5 @@
 import GRDB
+import Postgres
 import ServiceKit
 
 /// Notification's table: one row per order and template.
@@ -15,6 +16,20 @@ enum NotificationStore {
                 t.column("sentAt", .text).notNull()
                 t.uniqueKey(["orderId", "template"])
             }
+        }
+    }
+
+    /// The same table in PostgreSQL (`TROUPE_DATABASE_URL`); the kit makes the outbox and inbox.
+    static func postgresMigrations(_ migrator: inout PGMigrator) {
+        migrator.register("notification-v1") { db in
+            try db.run(
+                """
+                CREATE TABLE notification (
+                    notificationId text PRIMARY KEY, orderId text NOT NULL, customerId text NOT NULL,
+                    template text NOT NULL, channels text NOT NULL, status text NOT NULL, sentAt text NOT NULL,
+                    UNIQUE (orderId, template)
+                );
+                """)
         }
     }
 

@@ -70,10 +70,10 @@ final class OrderAdmission: Sendable {
     /// Orders placed within `stuckAfter` and still pending.
     func count() async throws -> Int {
         let since = ULID.make("ord_", now: Date().addingTimeInterval(-stuckAfter.timeInterval)).prefix(14)
-        return try await service.store.writer.read { db in
-            try Int.fetchOne(
-                db.cachedStatement(sql: "SELECT COUNT(*) FROM orderView WHERE status = 'PENDING' AND orderId >= ?"),
-                arguments: [String(since)]) ?? 0
+        return try await service.read { db in
+            try db.value(
+                Int.self, "SELECT COUNT(*) FROM orderView WHERE status = 'PENDING' AND orderId >= ?", [String(since)])
+                ?? 0
         }
     }
 

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import GRDB
+import Postgres
 import ServiceKit
 
 /// The order's event store (its source of truth) and the projection the queries read.
@@ -33,6 +34,29 @@ enum OrderStore {
         }
         migrator.registerMigration("order-v2-idempotency-key-age") { db in
             try db.create(index: "idempotencyKeyCreated", on: "idempotencyKey", columns: ["createdAt"])
+        }
+    }
+
+    /// The same tables in PostgreSQL (`TROUPE_DATABASE_URL`); the kit makes the outbox and inbox.
+    static func postgresMigrations(_ migrator: inout PGMigrator) {
+        migrator.register("order-v1") { db in
+            try db.run(
+                """
+                CREATE TABLE orderEvent (
+                    orderId text NOT NULL, seq bigint NOT NULL, eventId text NOT NULL UNIQUE, time text NOT NULL,
+                    document bytea NOT NULL, PRIMARY KEY (orderId, seq)
+                );
+                CREATE TABLE orderView (
+                    orderId text PRIMARY KEY, customerId text NOT NULL, status text NOT NULL, document bytea NOT NULL
+                );
+                CREATE INDEX orderViewCustomer ON orderView (customerId, orderId);
+                CREATE INDEX orderViewStatus ON orderView (status, orderId);
+                CREATE TABLE idempotencyKey (
+                    key text PRIMARY KEY, requestHash text NOT NULL, orderId text NOT NULL,
+                    createdAt double precision NOT NULL
+                );
+                CREATE INDEX idempotencyKeyCreated ON idempotencyKey (createdAt);
+                """)
         }
     }
 

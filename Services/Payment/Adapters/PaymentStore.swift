@@ -1,5 +1,6 @@
 import Contracts
 import GRDB
+import Postgres
 import ServiceKit
 
 /// Payment's tables.
@@ -22,6 +23,24 @@ enum PaymentStore {
                 t.column("status", .text).notNull()
             }
             try Tombstones.createTable(in: db)
+        }
+    }
+
+    /// The same tables in PostgreSQL (`TROUPE_DATABASE_URL`); the kit makes the outbox, the inbox
+    /// and the tombstones.
+    static func postgresMigrations(_ migrator: inout PGMigrator) {
+        migrator.register("payment-v1") { db in
+            try db.run(
+                """
+                CREATE TABLE account (
+                    customerId text PRIMARY KEY, currency text NOT NULL, creditLimit bigint NOT NULL,
+                    authorized bigint NOT NULL, captured bigint NOT NULL
+                );
+                CREATE TABLE payment (
+                    orderId text PRIMARY KEY, paymentId text, customerId text NOT NULL, amount bigint NOT NULL,
+                    currency text NOT NULL, status text NOT NULL
+                );
+                """)
         }
     }
 

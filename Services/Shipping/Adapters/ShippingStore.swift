@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import GRDB
+import Postgres
 import ServiceKit
 
 /// Shipping's tables.
@@ -19,6 +20,22 @@ enum ShippingStore {
             }
             try db.create(index: "shipmentDue", on: "shipment", columns: ["status", "dispatchAt"])
             try Tombstones.createTable(in: db)
+        }
+    }
+
+    /// The same tables in PostgreSQL (`TROUPE_DATABASE_URL`); the kit makes the outbox, the inbox
+    /// and the tombstones.
+    static func postgresMigrations(_ migrator: inout PGMigrator) {
+        migrator.register("shipping-v1") { db in
+            try db.run(
+                """
+                CREATE TABLE address (orderId text PRIMARY KEY, address text NOT NULL);
+                CREATE TABLE shipment (
+                    orderId text PRIMARY KEY, document text NOT NULL, status text NOT NULL,
+                    dispatchAt double precision
+                );
+                CREATE INDEX shipmentDue ON shipment (status, dispatchAt);
+                """)
         }
     }
 

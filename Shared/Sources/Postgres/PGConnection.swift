@@ -166,7 +166,11 @@ public final class PGConnection: @unchecked Sendable {
     @discardableResult
     public func transaction<T>(isolation: Isolation = .readCommitted, _ body: () throws -> T) throws -> T {
         if transactionDepth > 0 { return try savepoint(body) }
-        try run(isolation == .serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN")
+        switch isolation {
+        case .readCommitted: try run("BEGIN")
+        case .repeatableRead: try run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        case .serializable: try run("BEGIN ISOLATION LEVEL SERIALIZABLE")
+        }
         transactionDepth = 1
         defer { transactionDepth = 0 }
         do {
@@ -206,7 +210,11 @@ public final class PGConnection: @unchecked Sendable {
     }
 
     public enum Isolation: Sendable {
+        /// PostgreSQL's default: each statement sees what was committed before it began.
         case readCommitted
+        /// Read only, one snapshot for the whole transaction: for reads that must agree with
+        /// themselves.
+        case repeatableRead
         case serializable
     }
 

@@ -44,11 +44,13 @@ public struct CursorSigner: Sendable {
     }
 
     /// The store's cursor key, made (32 random bytes) the first time.
-    static func key(in db: Database) throws -> Data {
-        if let key = try Data.fetchOne(db, sql: "SELECT value FROM kit_secret WHERE name = 'cursor'") { return key }
+    static func key(in db: StoreSession) throws -> Data {
+        let find = "SELECT value FROM kit_secret WHERE name = 'cursor'"
+        if let key = try db.value(Data.self, find) { return key }
         let key = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
-        try db.execute(sql: "INSERT INTO kit_secret (name, value) VALUES ('cursor', ?)", arguments: [key])
-        return key
+        // Two instances starting at once make one key each: the first stored is the one both use.
+        try db.execute("INSERT INTO kit_secret (name, value) VALUES ('cursor', ?) ON CONFLICT DO NOTHING", [key])
+        return try db.value(Data.self, find) ?? key
     }
 
     static func base64URL(_ data: Data) -> String {

@@ -81,9 +81,8 @@ public final class GroupCommit: Sendable {
             }
             if group.isEmpty { return }
             do {
-                let answers = try await store.writeAsync { db in
-                    let session = StoreSession(db)
-                    return try group.map { pending in try pending.body(session) }
+                let answers = try await store.write { db in
+                    try group.map { pending in try pending.body(db) }
                 }
                 for answer in answers { answer() }
             } catch {

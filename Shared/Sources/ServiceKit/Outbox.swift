@@ -61,29 +61,40 @@ public enum Outbox {
     /// Times are stored as seconds since 1970 (GRDB reads them back as `Date`): formatting a date
     /// as text costs more than the insert.
     public static func append(_ entry: OutboxEntry, in db: StoreSession) throws {
-        let inserted = try db.execute(
-            "INSERT INTO outbox (eventId, subject, payload, headers, oncePerSubject, createdAt) "
-                + "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [
-                entry.eventId, entry.subject, entry.payload, entry.headers, entry.oncePerSubject,
-                entry.createdAt.timeIntervalSince1970,
-            ])
-        guard inserted == 1 else { return }
-        var stored = entry
-        stored.seq = db.lastInsertedRowID
-        OutboxHandoff.staging(for: db.db)?.stage(stored)
+        _ = try db.insertOutbox(entry)
     }
 
     /// Events not yet published, oldest first.
-    public static func pending(limit: Int, in db: Database) throws -> [OutboxEntry] {
-        try OutboxEntry.order(Column("seq")).limit(limit).fetchAll(db)
+    public static func pending(limit: Int, in db: StoreSession) throws -> [OutboxEntry] {
+        try db.rows(
+            "SELECT seq, eventId, subject, payload, headers, oncePerSubject, createdAt FROM outbox ORDER BY seq LIMIT ?",
+            [limit]
+        ).map { row in
+            var entry = OutboxEntry(
+                eventId: row[1], subject: row[2], payload: row[3], headers: [:], oncePerSubject: row[5],
+                createdAt: Date(timeIntervalSince1970: row[6]))
+            entry.seq = row[0]
+            entry.headers = row[4]
+            entry.headerFields = nil
+            return entry
+        }
     }
 
     /// How many events wait, and the creation time of the oldest.
-    public static func backlog(in db: Database) throws -> (count: Int, oldest: Date?) {
-        let count = try OutboxEntry.fetchCount(db)
-        let oldest = try Date.fetchOne(db, sql: "SELECT MIN(createdAt) FROM outbox")
-        return (count, oldest)
+    public static func backlog(in db: StoreSession) throws -> (count: Int, oldest: Date?) {
+        guard let row = try db.row("SELECT COUNT(*), MIN(createdAt) FROM outbox") else { return (0, nil) }
+        let oldest: Double? = row[1]
+        return (row[0], oldest.map(Date.init(timeIntervalSince1970:)))
+    }
+
+    /// Deletes the rows the broker has stored.
+    static func remove(_ seqs: [Int64], in db: StoreSession) throws {
+        // In slices: SQLite takes at most 32,766 parameters in a statement.
+        for start in stride(from: 0, to: seqs.count, by: 1000) {
+            let slice = Array(seqs[start..<min(start + 1000, seqs.count)])
+            let marks = Array(repeating: "?", count: slice.count).joined(separator: ", ")
+            try db.execute("DELETE FROM outbox WHERE seq IN (\(marks))", slice)
+        }
     }
 }
 

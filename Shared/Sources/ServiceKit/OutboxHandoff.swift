@@ -147,7 +147,13 @@ public final class OutboxHandoff: TransactionObserver, @unchecked Sendable {
             kept.removeAll(keepingCapacity: true)
         }
         guard !kept.isEmpty else { return }
-        let entries = kept.compactMap { staged[$0] }
+        committed(kept.compactMap { staged[$0] })
+    }
+
+    /// Publishes (or queues for the relay) the outbox rows a transaction committed, in commit
+    /// order. Called on the committing thread, once the commit is done: by GRDB for SQLite, by
+    /// `PostgresStore` for PostgreSQL.
+    func committed(_ entries: [OutboxEntry]) {
         let publisher = state.withLock { $0.atCommit ? $0.publisher : nil }
         var next = 0
         if let publisher {

@@ -127,7 +127,7 @@ public struct OutboxRelay: Service {
 
     /// Updates the backlog metrics; returns the age of the oldest row.
     private func reportBacklog() async throws -> Duration {
-        let backlog = try await store.writer.read { db in try Outbox.backlog(in: db) }
+        let backlog = try await store.read { db in try Outbox.backlog(in: db) }
         let age = backlog.oldest.map { -$0.timeIntervalSinceNow } ?? 0
         ServiceMetrics.outboxBacklog(count: backlog.count, oldestAgeSeconds: age)
         return .milliseconds(Int64(age * 1000))
@@ -162,7 +162,7 @@ public struct OutboxRelay: Service {
             // The rows after them are still to be read.
             return StoredPass(published: stored.count, highest: 0, more: true, failed: false)
         }
-        let (batch, backlog) = try await store.writer.read { db in
+        let (batch, backlog) = try await store.read { db in
             (try Outbox.pending(limit: batchSize, in: db), try Outbox.backlog(in: db))
         }
         ServiceMetrics.outboxBacklog(
@@ -289,9 +289,7 @@ public struct OutboxRelay: Service {
     /// Deletes rows the broker has stored; remembers them when the store refuses, to try again.
     private func remove(_ published: [Int64]) async throws {
         do {
-            try await store.writeAsync { db in
-                _ = try OutboxEntry.filter(keys: published).deleteAll(db)
-            }
+            try await store.write { db in try Outbox.remove(published, in: db) }
             let done = Set(published)
             unremoved.rows.withLock { rows in rows.removeAll { done.contains($0) } }
         } catch {

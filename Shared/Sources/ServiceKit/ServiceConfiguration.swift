@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 public import Messaging
+public import Postgres
 
 /// The settings every service has (docs/operations.md, "Configuration").
 public struct ServiceConfiguration: Sendable {
@@ -9,6 +10,8 @@ public struct ServiceConfiguration: Sendable {
     public var httpHost: String
     public var httpPort: Int
     public var dataDirectory: String
+    /// The PostgreSQL database that keeps the store instead of SQLite under `dataDirectory`.
+    public var databaseURL: PGURL?
     public var streamReplicas: Int
     public var adminToken: String?
     public var currency: String
@@ -35,6 +38,9 @@ public struct ServiceConfiguration: Sendable {
             SettingSpec("http-port", env: "TROUPE_HTTP_PORT", default: "\(defaultPort)", help: "HTTP listener port"),
             SettingSpec(
                 "data-dir", env: "TROUPE_DATA_DIR", default: ".troupe/data/\(service)", help: "the service's store"),
+            SettingSpec(
+                "database-url", env: "TROUPE_DATABASE_URL",
+                help: "postgres://user:password@host:port/db: the store in PostgreSQL instead of SQLite"),
             SettingSpec(
                 "stream-replicas", env: "TROUPE_STREAM_REPLICAS", default: "1", help: "replicas of created streams"),
             SettingSpec(
@@ -73,6 +79,10 @@ public struct ServiceConfiguration: Sendable {
         if let tlsCA, !FileManager.default.isReadableFile(atPath: tlsCA) {
             reader.fail("nats-tls-ca", "cannot read \(tlsCA)")
         }
+        var databaseURL: PGURL?
+        if let url = reader.string("database-url") {
+            do { databaseURL = try PGURL(url) } catch { reader.fail("database-url", error.description) }
+        }
         let port = reader.integer("http-port", in: 1...65535)
         let replicas = reader.integer("stream-replicas", in: 1...5)
         let currency = reader.required("currency")
@@ -103,7 +113,7 @@ public struct ServiceConfiguration: Sendable {
                 urls: urls, name: "\(service)-service", credentials: credentials, tlsCAFile: tlsCA,
                 inboxPrefix: NATSConfiguration.inboxPrefix(service: service)),
             httpHost: reader.required("http-host"), httpPort: port, dataDirectory: reader.required("data-dir"),
-            streamReplicas: replicas, adminToken: token, currency: currency,
+            databaseURL: databaseURL, streamReplicas: replicas, adminToken: token, currency: currency,
             logLevel: Logger.Level(rawValue: level) ?? .info, logFormat: format, ackWait: ackWait,
             prerequisiteTimeout: prerequisiteTimeout, storeBusyTimeout: storeBusyTimeout)
     }

@@ -2,6 +2,7 @@ public import Contracts
 import Foundation
 public import GRDB
 public import Logging
+public import Postgres
 
 /// What a service's handlers and routes work with: its descriptor, settings, logger and store
 /// (outbox and inbox included), with the ways to write to it. No NATS connection: the events a
@@ -20,7 +21,7 @@ public final class ServiceContext: Sendable {
     /// data directory.
     public init(
         descriptor: ServiceDescriptor, settings: Settings, logger: Logger,
-        migrations: (inout DatabaseMigrator) -> Void
+        migrations: (inout DatabaseMigrator) -> Void, postgresMigrations: (inout PGMigrator) -> Void = { _ in }
     ) throws {
         var reader = SettingsReader(settings)
         let configuration = ServiceConfiguration.read(&reader, service: descriptor.name)
@@ -29,25 +30,33 @@ public final class ServiceContext: Sendable {
         self.settings = settings
         self.configuration = configuration
         self.logger = logger
-        do {
-            store = try ServiceStore.open(
-                directory: configuration.dataDirectory, name: descriptor.name,
-                busyTimeout: configuration.storeBusyTimeout,
-                migrations: migrations)
-        } catch {
-            throw SettingsError(problems: ["TROUPE_DATA_DIR: cannot open the store: \(error)"])
+        if let url = configuration.databaseURL {
+            do {
+                store = try ServiceStore.open(postgres: url, name: descriptor.name, migrations: postgresMigrations)
+            } catch {
+                throw SettingsError(problems: ["TROUPE_DATABASE_URL: cannot open the store: \(error)"])
+            }
+        } else {
+            do {
+                store = try ServiceStore.open(
+                    directory: configuration.dataDirectory, name: descriptor.name,
+                    busyTimeout: configuration.storeBusyTimeout,
+                    migrations: migrations)
+            } catch {
+                throw SettingsError(problems: ["TROUPE_DATA_DIR: cannot open the store: \(error)"])
+            }
         }
         groupCommit = GroupCommit(store: store)
     }
 
     /// Commits a state change with the events it causes; the relay publishes them right after.
     public func write<T: Sendable>(_ body: @escaping @Sendable (StoreSession) throws -> T) async throws -> T {
-        try await store.writeAsync { db in try body(StoreSession(db)) }
+        try await store.write(body)
     }
 
     /// Reads a consistent snapshot of the store, off the writer (routes that only look).
     public func read<T: Sendable>(_ body: @escaping @Sendable (StoreSession) throws -> T) async throws -> T {
-        try await store.writer.read { db in try body(StoreSession(db)) }
+        try await store.read(body)
     }
 
     /// Like `write`, for writes that arrive concurrently (HTTP requests): under load they are
@@ -75,8 +84,8 @@ extension ServiceContext {
     ) async -> [Result<HandlerOutcome, any Error>] {
         guard events.contains(where: reactsTo) else { return events.map { _ in .success(.done) } }
         do {
-            return try await store.writeAsync { db in
-                try Self.applyEach(events, consumer: consumer, reactsTo: reactsTo, apply, in: StoreSession(db))
+            return try await store.write { db in
+                try Self.applyEach(events, consumer: consumer, reactsTo: reactsTo, apply, in: db)
             }
         } catch {
             return events.map { _ in .failure(error) }
@@ -89,9 +98,9 @@ extension ServiceContext {
     ) async -> [Result<HandlerOutcome, any Error>] {
         guard deliveries.contains(where: { reactsTo($0.event) }) else { return deliveries.map { _ in .success(.done) } }
         do {
-            return try await store.writeAsync { db in
+            return try await store.write { db in
                 try Self.applyEach(
-                    deliveries, event: \.event, consumer: consumer, reactsTo: reactsTo, apply, in: StoreSession(db))
+                    deliveries, event: \.event, consumer: consumer, reactsTo: reactsTo, apply, in: db)
             }
         } catch {
             return deliveries.map { _ in .failure(error) }

@@ -3,6 +3,7 @@ public import GRDB
 public import Hummingbird
 import Logging
 import Metrics
+public import Postgres
 import Prometheus
 public import ServiceLifecycle
 
@@ -15,7 +16,8 @@ public enum ServiceMain {
     public static func run(
         _ descriptor: ServiceDescriptor, arguments: [String] = Array(CommandLine.arguments.dropFirst()),
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        migrations: @escaping (inout DatabaseMigrator) -> Void, build: Build
+        migrations: @escaping (inout DatabaseMigrator) -> Void,
+        postgresMigrations: @escaping (inout PGMigrator) -> Void = { _ in }, build: Build
     ) async {
         let program = "\(descriptor.name)-service"
         if arguments.contains("--describe") {
@@ -52,7 +54,8 @@ public enum ServiceMain {
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             let logger = Logger(label: program)
             let runtime = try await ServiceRuntime(
-                descriptor: descriptor, settings: settings, logger: logger, migrations: migrations, metrics: registry)
+                descriptor: descriptor, settings: settings, logger: logger, migrations: migrations,
+                postgresMigrations: postgresMigrations, metrics: registry)
             let (router, services) = try await build(runtime)
             try await runtime.run(router: router, services: services)
         } catch let error as SettingsError {

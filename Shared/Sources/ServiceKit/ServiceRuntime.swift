@@ -4,6 +4,7 @@ public import GRDB
 public import Hummingbird
 public import Logging
 public import Messaging
+public import Postgres
 public import Prometheus
 public import ServiceLifecycle
 import Synchronization
@@ -37,10 +38,12 @@ public final class ServiceRuntime: Sendable {
     /// it is not up yet) and opens the store.
     public init(
         descriptor: ServiceDescriptor, settings: Settings, logger: Logger,
-        migrations: (inout DatabaseMigrator) -> Void, metrics: PrometheusCollectorRegistry? = nil
+        migrations: (inout DatabaseMigrator) -> Void, postgresMigrations: (inout PGMigrator) -> Void = { _ in },
+        metrics: PrometheusCollectorRegistry? = nil
     ) async throws {
         let context = try ServiceContext(
-            descriptor: descriptor, settings: settings, logger: logger, migrations: migrations)
+            descriptor: descriptor, settings: settings, logger: logger, migrations: migrations,
+            postgresMigrations: postgresMigrations)
         let configuration = context.configuration
         let store = context.store
         _ = try FaultSwitch(ProcessInfo.processInfo.environment[FaultSwitch.variable])
@@ -117,7 +120,7 @@ public final class ServiceRuntime: Sendable {
         checks.add("nats") { connection.isConnected }
         checks.add("streams") { streamsReady.value }
         for (name, bound) in consumers.sorted(by: { $0.key < $1.key }) { checks.add("consumer \(name)") { bound() } }
-        checks.add("store") { (try? await store.writer.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1 }
+        checks.add("store") { (try? await store.read { db in try db.value(Int.self, "SELECT 1") }) == 1 }
         return checks
     }
 

@@ -1,13 +1,35 @@
 public import Foundation
 public import GRDB
+public import Postgres
 
-/// A service's own SQLite store (WAL mode), with the kit's tables (outbox, inbox) migrated first and
-/// the service's own migrations after them.
+/// A service's own store, with the kit's tables (outbox, inbox) migrated first and the service's own
+/// migrations after them: SQLite (WAL mode, one file) by default, PostgreSQL when the service is
+/// given a database URL (`PostgresStore`).
 ///
-/// GRDB runs database work on its own queues, so `write` and `read` suspend the calling task
-/// without blocking Swift concurrency's threads.
+/// Both engines run database work on queues of their own, so `write` and `read` suspend the calling
+/// task without blocking Swift concurrency's threads.
 public struct ServiceStore: Sendable {
-    public let writer: any DatabaseWriter
+    enum Engine: Sendable {
+        case sqlite(any DatabaseWriter)
+        case postgres(PostgresStore)
+    }
+
+    let engine: Engine
+
+    /// GRDB's writer of a SQLite store (tests, and what only SQLite has).
+    public var writer: any DatabaseWriter {
+        guard case .sqlite(let writer) = engine else { preconditionFailure("a SQLite store was expected") }
+        return writer
+    }
+
+    /// Which engine keeps the store.
+    public var dialect: StoreDialect {
+        switch engine {
+        case .sqlite: .sqlite
+        case .postgres: .postgres
+        }
+    }
+
     /// What committed transactions added to the outbox, for the relay to publish at once.
     public let outbox: OutboxHandoff
     /// Signs the paging cursors the service issues, with a key kept in the store (so that a
@@ -49,8 +71,22 @@ public struct ServiceStore: Sendable {
         try ServiceStore(writer: DatabaseQueue(), migrations: migrations)
     }
 
+    /// Connects to the PostgreSQL database at `url` and migrates it: the kit's tables, then
+    /// `migrations`. Several instances of a service may share the database (docs/postgres.md).
+    public static func open(
+        postgres url: PGURL, name: String, migrations: (inout PGMigrator) -> Void = { _ in }
+    ) throws -> ServiceStore {
+        try ServiceStore(postgres: PostgresStore(url: url, name: name, migrations: migrations))
+    }
+
+    private init(postgres: PostgresStore) throws {
+        engine = .postgres(postgres)
+        outbox = OutboxHandoff()
+        cursors = CursorSigner(key: try postgres.writeNow(outbox: nil) { db in try CursorSigner.key(in: db) })
+    }
+
     private init(writer: any DatabaseWriter, migrations: (inout DatabaseMigrator) -> Void) throws {
-        self.writer = writer
+        self.engine = .sqlite(writer)
         self.outbox = OutboxHandoff()
         var migrator = DatabaseMigrator()
         migrator.registerMigration("kit-v1-outbox-inbox") { db in
@@ -89,7 +125,7 @@ public struct ServiceStore: Sendable {
             }
         }
         try migrator.migrate(writer)
-        cursors = CursorSigner(key: try writer.write { db in try CursorSigner.key(in: db) })
+        cursors = CursorSigner(key: try writer.write { db in try CursorSigner.key(in: StoreSession(db)) })
         let outbox = self.outbox
         writer.writeWithoutTransaction { db in outbox.attach(to: db) }
     }
@@ -107,12 +143,25 @@ extension ServiceStore {
     /// outbox hand-off starts each transaction clean: when SQLite rolls a transaction back by itself
     /// (a full disk), GRDB does not tell transaction observers, and rows staged in it must never be
     /// published with the next commit.
-    public func writeAsync<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    public func write<T: Sendable>(_ body: @escaping @Sendable (StoreSession) throws -> T) async throws -> T {
         let outbox = self.outbox
-        return try await writer.write { db in
-            outbox.beginTransaction()
-            CommitActions.take(in: db)
-            return try body(db)
+        switch engine {
+        case .sqlite(let writer):
+            return try await writer.write { db in
+                outbox.beginTransaction()
+                CommitActions.take(in: db)
+                return try body(StoreSession(db))
+            }
+        case .postgres(let store):
+            return try await store.write(outbox: outbox, body)
+        }
+    }
+
+    /// Reads a consistent snapshot of the store, off the writer.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (StoreSession) throws -> T) async throws -> T {
+        switch engine {
+        case .sqlite(let writer): try await writer.read { db in try body(StoreSession(db)) }
+        case .postgres(let store): try await store.read(body)
         }
     }
 }

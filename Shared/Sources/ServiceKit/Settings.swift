@@ -1,3 +1,5 @@
+import Postgres
+
 /// One setting of a service: a command-line flag with an environment-variable fallback.
 public struct SettingSpec: Sendable, Hashable {
     /// The flag without dashes (`nats-url` for `--nats-url`).
@@ -89,7 +91,8 @@ public struct Settings: Sendable {
     public var summary: [(String, String)] {
         specs.map { spec in
             guard let entry = values[spec.flag] else { return (spec.environment, "(unset)") }
-            let shown = spec.secret ? "****" : entry.value
+            // A URL's password is masked whatever the setting (a database or NATS URL may carry one).
+            let shown = spec.secret ? "****" : PGURL.mask(entry.value)
             return (spec.environment, "\(shown) [\(entry.source.rawValue)]")
         }
     }

@@ -1,4 +1,5 @@
 import GRDB
+import Postgres
 
 /// A store failure that passes by itself or by an operator's hand — the disk is full, another
 /// process holds the database's lock, the disk reports an I/O error — as opposed to a bug.
@@ -12,6 +13,15 @@ public struct StorageFault: Sendable, CustomStringConvertible {
 
     /// The fault behind `error`, or nil when `error` is not a passing store failure.
     public init?(_ error: any Error) {
+        if let error = error as? PGError {
+            // A database that is away, restarting, or that made this transaction give way to
+            // another: nothing was kept, and the same write can succeed the next time.
+            guard error.isTransient else { return nil }
+            reason =
+                error.kind == .connection || error.kind == .serverGoingAway
+                ? "database unreachable (\(error.message))" : "database conflict (\(error.kind)), retry"
+            return
+        }
         guard let error = error as? DatabaseError else { return nil }
         switch error.resultCode.primaryResultCode {
         case .SQLITE_FULL: reason = "disk full"

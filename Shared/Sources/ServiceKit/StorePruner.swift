@@ -57,25 +57,35 @@ public struct StorePruner: Service {
         // The inbox has no index on its time (one more b-tree to write for every event): rows are
         // appended in time order, so the oldest are the first by rowid. Each pass looks at the
         // first `batch` rows and deletes those past the cutoff; it stops at the first young ones.
+        // (PostgreSQL has no rowid: its inbox has an index on the time instead, and rows are taken
+        // by their physical address, `ctid`.)
+        let postgres = store.dialect == .postgres
         let inbox = try await deleteInBatches(
-            "DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox ORDER BY rowid LIMIT ?) AND processedAt < ?",
-            [batch, limit], batch: batch)
-        guard try await store.writer.read({ db in try db.tableExists("cancelledOrder") }) else { return (inbox, 0) }
+            postgres
+                ? "DELETE FROM inbox WHERE ctid IN (SELECT ctid FROM inbox WHERE processedAt < ? LIMIT ?)"
+                : "DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox ORDER BY rowid LIMIT ?) AND processedAt < ?",
+            postgres ? [limit, batch] : [batch, limit], batch: batch)
+        // (The SQLite stores of services without tombstones have no table for them.)
+        if !postgres {
+            let hasTombstones = try await store.read { db in
+                try db.value(Int.self, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cancelledOrder'")
+            }
+            guard hasTombstones == 1 else { return (inbox, 0) }
+        }
         let tombstones = try await deleteInBatches(
-            "DELETE FROM cancelledOrder WHERE rowid IN (SELECT rowid FROM cancelledOrder WHERE cancelledAt < ? LIMIT ?)",
+            postgres
+                ? "DELETE FROM cancelledOrder WHERE ctid IN (SELECT ctid FROM cancelledOrder WHERE cancelledAt < ? LIMIT ?)"
+                : "DELETE FROM cancelledOrder WHERE rowid IN (SELECT rowid FROM cancelledOrder WHERE cancelledAt < ? LIMIT ?)",
             [limit, batch], batch: batch)
         return (inbox, tombstones)
     }
 
     /// Runs `sql`, which deletes at most `batch` rows, in a transaction of its own until a pass
     /// deletes fewer; returns how many rows went in all.
-    private func deleteInBatches(_ sql: String, _ arguments: StatementArguments, batch: Int) async throws -> Int {
+    private func deleteInBatches(_ sql: String, _ arguments: [any StoreValue], batch: Int) async throws -> Int {
         var total = 0
         while true {
-            let removed = try await store.writeAsync { db -> Int in
-                try db.execute(sql: sql, arguments: arguments)
-                return db.changesCount
-            }
+            let removed = try await store.write { db -> Int in try db.execute(sql, arguments) }
             total += removed
             if removed < batch { return total }
         }

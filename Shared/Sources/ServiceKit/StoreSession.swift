@@ -1,40 +1,82 @@
 public import Foundation
 public import GRDB
+public import Postgres
 
 /// The store as handlers, routes and the kit's tables see it inside `ServiceContext.write`, `read`
 /// or `commitTogether`: SQL with `?` placeholders, whichever engine keeps the store.
 ///
 /// This is the seam between the services and the engine (docs/postgres.md, "The store's seam"):
 /// everything above it — the adapters' statements, the inbox, the outbox, savepoints, what runs
-/// after a commit — is written once. The SQL keeps to what SQLite and PostgreSQL read alike:
-/// upserts are `INSERT … ON CONFLICT … DO UPDATE`, `INSERT … ON CONFLICT DO NOTHING` ignores a
-/// duplicate, rows are read by position, identifiers are never quoted. Statements are prepared once
-/// per connection (GRDB's statement cache).
+/// after a commit — is written once, for SQLite (GRDB) and PostgreSQL (libpq). The SQL keeps to what
+/// both read alike: upserts are `INSERT … ON CONFLICT … DO UPDATE`, `INSERT … ON CONFLICT DO
+/// NOTHING` ignores a duplicate, columns are named and rows read by position, identifiers are never
+/// quoted (PostgreSQL folds them to lower case, the same everywhere). Statements are prepared once
+/// per connection.
 public struct StoreSession {
-    let db: Database
+    enum Engine {
+        case sqlite(Database)
+        case postgres(PostgresSession)
+    }
 
-    public init(_ db: Database) { self.db = db }
+    let engine: Engine
+
+    public init(_ db: Database) { engine = .sqlite(db) }
+    init(_ session: PostgresSession) { engine = .postgres(session) }
+
+    /// Which engine keeps the store, for the few statements that differ (`StorePruner`).
+    public var dialect: StoreDialect {
+        switch engine {
+        case .sqlite: .sqlite
+        case .postgres: .postgres
+        }
+    }
+
+    /// GRDB's connection, for what only SQLite has (tests of the SQLite store, its migrations).
+    var db: Database {
+        guard case .sqlite(let db) = engine else { preconditionFailure("a SQLite store was expected") }
+        return db
+    }
 
     /// Runs one statement and returns how many rows it inserted, updated or deleted.
     @discardableResult
     public func execute(_ sql: String, _ arguments: [any StoreValue] = []) throws -> Int {
-        try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
-        return db.changesCount
+        switch engine {
+        case .sqlite(let db):
+            try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
+            return db.changesCount
+        case .postgres(let session):
+            return try session.connection.execute(sql, values: arguments.map(\.pgValue)).affectedRows
+        }
     }
 
-    /// Runs a statement made of several (a migration): not cached, no arguments.
+    /// Runs a statement made of several (a migration, `ROLLBACK`): not prepared, no arguments.
     public func run(_ sql: String) throws {
-        try db.execute(sql: sql)
+        switch engine {
+        case .sqlite(let db): try db.execute(sql: sql)
+        case .postgres(let session): try session.connection.run(sql)
+        }
     }
 
     /// The rows a query returns.
     public func rows(_ sql: String, _ arguments: [any StoreValue] = []) throws -> [StoreRow] {
-        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments)).map(StoreRow.init)
+        switch engine {
+        case .sqlite(let db):
+            return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments))
+                .map(StoreRow.sqlite)
+        case .postgres(let session):
+            return try session.connection.execute(sql, values: arguments.map(\.pgValue)).rows.map(StoreRow.postgres)
+        }
     }
 
     /// The first row a query returns, if any.
     public func row(_ sql: String, _ arguments: [any StoreValue] = []) throws -> StoreRow? {
-        try Row.fetchOne(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments)).map(StoreRow.init)
+        switch engine {
+        case .sqlite(let db):
+            return try Row.fetchOne(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments))
+                .map(StoreRow.sqlite)
+        case .postgres(let session):
+            return try session.connection.execute(sql, values: arguments.map(\.pgValue)).first.map(StoreRow.postgres)
+        }
     }
 
     /// The first column of every row a query returns (a NULL is skipped).
@@ -48,50 +90,147 @@ public struct StoreSession {
     }
 
     /// Whether a transaction is open: false after the engine ended one by itself (SQLite rolls back
-    /// on a full disk).
-    public var isInsideTransaction: Bool { db.isInsideTransaction }
+    /// on a full disk; a PostgreSQL connection that broke ends its transaction).
+    public var isInsideTransaction: Bool {
+        switch engine {
+        case .sqlite(let db): db.isInsideTransaction
+        case .postgres(let session): session.connection.isConnected && session.connection.inTransaction
+        }
+    }
 
     /// Runs `action` once the current transaction has committed — never if it rolls back, nor if the
-    /// event savepoint it was added in is undone (`Database.afterCommit`).
-    public func afterCommit(_ action: @escaping @Sendable () -> Void) { db.afterCommit(action) }
+    /// event savepoint it was added in is undone. For effects outside the store that must follow
+    /// only what was stored, such as a metric of what was decided.
+    public func afterCommit(_ action: @escaping @Sendable () -> Void) {
+        switch engine {
+        case .sqlite(let db): db.afterCommit(action)
+        case .postgres(let session): session.commitActions.append(action)
+        }
+    }
 
     /// Runs `action` after the current transaction ends, committed or not.
     func afterTransaction(_ action: @escaping @Sendable (_ committed: Bool) -> Void) {
-        db.afterNextTransaction(onCommit: { _ in action(true) }, onRollback: { _ in action(false) })
+        switch engine {
+        case .sqlite(let db):
+            db.afterNextTransaction(onCommit: { _ in action(true) }, onRollback: { _ in action(false) })
+        case .postgres(let session): session.endActions.append(action)
+        }
     }
 
-    /// Runs `body` in the savepoint of one event or request (`Database.inEventSavepoint`).
+    /// Runs `body` in a savepoint of the current transaction: its writes stay when it answers
+    /// `.commit`, and are undone — outbox rows and `afterCommit` actions with them — when it
+    /// answers `.rollback` or throws (the error is thrown on).
     func inEventSavepoint(_ body: () throws -> Database.TransactionCompletion) throws {
-        try db.inEventSavepoint(body)
+        switch engine {
+        case .sqlite(let db): try db.inEventSavepoint(body)
+        case .postgres(let session): try session.inSavepoint(body)
+        }
     }
 
-    /// The row id of the last insert (SQLite's `rowid`: the outbox's `seq`).
-    var lastInsertedRowID: Int64 { db.lastInsertedRowID }
+    /// Inserts an outbox row unless its event id is there already; returns the row with its `seq`
+    /// when it was inserted (to be handed to the relay at commit), nil when it was there.
+    func insertOutbox(_ entry: OutboxEntry) throws -> OutboxEntry? {
+        let arguments: [any StoreValue] = [
+            entry.eventId, entry.subject, entry.payload, entry.headers, entry.oncePerSubject,
+            entry.createdAt.timeIntervalSince1970,
+        ]
+        var stored = entry
+        switch engine {
+        case .sqlite(let db):
+            let inserted = try execute(
+                "INSERT INTO outbox (eventId, subject, payload, headers, oncePerSubject, createdAt) "
+                    + "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", arguments)
+            guard inserted == 1 else { return nil }
+            stored.seq = db.lastInsertedRowID
+            OutboxHandoff.staging(for: db)?.stage(stored)
+        case .postgres(let session):
+            guard
+                let seq = try value(
+                    Int64.self,
+                    "INSERT INTO outbox (eventId, subject, payload, headers, oncePerSubject, createdAt) "
+                        + "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq", arguments)
+            else { return nil }
+            stored.seq = seq
+            session.staged.append(stored)
+        }
+        return stored
+    }
 
     private static func arguments(_ values: [any StoreValue]) -> StatementArguments {
         StatementArguments(values.map { $0 as (any DatabaseValueConvertible)? })
     }
 }
 
+/// The engine that keeps a store.
+public enum StoreDialect: Sendable {
+    case sqlite
+    case postgres
+}
+
 /// One row of a query, read by position: `let name: String = row[1]`.
-public struct StoreRow {
-    let row: Row
+public enum StoreRow {
+    case sqlite(Row)
+    case postgres(PGRow)
 
     /// The value of the `index`-th column (`String?` and the like for a column that may be NULL); a
     /// NULL in a column read as not optional, or a value of another type, stops the process, as a
     /// broken store would (the store's own schema says what each column holds).
-    public subscript<T: StoreValue>(_ index: Int) -> T { row[index] }
+    public subscript<T: StoreValue>(_ index: Int) -> T {
+        switch self {
+        case .sqlite(let row): return row[index]
+        case .postgres(let row):
+            let value = row[index]
+            guard let decoded = T.fromPostgres(value) else {
+                preconditionFailure("column \(index) holds \(value), not a \(T.self)")
+            }
+            return decoded
+        }
+    }
 }
 
 /// What goes into a statement and comes out of a row: text, integers, doubles, booleans, bytes,
-/// dates (and optionals of them).
-public protocol StoreValue: DatabaseValueConvertible {}
+/// dates (and optionals of them). `pgValue` (the value as a PostgreSQL parameter) comes from
+/// `PGEncodable`.
+public protocol StoreValue: DatabaseValueConvertible, PGEncodable, Sendable {
+    /// The value read from a PostgreSQL column; nil when it holds something else.
+    static func fromPostgres(_ value: PGValue) -> Self?
+}
 
-extension String: StoreValue {}
-extension Int: StoreValue {}
-extension Int64: StoreValue {}
-extension Double: StoreValue {}
-extension Bool: StoreValue {}
-extension Data: StoreValue {}
-extension Date: StoreValue {}
-extension Optional: StoreValue where Wrapped: StoreValue {}
+extension String: StoreValue {
+    public static func fromPostgres(_ value: PGValue) -> String? { value.text }
+}
+
+extension Int: StoreValue {
+    public static func fromPostgres(_ value: PGValue) -> Int? { value.int.map(Int.init) }
+}
+
+extension Int64: StoreValue {
+    public static func fromPostgres(_ value: PGValue) -> Int64? { value.int }
+}
+
+extension Double: StoreValue {
+    public static func fromPostgres(_ value: PGValue) -> Double? { value.double }
+}
+
+extension Bool: StoreValue {
+    public static func fromPostgres(_ value: PGValue) -> Bool? { value.bool }
+}
+
+extension Data: StoreValue {
+    public var pgValue: PGValue { .bytes([UInt8](self)) }
+    public static func fromPostgres(_ value: PGValue) -> Data? { value.bytes.map { Data($0) } }
+}
+
+/// Dates are seconds since 1970 in PostgreSQL (a `double precision` column); GRDB's own text form in
+/// SQLite.
+extension Date: StoreValue {
+    public var pgValue: PGValue { .double(timeIntervalSince1970) }
+    public static func fromPostgres(_ value: PGValue) -> Date? { value.double.map(Date.init(timeIntervalSince1970:)) }
+}
+
+extension Optional: StoreValue where Wrapped: StoreValue {
+    public static func fromPostgres(_ value: PGValue) -> Wrapped?? {
+        if value.isNull { return .some(nil) }
+        return Wrapped.fromPostgres(value).map { .some($0) }
+    }
+}
