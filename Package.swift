@@ -24,7 +24,7 @@ func serviceTests(_ name: String, also: [Target.Dependency] = []) -> Target {
         name: "\(name)ServiceTests",
         dependencies: [
             .target(name: "\(name)Service"), "ServiceTestSupport", "TestSupport", "Contracts", "Messaging",
-            "ServiceKit",
+            "ServiceKit", "Postgres",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -251,7 +251,7 @@ let package = Package(
         .target(
             name: "ServiceTestSupport",
             dependencies: [
-                "Contracts", "ServiceKit",
+                "Contracts", "ServiceKit", "Postgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

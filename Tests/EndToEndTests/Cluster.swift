@@ -78,11 +78,14 @@ final class Cluster: @unchecked Sendable {
         var environment: @Sendable (_ settings: [String: String]) throws -> [String: String]
     }
 
+    /// Starts `service`, or another instance of one: `order-2` is a second order service, with its
+    /// own port, log and data folder, and the settings `serviceEnvironment` gives `order`.
     func start(_ service: String, environment extra: [String: String] = [:], launch: Launch? = nil) throws {
         if ports[service] == nil { ports[service] = try FreePort.find() }
+        let program = String(service.split(separator: "-")[0])
         let process = Process()
-        process.executableURL = ProcessRunner.productsDirectory().appendingPathComponent("\(service)-service")
-        var environment = self.environment.merging(serviceEnvironment[service] ?? [:]) { _, new in new }
+        process.executableURL = ProcessRunner.productsDirectory().appendingPathComponent("\(program)-service")
+        var environment = self.environment.merging(serviceEnvironment[program] ?? [:]) { _, new in new }
             .merging(extra) { _, new in new }
         environment["TROUPE_HTTP_PORT"] = "\(ports[service]!)"
         if extra["TROUPE_DATA_DIR"] == nil {

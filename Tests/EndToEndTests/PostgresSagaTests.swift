@@ -58,6 +58,43 @@ struct PostgresSagaTests {
         }
     }
 
+    @Test func twoInstancesOfEveryServiceShareTheWorkAndSurviveLosingEitherUnderLoad() async throws {
+        try await withPostgresServer { postgres in
+            let databases = try await Self.databases(on: postgres)
+            try await withCluster(
+                dispatchDelay: "300ms", environment: Self.environment, serviceEnvironment: databases
+            ) { cluster in
+                // A second instance of every service on the same database and durable consumers.
+                for service in Cluster.services { try cluster.start("\(service)-2") }
+                for service in Cluster.services { try await cluster.waitUntilReady("\(service)-2") }
+                async let placed = cluster.placeLoad(count: 80, interval: .milliseconds(60))
+                // Both instances of every service take deliveries from the shared durable consumers.
+                try await Task.sleep(for: .seconds(2.5))
+                for service in Cluster.services {
+                    for instance in [service, "\(service)-2"] {
+                        let consumed = try await cluster.metric(
+                            instance, "troupe_events_consumed_total", labels: ["outcome=\"ack\""])
+                        #expect(consumed > 0, "\(instance) applied nothing")
+                    }
+                }
+                // Kill one instance of each service in turn, the first and then the second, and
+                // bring it back.
+                for (round, instance) in ["", "-2"].enumerated() {
+                    for service in Cluster.services {
+                        try await Task.sleep(for: .milliseconds(round == 0 ? 400 : 250))
+                        try await cluster.stopServiceAsync(service + instance, signal: SIGKILL)
+                        try await Task.sleep(for: .milliseconds(200))
+                        try cluster.start(service + instance)
+                    }
+                }
+                let ids = await placed
+                #expect(ids.count == 80, "every order is eventually accepted (the client retries)")
+                try await cluster.waitForAllFinal(ids, timeout: 120)
+                return ids
+            }
+        }
+    }
+
     @Test func aBadOrUnreachableDatabaseStopsTheServiceWithOneLine() async throws {
         let binary = ProcessRunner.productsDirectory().appendingPathComponent("payment-service")
         let port = try FreePort.find()

@@ -1,6 +1,7 @@
 public import Foundation
 public import GRDB
 import Logging
+public import Postgres
 public import ServiceKit
 
 /// A service's real context (settings, logger, SQLite store in a temporary folder) for handler and
@@ -10,9 +11,11 @@ public struct HandlerBench: Sendable {
     public let context: ServiceContext
     public let directory: URL
 
+    /// With `TROUPE_DATABASE_URL` in `environment`, the store is that PostgreSQL database (migrated
+    /// with `postgresMigrations`): several benches on one database are instances of one service.
     public init(
         _ descriptor: ServiceDescriptor, migrations: (inout DatabaseMigrator) -> Void,
-        environment: [String: String] = [:]
+        postgresMigrations: (inout PGMigrator) -> Void = { _ in }, environment: [String: String] = [:]
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "\(descriptor.name)-\(UUID().uuidString.prefix(8))")
@@ -25,13 +28,15 @@ public struct HandlerBench: Sendable {
             environment: [
                 "TROUPE_DATA_DIR": directory.path
             ].merging(environment) { _, given in given })
-        context = try ServiceContext(descriptor: descriptor, settings: settings, logger: logger, migrations: migrations)
+        context = try ServiceContext(
+            descriptor: descriptor, settings: settings, logger: logger, migrations: migrations,
+            postgresMigrations: postgresMigrations)
     }
 
     /// The outbox's subjects, grouped by order: `[orderId: ["inventory.reserved", …]]`.
     public func outgoingByOrder() async throws -> [String: [String]] {
-        let subjects = try await context.store.writer.read { db in
-            try String.fetchAll(db, sql: "SELECT subject FROM \(OutboxEntry.databaseTableName) ORDER BY seq")
+        let subjects = try await context.read { db in
+            try db.values(String.self, "SELECT subject FROM outbox ORDER BY seq")
         }
         var byOrder: [String: [String]] = [:]
         for subject in subjects {

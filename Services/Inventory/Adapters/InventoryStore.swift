@@ -45,6 +45,8 @@ struct InventoryStore: Sendable {
     /// The state of one order for a decision: its reservation, whether it was cancelled, and the
     /// products named by `skus` (plus those of the reservation).
     static func state(orderId: String, skus: [String], in db: StoreSession) throws -> InventoryState {
+        // One decision at a time per order and per product, whichever instance makes it.
+        try db.lock(["order:\(orderId)"])
         var reservation: Reservation?
         if let row = try db.row("SELECT orderId, lines, status FROM reservation WHERE orderId = ?", [orderId]) {
             // Columns named and read by position: a lookup by name compares names case-insensitively.
@@ -56,7 +58,9 @@ struct InventoryStore: Sendable {
         let cancelled =
             try Tombstones.isCancelled(orderId, in: db)
         var products: [String: Product] = [:]
-        for sku in Set(skus + (reservation?.lines.map(\.sku) ?? [])) {
+        let named = Set(skus + (reservation?.lines.map(\.sku) ?? []))
+        try db.lock(named.map { "sku:\($0)" })
+        for sku in named {
             if let product = try product(sku, in: db) { products[sku] = product }
         }
         return InventoryState(products: products, reservation: reservation, cancelled: cancelled)

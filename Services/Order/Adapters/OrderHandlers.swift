@@ -25,6 +25,8 @@ struct OrderHandlers: Sendable {
     /// `document` is the event as it arrived, kept as is in the history (nil: encode it).
     static func apply(_ event: AnyEvent, document: Data? = nil, in db: StoreSession) throws -> HandlerOutcome {
         if event.type.hasPrefix("troupe.order.") { return .done }  // Its own events: nothing to apply.
+        // One decision at a time per order, whichever instance makes it.
+        try db.lock(["order:\(event.orderId)"])
         let state = try OrderStore.view(event.orderId, in: db)
         switch OrderDecisions.decide(state, event) {
         case .notYet(let reason):

@@ -65,11 +65,27 @@ public enum Outbox {
     }
 
     /// Events not yet published, oldest first.
+    ///
+    /// In PostgreSQL, where instances share the outbox, the rows are claimed: those this instance
+    /// committed, and those whose claim ran out (their instance died before the broker confirmed
+    /// them), skipping rows another relay is claiming right now; the claim lasts
+    /// `PostgresStore.claim`, so that no other relay publishes them meanwhile. Must then be called
+    /// in a write.
     public static func pending(limit: Int, in db: StoreSession) throws -> [OutboxEntry] {
-        try db.rows(
-            "SELECT seq, eventId, subject, payload, headers, oncePerSubject, createdAt FROM outbox ORDER BY seq LIMIT ?",
-            [limit]
-        ).map { row in
+        let columns = "seq, eventId, subject, payload, headers, oncePerSubject, createdAt"
+        let rows: [StoreRow]
+        if let instance = db.instance {
+            let now = Date().timeIntervalSince1970
+            rows = try db.rows(
+                "UPDATE outbox SET claimedBy = ?, claimedUntil = ? WHERE seq IN (SELECT seq FROM outbox "
+                    + "WHERE claimedBy = ? OR claimedUntil < ? ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED) "
+                    + "RETURNING \(columns)",
+                [instance, now + PostgresStore.claim, instance, now, limit]
+            ).sorted { ($0[0] as Int64) < ($1[0] as Int64) }
+        } else {
+            rows = try db.rows("SELECT \(columns) FROM outbox ORDER BY seq LIMIT ?", [limit])
+        }
+        return rows.map { row in
             var entry = OutboxEntry(
                 eventId: row[1], subject: row[2], payload: row[3], headers: [:], oncePerSubject: row[5],
                 createdAt: Date(timeIntervalSince1970: row[6]))

@@ -162,9 +162,12 @@ public struct OutboxRelay: Service {
             // The rows after them are still to be read.
             return StoredPass(published: stored.count, highest: 0, more: true, failed: false)
         }
-        let (batch, backlog) = try await store.read { db in
+        let batchSize = self.batchSize
+        let read: @Sendable (StoreSession) throws -> ([OutboxEntry], (count: Int, oldest: Date?)) = { db in
             (try Outbox.pending(limit: batchSize, in: db), try Outbox.backlog(in: db))
         }
+        // In PostgreSQL the rows are claimed (`Outbox.pending`): a write.
+        let (batch, backlog) = try await store.dialect == .postgres ? store.write(read) : store.read(read)
         ServiceMetrics.outboxBacklog(
             count: backlog.count, oldestAgeSeconds: backlog.oldest.map { -$0.timeIntervalSinceNow } ?? 0)
         guard !batch.isEmpty else { return StoredPass(published: 0, highest: 0, more: false, failed: false) }

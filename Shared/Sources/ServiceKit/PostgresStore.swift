@@ -19,6 +19,12 @@ final class PostgresStore: @unchecked Sendable {
     private let readQueue: DispatchQueue
     private var writer: PGConnection?
     private var reader: PGConnection?
+    /// This process among the instances sharing the database: the owner of the outbox rows it
+    /// commits until their claim runs out (`Outbox.pending`).
+    let instance = UUID().uuidString.lowercased()
+    /// How long the rows an instance commits are its own to publish; after that (the instance
+    /// died before its broker confirmed them) any instance's relay takes them.
+    static let claim: TimeInterval = 10
 
     /// Connects and migrates (the kit's tables, then the service's): one clear error if it cannot.
     init(url: PGURL, name: String, migrations: (inout PGMigrator) -> Void) throws {
@@ -46,7 +52,9 @@ final class PostgresStore: @unchecked Sendable {
                     payload bytea NOT NULL,
                     headers text NOT NULL,
                     oncePerSubject boolean NOT NULL,
-                    createdAt double precision NOT NULL
+                    createdAt double precision NOT NULL,
+                    claimedBy text NOT NULL,
+                    claimedUntil double precision NOT NULL
                 );
                 CREATE TABLE inbox (
                     consumer text NOT NULL,
@@ -77,7 +85,7 @@ final class PostgresStore: @unchecked Sendable {
     /// `write`, on the calling thread (which must be the writing queue, or start-up).
     func writeNow<T>(outbox: OutboxHandoff?, _ body: (StoreSession) throws -> T) throws -> T {
         let connection = try live(&writer)
-        let session = PostgresSession(connection)
+        let session = PostgresSession(connection, instance: instance)
         do {
             let value = try connection.transaction { try body(StoreSession(session)) }
             if !session.staged.isEmpty { outbox?.committed(session.staged) }
@@ -98,7 +106,7 @@ final class PostgresStore: @unchecked Sendable {
                     with: Result {
                         let connection = try self.live(&self.reader)
                         return try connection.transaction(isolation: .repeatableRead) {
-                            try body(StoreSession(PostgresSession(connection)))
+                            try body(StoreSession(PostgresSession(connection, instance: self.instance)))
                         }
                     })
             }
@@ -119,11 +127,18 @@ final class PostgresStore: @unchecked Sendable {
 /// actions to run once it commits, undone with the savepoint they were added in.
 final class PostgresSession {
     let connection: PGConnection
+    /// The instance the outbox rows of this transaction belong to (`PostgresStore.instance`).
+    let instance: String
     var staged: [OutboxEntry] = []
     var commitActions: [@Sendable () -> Void] = []
     var endActions: [@Sendable (Bool) -> Void] = []
+    /// The advisory locks this transaction holds (`StoreSession.lock`): each is taken once.
+    var locked: Set<String> = []
 
-    init(_ connection: PGConnection) { self.connection = connection }
+    init(_ connection: PGConnection, instance: String) {
+        self.connection = connection
+        self.instance = instance
+    }
 
     /// `StoreSession.inEventSavepoint` on PostgreSQL.
     func inSavepoint(_ body: () throws -> Database.TransactionCompletion) throws {

@@ -89,6 +89,22 @@ public struct StoreSession {
         try row(sql, arguments)?[0] as T?
     }
 
+    /// Serialises the decisions about `keys` (`order:<id>`, `account:<id>`, `sku:<sku>`) between
+    /// instances of a service that share a PostgreSQL database: each key's lock is taken, in a
+    /// fixed order, and held until the transaction ends, so that a second instance deciding about
+    /// the same order, account or product waits, then reads what the first committed. Nothing to
+    /// do in SQLite, whose one writer serialises everything.
+    ///
+    /// Locks of one batch add up until its commit; two instances taking the same keys in another
+    /// order across their batches can deadlock, which PostgreSQL ends after a second by failing one
+    /// event (`deadlock`, transient): its savepoint is undone and it comes back with back-off.
+    public func lock(_ keys: [String]) throws {
+        guard case .postgres(let session) = engine else { return }
+        for key in Set(keys).sorted() where session.locked.insert(key).inserted {
+            try session.connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [key])
+        }
+    }
+
     /// Whether a transaction is open: false after the engine ended one by itself (SQLite rolls back
     /// on a full disk; a PostgreSQL connection that broke ends its transaction).
     public var isInsideTransaction: Bool {
@@ -115,6 +131,12 @@ public struct StoreSession {
             db.afterNextTransaction(onCommit: { _ in action(true) }, onRollback: { _ in action(false) })
         case .postgres(let session): session.endActions.append(action)
         }
+    }
+
+    /// The instance of a PostgreSQL store (`PostgresStore.instance`); nil for SQLite.
+    var instance: String? {
+        guard case .postgres(let session) = engine else { return nil }
+        return session.instance
     }
 
     /// Runs `body` in a savepoint of the current transaction: its writes stay when it answers
@@ -144,11 +166,14 @@ public struct StoreSession {
             stored.seq = db.lastInsertedRowID
             OutboxHandoff.staging(for: db)?.stage(stored)
         case .postgres(let session):
+            // The row is this instance's to publish at commit; no other instance's relay takes it
+            // before its claim runs out.
             guard
                 let seq = try value(
                     Int64.self,
-                    "INSERT INTO outbox (eventId, subject, payload, headers, oncePerSubject, createdAt) "
-                        + "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq", arguments)
+                    "INSERT INTO outbox (eventId, subject, payload, headers, oncePerSubject, createdAt, claimedBy, "
+                        + "claimedUntil) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
+                    arguments + [session.instance, Date().timeIntervalSince1970 + PostgresStore.claim])
             else { return nil }
             stored.seq = seq
             session.staged.append(stored)
