@@ -49,7 +49,7 @@ up: deps ## Build (release) and start NATS and the five services in the backgrou
 	@for p in $(SERVICES:%=%-service) troupe; do $(SWIFT) build $(RELEASE) --product $$p || exit 1; done
 	TROUPE_TLS=$(TLS) deploy/local/troupe.sh up
 
-cluster-up: deps ## The same suite on a three-server NATS cluster, streams in three replicas (one instance per service for now)
+cluster-up: deps ## The same suite scaled: three NATS servers (replicas 3), PostgreSQL, two instances of every service
 	@for p in $(SERVICES:%=%-service) troupe; do $(SWIFT) build $(RELEASE) --product $$p || exit 1; done
 	TROUPE_TLS=$(TLS) deploy/local/troupe.sh cluster-up
 

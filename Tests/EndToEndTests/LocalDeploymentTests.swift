@@ -34,7 +34,10 @@ struct LocalDeploymentTests {
                 "TROUPE_TLS": cluster ? "0" : "1", "TROUPE_ADMIN_TOKEN": Cluster.adminToken,
                 "TROUPE_LOG_LEVEL": "warning", "TROUPE_SHIPPING_DISPATCH_DELAY": "300ms",
             ]
-            if cluster { environment["TROUPE_NATS_ROUTE_PORT"] = "\(try FreePort.findRun(3))" }
+            if cluster {
+                environment["TROUPE_NATS_ROUTE_PORT"] = "\(try FreePort.findRun(3))"
+                environment["TROUPE_POSTGRES_PORT"] = "\(try FreePort.find())"
+            }
             for (service, port) in ports { environment["TROUPE_\(service.uppercased())_PORT"] = "\(port)" }
             self.environment = environment
         }
@@ -89,9 +92,11 @@ struct LocalDeploymentTests {
         await deployment.tearDown()
     }
 
-    /// `make cluster-up`: three NATS servers in one cluster, every stream in three replicas, the
-    /// services connected to all three; `up` on that state starts nothing new, `make up`'s single
-    /// server is refused on it, an order ships, and `down` stops every process.
+    /// `make cluster-up`: three NATS servers in one cluster, every stream in three replicas,
+    /// PostgreSQL with a database per service, two instances of every service connected to all three
+    /// servers and to their service's database; `up` on that state starts nothing new, `make up`'s
+    /// single server is refused on it, an order placed at the second order instance ships, and `down`
+    /// stops every process.
     @Test func clusterUpRunsTheSuiteOnThreeServersAndDownStopsThem() async throws {
         let deployment = try Deployment(cluster: true)
         do {
@@ -108,14 +113,23 @@ struct LocalDeploymentTests {
         #expect(up.status == 0, "\(up.standardOutput)\n\(up.standardError)\n\(deployment.logTails())")
         #expect(up.standardOutput.contains("All five services are ready"), "\(up.standardOutput)")
         let first = deployment.pids()
-        #expect(Set(first.keys) == Set(Cluster.services + ["nats-1", "nats-2", "nats-3"]), "\(first)")
+        let instances = Cluster.services.flatMap { ["\($0)-1", "\($0)-2"] }
+        #expect(Set(first.keys) == Set(instances + ["nats-1", "nats-2", "nats-3", "postgres"]), "\(first)")
         let urls = (0..<3).map { "nats://127.0.0.1:\(deployment.natsPort + $0)" }
-        for service in Cluster.services {
+        let postgresPort = deployment.environment["TROUPE_POSTGRES_PORT"]!
+        for instance in instances {
             let environment = try String(
-                contentsOfFile: "/proc/\(first[service] ?? 0)/environ", encoding: .utf8
+                contentsOfFile: "/proc/\(first[instance] ?? 0)/environ", encoding: .utf8
             ).split(separator: "\0")
-            #expect(environment.contains("TROUPE_NATS_URL=\(urls.joined(separator: ","))"), "\(service)")
-            #expect(environment.contains("TROUPE_STREAM_REPLICAS=3"), "\(service)")
+            let service = String(instance.dropLast(2))
+            #expect(environment.contains("TROUPE_NATS_URL=\(urls.joined(separator: ","))"), "\(instance)")
+            #expect(environment.contains("TROUPE_STREAM_REPLICAS=3"), "\(instance)")
+            let port = deployment.ports[service]! + (instance.hasSuffix("-2") ? 1000 : 0)
+            #expect(environment.contains("TROUPE_HTTP_PORT=\(port)"), "\(instance)")
+            let database = environment.first { $0.hasPrefix("TROUPE_DATABASE_URL=") } ?? ""
+            #expect(
+                database.hasPrefix("TROUPE_DATABASE_URL=postgres://troupe:")
+                    && database.hasSuffix("@127.0.0.1:\(postgresPort)/troupe_\(service)"), "\(instance): \(database)")
         }
         var logger = Logger(label: "e2e")
         logger.logLevel = .critical
@@ -129,9 +143,10 @@ struct LocalDeploymentTests {
             #expect(state.replicas == 3 && state.peers == 3, "\(stream): \(state)")
         }
         await asAdmin.close()
-        // An order ships across the cluster.
+        // An order placed at the second order instance ships across the cluster; the first reads it
+        // from the shared database.
         let (status, placed) = try await HTTP.request(
-            "POST", URL(string: "http://127.0.0.1:\(deployment.ports["order"]!)/orders")!,
+            "POST", URL(string: "http://127.0.0.1:\(deployment.ports["order"]! + 1000)/orders")!,
             json: [
                 "customerId": "cus_42", "lines": [["sku": "SKU-RED-MUG", "quantity": 1]],
                 "shippingAddress": [
@@ -155,6 +170,13 @@ struct LocalDeploymentTests {
         #expect(deployment.pids() == first)
         let status2 = try await deployment.run("status")
         #expect(status2.standardOutput.contains("nats-3            running"), "\(status2.standardOutput)")
+        #expect(status2.standardOutput.contains("postgres          running"), "\(status2.standardOutput)")
+        let lines = status2.standardOutput.split(separator: "\n")
+        for instance in instances {
+            #expect(
+                lines.contains { $0.hasPrefix("\(instance)-service ") && $0.contains("running") && $0.contains(", ready,") },
+                "\(status2.standardOutput)")
+        }
         let down = try await deployment.run("down")
         #expect(down.status == 0)
         for (name, pid) in first { #expect(kill(pid, 0) != 0, "\(name) still runs") }

@@ -3,9 +3,12 @@
 # five services as background processes, each with a pid file and a log file under .troupe/.
 # Everything is idempotent: `up` starts only what is not running, `down` stops only what runs.
 # TROUPE_TLS=1 (`make up TLS=1`) runs NATS with TLS only, from a local CA generated once.
-# `cluster-up` runs three NATS servers in one cluster instead (clients on TROUPE_NATS_PORT and the two
-# ports after it, routes on TROUPE_NATS_ROUTE_PORT and after), every stream in three replicas; a
-# state folder is one or the other (`.troupe/run/mode`), and `down`, `status`, `logs` handle both.
+# `cluster-up` runs what a scaled deployment has instead: three NATS servers in one cluster (clients
+# on TROUPE_NATS_PORT and the two ports after it, routes on TROUPE_NATS_ROUTE_PORT and after), every
+# stream in three replicas, PostgreSQL (Debian's server, data under .troupe/postgres/, port
+# TROUPE_POSTGRES_PORT, one database per service) and two instances of every service sharing their
+# service's database (`order-1` on the service's port, `order-2` on that port + 1000); a state folder
+# is one or the other (`.troupe/run/mode`), and `down`, `status`, `logs` handle both.
 # TROUPE_STATE, TROUPE_BIN, TROUPE_NATS_PORT, TROUPE_<SERVICE>_PORT move things (the tests do).
 set -euo pipefail
 
@@ -18,6 +21,7 @@ BIN="${TROUPE_BIN:-$ROOT/.build/release}"
 NATS_PORT="${TROUPE_NATS_PORT:-4222}"
 NATS_MONITOR_PORT="${TROUPE_NATS_MONITOR_PORT:-8222}"
 NATS_ROUTE_PORT="${TROUPE_NATS_ROUTE_PORT:-6222}"
+POSTGRES_PORT="${TROUPE_POSTGRES_PORT:-5433}"
 NODES=(1 2 3)
 SERVICES=(order inventory payment shipping notification)
 
@@ -43,9 +47,36 @@ running() { # pidfile: the process lives and is ours (a zombie left by a crash d
     kill -0 "$pid" 2>/dev/null || return 1
     [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != "Z" ] || return 1
     name="$(basename "$1" .pid)"
-    case "$name" in nats-server | nats-[0-9]) want=nats-server ;; *) want="$name-service" ;; esac
+    case "$name" in
+        nats-server | nats-[0-9]) want=nats-server ;;
+        postgres) want=postgres ;;
+        *) want="$(service_of "$name")-service" ;;
+    esac
     program="$(tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | head -n 1)"
     [ "$(basename "$program")" = "$want" ]
+}
+
+label() { # instance name -> "order-service " padded so that the columns of a listing line up
+    local width=12
+    [ "$(mode)" = cluster ] && width=14
+    printf '%s-service %*s' "$1" $((width - ${#1})) ''
+}
+
+service_of() { # instance name (order, order-1, order-2) -> the service (order)
+    printf '%s' "${1%-[0-9]}"
+}
+
+port_of() { # instance name -> its HTTP port: the service's, + 1000 for a second instance
+    local service
+    service="$(service_of "$1")"
+    case "$1" in *-2) echo $((PORTS[$service] + 1000)) ;; *) echo "${PORTS[$service]}" ;; esac
+}
+
+instances() { # the service processes of the state folder's mode: order … or order-1 order-2 …
+    local name
+    for name in "${SERVICES[@]}"; do
+        if [ "$(mode)" = cluster ]; then printf '%s\n' "$name-1" "$name-2"; else printf '%s\n' "$name"; fi
+    done
 }
 
 secret() { # name -> prints a random secret, created once (mode 0600)
@@ -269,41 +300,106 @@ nats_urls() { # the URLs a service connects with
     fi
 }
 
-service_env() { # name
-    local name="$1"
+service_env() { # instance name
+    local name="$1" service
+    service="$(service_of "$name")"
     printf '%s\n' \
         "TROUPE_NATS_URL=$(nats_urls)" \
-        "TROUPE_NATS_CREDENTIALS=$SECRETS/$name.nats.json" \
-        "TROUPE_HTTP_PORT=${PORTS[$name]}" \
+        "TROUPE_NATS_CREDENTIALS=$SECRETS/$service.nats.json" \
+        "TROUPE_HTTP_PORT=$(port_of "$name")" \
         "TROUPE_DATA_DIR=$STATE/data/$name" \
         "TROUPE_ADMIN_TOKEN=$(admin_token)" \
         "TROUPE_NOTIFY_FILE=${TROUPE_NOTIFY_FILE:-$STATE/notifications.jsonl}"
     if [ -f "$RUN/nats.tls" ]; then printf '%s\n' "TROUPE_NATS_TLS_CA=$(cat "$RUN/nats.tls")"; fi
-    if [ "$(mode)" = cluster ]; then printf '%s\n' "TROUPE_STREAM_REPLICAS=3"; fi
+    if [ "$(mode)" = cluster ]; then
+        printf '%s\n' "TROUPE_STREAM_REPLICAS=3" \
+            "TROUPE_DATABASE_URL=postgres://troupe:$(secret postgres.password)@127.0.0.1:$POSTGRES_PORT/troupe_$service"
+    fi
 }
 
-start_service() { # name
-    local name="$1" pidfile="$RUN/$1.pid" binary="$BIN/$1-service"
+pg_bin() { # Debian's PostgreSQL binaries, the newest version installed
+    find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1
+}
+
+start_postgres() { # the cluster's database server, its data under $STATE/postgres; a database per service
+    local dir="$STATE/postgres" pidfile="$RUN/postgres.pid" bin as=() service
+    mkdir -p "$RUN" "$LOGS"
+    bin="$(pg_bin)"
+    [ -n "$bin" ] || die "PostgreSQL is not installed (make deps installs postgresql)"
+    # PostgreSQL refuses to run as root: as root, it runs as the postgres user (setpriv execs, so the
+    # pid file holds the server's own pid), which must be able to reach its folder.
+    if [ "$(id -u)" = 0 ]; then as=(setpriv --reuid=postgres --regid=postgres --init-groups --); fi
+    if running "$pidfile"; then
+        say "  postgres          running (pid $(cat "$pidfile")), 127.0.0.1:$POSTGRES_PORT"
+    else
+        if [ ! -f "$dir/data/PG_VERSION" ]; then
+            rm -rf "$dir"
+            mkdir -p "$dir"
+            secret postgres.password > "$dir/password"
+            if [ "$(id -u)" = 0 ]; then
+                chmod o+x "$STATE"
+                chown -R postgres:postgres "$dir"
+            fi
+            "${as[@]}" "$bin/initdb" -D "$dir/data" -U troupe --pwfile="$dir/password" -A scram-sha-256 \
+                -E UTF8 --locale=C >> "$LOGS/postgres.log" 2>&1 || die "initdb failed; see $LOGS/postgres.log"
+            rm -f "$dir/password"
+        fi
+        nohup "${as[@]}" "$bin/postgres" -D "$dir/data" -p "$POSTGRES_PORT" -k "$dir" \
+            -c listen_addresses=127.0.0.1 >> "$LOGS/postgres.log" 2>&1 &
+        echo $! > "$pidfile"
+        local deadline=$((SECONDS + 30))
+        until "$bin/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT"; do
+            running "$pidfile" || die "postgres did not start; see $LOGS/postgres.log"
+            [ $SECONDS -lt $deadline ] || die "postgres not ready after 30 s; see $LOGS/postgres.log"
+            sleep 0.2
+        done
+        say "  postgres          started (pid $(cat "$pidfile")), 127.0.0.1:$POSTGRES_PORT"
+    fi
+    for service in "${SERVICES[@]}"; do
+        if [ -z "$(psql_troupe "SELECT 1 FROM pg_database WHERE datname = 'troupe_$service'")" ]; then
+            psql_troupe "CREATE DATABASE troupe_$service" > /dev/null
+        fi
+    done
+}
+
+psql_troupe() { # sql -> runs it as troupe on the cluster's server (the password on psql's environment)
+    PGPASSWORD="$(secret postgres.password)" "$(pg_bin)/psql" -X -A -t -q -v ON_ERROR_STOP=1 \
+        -h 127.0.0.1 -p "$POSTGRES_PORT" -U troupe -d postgres -c "$1"
+}
+
+stop_postgres() { # fast shutdown: sessions end, what was committed stays
+    local pidfile="$RUN/postgres.pid" pid
+    running "$pidfile" || { rm -f "$pidfile"; return; }
+    pid="$(cat "$pidfile")"
+    kill -INT "$pid"
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; say "  postgres killed after 30 s"; else say "  postgres stopped"; fi
+    rm -f "$pidfile"
+}
+
+start_service() { # instance name
+    local name="$1" pidfile="$RUN/$1.pid" binary
+    binary="$BIN/$(service_of "$1")-service"
     [ -x "$binary" ] || die "$binary is missing (make up builds it)"
-    if running "$pidfile"; then say "  $name-service $(printf '%*s' $((12 - ${#name})) '')running (pid $(cat "$pidfile"))"; return; fi
+    if running "$pidfile"; then say "  $(label "$name")running (pid $(cat "$pidfile"))"; return; fi
     mkdir -p "$STATE/data/$name"
     (
         while IFS= read -r assignment; do export "${assignment?}"; done < <(service_env "$name")
         nohup "$binary" >> "$LOGS/$name.log" 2>&1 &
         echo $! > "$pidfile"
     )
-    say "  $name-service $(printf '%*s' $((12 - ${#name})) '')started (pid $(cat "$pidfile"))"
+    say "  $(label "$name")started (pid $(cat "$pidfile"))"
 }
 
-ready() { # name
-    curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:${PORTS[$1]}/health/ready" 2>/dev/null
+ready() { # instance name
+    curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$(port_of "$1")/health/ready" 2>/dev/null
 }
 
 wait_ready() {
     local deadline=$((SECONDS + 60)) name pending
     while [ $SECONDS -lt $deadline ]; do
         pending=""
-        for name in "${SERVICES[@]}"; do ready "$name" || pending="$pending $name"; done
+        for name in $(instances); do ready "$name" || pending="$pending $name"; done
         [ -z "$pending" ] && return 0
         sleep 0.3
     done
@@ -342,7 +438,7 @@ up() {
     claim_mode single
     say "Starting Troupe (state in $STATE/):"
     start_nats
-    for name in "${SERVICES[@]}"; do start_service "$name"; done
+    for name in $(instances); do start_service "$name"; done
     wait_ready
     seed
     summary
@@ -350,14 +446,16 @@ up() {
 
 cluster_up() {
     claim_mode cluster
-    say "Starting Troupe on a three-server NATS cluster (state in $STATE/):"
+    say "Starting Troupe on a three-server NATS cluster, PostgreSQL and two instances of every service (state in $STATE/):"
     start_nats_cluster
-    for name in "${SERVICES[@]}"; do start_service "$name"; done
+    start_postgres
+    for name in $(instances); do start_service "$name"; done
     wait_ready
     seed
     summary
     say "NATS cluster: $(nats_urls) (routes 127.0.0.1:$NATS_ROUTE_PORT-$((NATS_ROUTE_PORT + 2))), streams in three replicas."
-    say "One instance of each service: two need a shared store (PostgreSQL), not there yet."
+    say "PostgreSQL:   127.0.0.1:$POSTGRES_PORT, one database per service (troupe_order, …; password in $SECRETS/postgres.password)."
+    say "A second instance of every service on port + 1000: order $(port_of order-2), inventory $(port_of inventory-2), payment $(port_of payment-2), shipping $(port_of shipping-2), notification $(port_of notification-2)."
 }
 
 summary() {
@@ -394,7 +492,10 @@ stop_pid() { # pidfile label
 
 down() {
     local name node
-    for name in "${SERVICES[@]}"; do stop_pid "$RUN/$name.pid" "$name-service"; done
+    for name in "${SERVICES[@]}" "${SERVICES[@]/%/-1}" "${SERVICES[@]/%/-2}"; do
+        stop_pid "$RUN/$name.pid" "$name-service"
+    done
+    stop_postgres
     stop_pid "$RUN/nats-server.pid" "nats-server"
     for node in "${NODES[@]}"; do stop_pid "$RUN/nats-$node.pid" "nats-$node"; done
     rm -f "$RUN/nats.tls"
@@ -410,17 +511,22 @@ status() {
                 say "nats-$node            stopped"
             fi
         done
+        if running "$RUN/postgres.pid"; then
+            say "postgres          running (pid $(cat "$RUN/postgres.pid")), 127.0.0.1:$POSTGRES_PORT"
+        else
+            say "postgres          stopped"
+        fi
     elif running "$RUN/nats-server.pid"; then
         say "nats-server       running (pid $(cat "$RUN/nats-server.pid"))"
     else
         say "nats-server       stopped"
     fi
-    for name in "${SERVICES[@]}"; do
+    for name in $(instances); do
         if running "$RUN/$name.pid"; then
             if ready "$name"; then state="ready"; else state="not ready"; fi
-            say "$name-service $(printf '%*s' $((12 - ${#name})) '')running (pid $(cat "$RUN/$name.pid")), $state, http://127.0.0.1:${PORTS[$name]}"
+            say "$(label "$name")running (pid $(cat "$RUN/$name.pid")), $state, http://127.0.0.1:$(port_of "$name")"
         else
-            say "$name-service $(printf '%*s' $((12 - ${#name})) '')stopped"
+            say "$(label "$name")stopped"
         fi
     done
 }
@@ -432,7 +538,7 @@ logs() {
 
 run_one() { # name: in the foreground, against the local NATS
     local name="$1"
-    if [ "$(mode)" = cluster ]; then start_nats_cluster; else claim_mode single; start_nats; fi
+    if [ "$(mode)" = cluster ]; then start_nats_cluster; start_postgres; else claim_mode single; start_nats; fi
     while IFS= read -r assignment; do export "${assignment?}"; done < <(service_env "$name")
     exec "$BIN/$name-service"
 }
