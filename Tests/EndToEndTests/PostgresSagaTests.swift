@@ -5,7 +5,7 @@ import Testing
 /// The five services with their stores in PostgreSQL (`TROUPE_DATABASE_URL`, one database each on a
 /// real server started by the test), as real processes: the saga, its guarantees, crashes of every
 /// service and a restart of the database under load, and the start-up line for a bad database.
-@Suite("The saga on PostgreSQL stores", .serialized, .timeLimit(.minutes(4)))
+@Suite("The saga on PostgreSQL stores", .serialized, .timeLimit(.minutes(5)))
 struct PostgresSagaTests {
     /// Short ack wait: what a killed process held comes back quickly.
     static let environment = ["TROUPE_ACK_WAIT": "2s"]
@@ -90,6 +90,51 @@ struct PostgresSagaTests {
                 let ids = await placed
                 #expect(ids.count == 80, "every order is eventually accepted (the client retries)")
                 try await cluster.waitForAllFinal(ids, timeout: 120)
+                return ids
+            }
+        }
+    }
+
+    /// What `make cluster-up` runs, under load: three NATS nodes (replicas 3), PostgreSQL, two
+    /// instances of every service. A node is lost and brought back, then a node together with an
+    /// instance of every service, then the database restarts, then every instance is restarted in
+    /// turn (SIGTERM, as an upgrade does); every order ends as planned and every guarantee holds.
+    @Test func theScaledSuiteLosesNothingToNodesInstancesTheDatabaseOrARollingRestart() async throws {
+        try await withPostgresServer { postgres in
+            let databases = try await Self.databases(on: postgres)
+            try await withCluster(
+                dispatchDelay: "300ms", environment: Self.environment, natsNodes: 3, serviceEnvironment: databases
+            ) { cluster in
+                for service in Cluster.services { try cluster.start("\(service)-2") }
+                for service in Cluster.services { try await cluster.waitUntilReady("\(service)-2") }
+                async let placed = cluster.placeLoad(count: 100, interval: .milliseconds(70))
+                // One node for two seconds.
+                try await Task.sleep(for: .seconds(1))
+                try await Blocking.run { cluster.natsNodes[1].kill() }
+                try await Task.sleep(for: .seconds(2))
+                try await Blocking.run { try cluster.natsNodes[1].start() }
+                // The first node (every service's URL list names it first) and an instance of every
+                // service at once.
+                try await Task.sleep(for: .seconds(1))
+                try await Blocking.run { cluster.natsNodes[0].kill() }
+                for service in Cluster.services { try await cluster.stopServiceAsync(service, signal: SIGKILL) }
+                try await Task.sleep(for: .seconds(2))
+                try await Blocking.run { try cluster.natsNodes[0].start() }
+                for service in Cluster.services { try cluster.start(service) }
+                // The database restarts (every session ended).
+                try await Task.sleep(for: .seconds(1))
+                try await Blocking.run { try postgres.restart() }
+                // A rolling restart: each instance stopped gracefully and started again, one at a time.
+                for service in Cluster.services {
+                    for instance in [service, "\(service)-2"] {
+                        try await cluster.stopServiceAsync(instance, signal: SIGTERM)
+                        try cluster.start(instance)
+                        try await cluster.waitUntilReady(instance)
+                    }
+                }
+                let ids = await placed
+                #expect(ids.count == 100, "every order is eventually accepted (the client retries)")
+                try await cluster.waitForAllFinal(ids, timeout: 150)
                 return ids
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Postgres
 import TestSupport
 import Testing
@@ -78,5 +79,42 @@ struct OutboxClaimTests {
         OutboxEntry(
             eventId: id, subject: "test.placed.\(id)", payload: Data("{}".utf8), headers: ["Nats-Msg-Id": id],
             oncePerSubject: false)
+    }
+}
+
+/// `StoreSession.lock` on PostgreSQL: a lock is held to the end of the transaction, also when an
+/// event's savepoint that took it first was undone (PostgreSQL releases it then: it is taken again).
+@Suite("Decision locks between instances on PostgreSQL", .serialized, .timeLimit(.minutes(1)))
+struct DecisionLockTests {
+    @Test func aLockIsHeldAfterAnUndoneSavepointTookItFirst() async throws {
+        try await withPostgresServer { server in
+            let url = try PGURL(try server.createDatabase("locks"))
+            let store = try await Blocking.run { try ServiceStore.open(postgres: url, name: "test") }
+            let other = try await Blocking.run { try PGConnection(url: url) }
+            // Whether another session can take `key` now (and lets it go at once if it could).
+            let free: @Sendable (String) throws -> Bool = { key in
+                let taken = try other.execute("SELECT pg_try_advisory_lock(hashtextextended(?, 0))", [key])
+                guard taken.first?[0] == .bool(true) else { return false }
+                try other.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))", [key])
+                return true
+            }
+            let seen = try await store.write { db -> [Bool] in
+                var seen: [Bool] = []
+                try db.inEventSavepoint {
+                    try db.lock(["order:1"])
+                    seen.append(try free("order:1"))  // held
+                    return .rollback
+                }
+                seen.append(try free("order:1"))  // released with the savepoint
+                try db.inEventSavepoint {
+                    try db.lock(["order:1"])  // the next event of the batch
+                    return .commit
+                }
+                seen.append(try free("order:1"))  // held again, to the end of the transaction
+                return seen
+            }
+            #expect(seen == [false, true, false])
+            #expect(try free("order:1"), "released at the commit")
+        }
     }
 }

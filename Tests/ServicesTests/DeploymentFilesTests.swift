@@ -329,6 +329,56 @@ struct DeploymentFilesTests {
         }
     }
 
+    /// `overlays/scaled`: two instances of every service, each given its database's URL from its
+    /// Secret (a URL the service accepts), no SQLite volume, updates one pod at a time; every patch
+    /// names something the base has.
+    @Test func theScaledOverlayRunsTwoInstancesOfEveryServiceOnItsDatabase() throws {
+        let overlay = try #require(
+            try Yams.load(yaml: try Self.text("deploy/kubernetes/overlays/scaled/kustomization.yaml"))
+                as? [String: Any])
+        #expect(overlay["resources"] as? [String] == ["../nats-cluster"])
+        let documents = try Self.kubernetesBase()
+        let patches = try #require(overlay["patches"] as? [[String: Any]])
+        for descriptor in Self.descriptors {
+            let name = "troupe-\(descriptor.name)"
+            func operations(_ kind: String) throws -> [[String: Any]] {
+                let patch = try #require(
+                    patches.first { ($0["target"] as? [String: String]) == ["kind": kind, "name": name] },
+                    "\(kind) \(name)")
+                return try #require(try Yams.load(yaml: patch["patch"] as? String ?? "") as? [[String: Any]])
+            }
+            let deployment = try #require(Self.find(documents, "Deployment", name))
+            let changes = try operations("Deployment")
+            let value = { (path: String) in changes.first { $0["path"] as? String == path }?["value"] }
+            #expect(value("/spec/replicas") as? Int == 2, "\(name)")
+            #expect((value("/spec/strategy") as? [String: Any])?["type"] as? String == "RollingUpdate", "\(name)")
+            let variable = try #require(value("/spec/template/spec/containers/0/env/-") as? [String: Any], "\(name)")
+            #expect(variable["name"] as? String == "TROUPE_DATABASE_URL")
+            let reference = ((variable["valueFrom"] as? [String: Any])?["secretKeyRef"] as? [String: String])
+            #expect(reference == ["name": name, "key": "database-url"], "\(name)")
+            // The volume replaced is the store's, the first of the base's pod.
+            let pod = try #require(
+                ((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])
+            let volumes = try #require(pod["volumes"] as? [[String: Any]])
+            #expect(volumes.first?["name"] as? String == "data", "\(name)")
+            #expect((value("/spec/template/spec/volumes/0") as? [String: Any])?["emptyDir"] != nil, "\(name)")
+            // The Secret's URL is one the service takes.
+            #expect(Self.find(documents, "Secret", name) != nil)
+            let url = try #require(
+                try operations("Secret").first { $0["path"] as? String == "/stringData/database-url" }?["value"]
+                    as? String)
+            #expect(url.hasSuffix("/troupe_\(descriptor.name)"))
+            #expect(Self.problems(descriptor, ["TROUPE_DATABASE_URL": url]).isEmpty, "\(name): \(url)")
+            // The SQLite volume's claim goes.
+            #expect(Self.find(documents, "PersistentVolumeClaim", "\(name)-data") != nil)
+            #expect(
+                patches.contains {
+                    ($0["patch"] as? String)?.contains("$patch: delete") == true
+                        && ($0["patch"] as? String)?.contains("name: \(name)-data") == true
+                }, "\(name)")
+        }
+    }
+
     /// The NATS servers of the chart give each service exactly the rights `make up` gives it.
     @Test func theNATSChartGivesEachServiceTheRightsOfTheLocalSuite() throws {
         let values = try #require(
@@ -420,7 +470,9 @@ struct DeploymentFilesTests {
             print("DeploymentFilesTests: no kubectl here; the Kubernetes files were checked by reading them only")
             return
         }
-        for folder in ["deploy/kubernetes/base", "deploy/kubernetes/overlays/nats-cluster"] {
+        for folder in [
+            "deploy/kubernetes/base", "deploy/kubernetes/overlays/nats-cluster", "deploy/kubernetes/overlays/scaled",
+        ] {
             let output = try ProcessRunner.run(
                 kubectl, ["kustomize", Self.root.appendingPathComponent(folder).path])
             #expect(output.status == 0, "\(folder): \(output.standardError)")

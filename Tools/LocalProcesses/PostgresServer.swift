@@ -102,6 +102,9 @@ public final class PostgresServer: @unchecked Sendable {
             [
                 "-D", directory.appendingPathComponent("data").path, "-p", "\(port)", "-k", directory.path,
                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200",
+                // Instances of a service that meet in a deadlock wait this long, not a second
+                // (docs/deployment.md, "Two instances of a service").
+                "-c", "deadlock_timeout=100ms",
             ] + extraArguments)
         let process = Process()
         process.executableURL = executable

@@ -345,7 +345,7 @@ start_postgres() { # the cluster's database server, its data under $STATE/postgr
             rm -f "$dir/password"
         fi
         nohup "${as[@]}" "$bin/postgres" -D "$dir/data" -p "$POSTGRES_PORT" -k "$dir" \
-            -c listen_addresses=127.0.0.1 >> "$LOGS/postgres.log" 2>&1 &
+            -c listen_addresses=127.0.0.1 -c deadlock_timeout=100ms >> "$LOGS/postgres.log" 2>&1 &
         echo $! > "$pidfile"
         local deadline=$((SECONDS + 30))
         until "$bin/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT"; do

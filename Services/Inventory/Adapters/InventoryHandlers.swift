@@ -26,6 +26,12 @@ struct InventoryHandlers: EventReactor {
         }
     }
 
+    /// The order, and the products an order placed names (in one order across instances).
+    func lockKeys(for event: AnyEvent) -> [String] {
+        guard case .orderPlaced(let placed) = event else { return ServiceContext.orderLock(event) }
+        return ServiceContext.orderLock(event) + placed.data.lines.map { "sku:\($0.sku)" }
+    }
+
     func decide(_ event: AnyEvent, _ state: InventoryState) -> Reaction<InventoryState> {
         let decision: InventoryDecisions.Decision
         switch event {
@@ -52,7 +58,8 @@ struct InventoryHandlers: EventReactor {
 
     /// Applies one event at most once for `consumer` (tests; the consumers apply whole batches).
     func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
-        try await service.applyBatch([event], consumer: consumer, reactsTo: reacts(to:)) { event, db in
+        try await service.applyBatch([event], consumer: consumer, reactsTo: reacts(to:), lockKeys: lockKeys) {
+            event, db in
             try apply(event, in: db)
         }[0].get()
     }

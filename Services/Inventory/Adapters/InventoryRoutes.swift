@@ -61,6 +61,8 @@ struct InventoryRoutes: Sendable {
                 throw APIError.validation("onHand", "must be between 0 and 1000000000")
             }
             let product = try await service.write { db -> Product? in
+                // Another instance may be reserving this product right now.
+                try db.lock(["sku:\(sku)"])
                 let existing = try InventoryStore.product(sku, in: db)
                 let reserved = existing?.reserved ?? 0
                 guard body.onHand >= reserved else { return nil }

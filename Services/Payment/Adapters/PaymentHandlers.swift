@@ -34,6 +34,16 @@ struct PaymentHandlers: EventReactor {
         }
     }
 
+    /// The order, and the customer's account when the event names the customer (in one order
+    /// across instances).
+    func lockKeys(for event: AnyEvent) -> [String] {
+        switch event {
+        case .inventoryReserved(let reserved): ["order:\(event.orderId)", "account:\(reserved.data.customerId)"]
+        case .orderCancelled(let cancelled): ["order:\(event.orderId)", "account:\(cancelled.data.customerId)"]
+        default: ServiceContext.orderLock(event)
+        }
+    }
+
     func decide(_ event: AnyEvent, _ loaded: Loaded) -> Reaction<Loaded> {
         let decision: PaymentDecisions.Decision
         switch event {
@@ -60,7 +70,8 @@ struct PaymentHandlers: EventReactor {
 
     /// Applies one event at most once for `consumer` (tests; the consumers apply whole batches).
     func handle(_ event: AnyEvent, consumer: String) async throws -> HandlerOutcome {
-        try await service.applyBatch([event], consumer: consumer, reactsTo: reacts(to:)) { event, db in
+        try await service.applyBatch([event], consumer: consumer, reactsTo: reacts(to:), lockKeys: lockKeys) {
+            event, db in
             try apply(event, in: db)
         }[0].get()
     }

@@ -65,6 +65,8 @@ struct PaymentRoutes: Sendable {
                 throw APIError.validation("creditLimit", "must be between 0 and 1000000000000")
             }
             let account = try await service.write { db -> Account in
+                // Another instance may be authorising against this account right now.
+                try db.lock(["account:\(customerId)"])
                 var account =
                     try PaymentStore.account(customerId, in: db)
                     ?? Account(

@@ -141,16 +141,22 @@ final class PostgresSession {
     }
 
     /// `StoreSession.inEventSavepoint` on PostgreSQL.
+    ///
+    /// PostgreSQL releases the locks taken inside a savepoint that is rolled back, so the record of
+    /// the locks held goes back with it: a later event of the batch takes them again.
     func inSavepoint(_ body: () throws -> Database.TransactionCompletion) throws {
         let marks = (staged.count, commitActions.count)
+        let lockedBefore = locked
         do {
             try connection.savepoint {
                 if try body() == .rollback { throw UndoSavepoint() }
             }
         } catch is UndoSavepoint {
             undo(to: marks)
+            locked = lockedBefore
         } catch {
             undo(to: marks)
+            locked = lockedBefore
             throw error
         }
     }

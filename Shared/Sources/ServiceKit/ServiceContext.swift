@@ -78,14 +78,21 @@ extension ServiceContext {
     ///
     /// Events for which `reactsTo` is false are done without touching the store (no inbox row: they
     /// have no effect to protect); a batch of only those opens no transaction.
+    ///
+    /// Before any event is applied, the batch takes the locks `lockKeys` names for its events (by
+    /// default each event's order), all at once and in one order, so that two instances sharing a
+    /// PostgreSQL store serialise their decisions about an order without deadlocking over it
+    /// (`StoreSession.lock`; nothing in SQLite).
     public func applyBatch(
         _ events: [AnyEvent], consumer: String, reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true },
+        lockKeys: @escaping @Sendable (AnyEvent) -> [String] = ServiceContext.orderLock,
         _ apply: @escaping EventApply
     ) async -> [Result<HandlerOutcome, any Error>] {
         guard events.contains(where: reactsTo) else { return events.map { _ in .success(.done) } }
         do {
             return try await store.write { db in
-                try Self.applyEach(events, consumer: consumer, reactsTo: reactsTo, apply, in: db)
+                try db.lock(events.filter(reactsTo).flatMap(lockKeys))
+                return try Self.applyEach(events, consumer: consumer, reactsTo: reactsTo, apply, in: db)
             }
         } catch {
             return events.map { _ in .failure(error) }
@@ -94,12 +101,14 @@ extension ServiceContext {
 
     func applyDeliveries(
         _ deliveries: [Delivery<AnyEvent>], consumer: String, reactsTo: @escaping @Sendable (AnyEvent) -> Bool,
+        lockKeys: @escaping @Sendable (AnyEvent) -> [String] = ServiceContext.orderLock,
         _ apply: @escaping @Sendable (Delivery<AnyEvent>, StoreSession) throws -> HandlerOutcome
     ) async -> [Result<HandlerOutcome, any Error>] {
         guard deliveries.contains(where: { reactsTo($0.event) }) else { return deliveries.map { _ in .success(.done) } }
         do {
             return try await store.write { db in
-                try Self.applyEach(
+                try db.lock(deliveries.map(\.event).filter(reactsTo).flatMap(lockKeys))
+                return try Self.applyEach(
                     deliveries, event: \.event, consumer: consumer, reactsTo: reactsTo, apply, in: db)
             }
         } catch {
@@ -163,6 +172,9 @@ extension ServiceContext {
         }
         return results
     }
+
+    /// The lock of the order an event is about: what every service decides per order.
+    public static let orderLock: @Sendable (AnyEvent) -> [String] = { ["order:\($0.orderId)"] }
 
     /// Applies one event at most once for `consumer` (a batch of one).
     public func applyOnce(_ event: AnyEvent, consumer: String, _ apply: @escaping EventApply) async throws

@@ -29,9 +29,10 @@ extension ServiceRuntime {
     /// whatever comes twice). A filter cannot change on an existing durable, hence the new name.
     public func consumer(
         of stream: StreamDefinition, only: (any EventPayload.Type)? = nil,
-        reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true }, apply: @escaping EventApply
+        reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true },
+        lockKeys: @escaping @Sendable (AnyEvent) -> [String] = ServiceContext.orderLock, apply: @escaping EventApply
     ) -> EventConsumer<AnyEvent> {
-        consumer(of: stream, only: only, reactsTo: reactsTo, apply: apply) { delivery, db in
+        consumer(of: stream, only: only, reactsTo: reactsTo, lockKeys: lockKeys, apply: apply) { delivery, db in
             try apply(delivery.event, db)
         }
     }
@@ -41,13 +42,15 @@ extension ServiceRuntime {
     /// goes through `apply`.
     public func consumer(
         of stream: StreamDefinition, only: (any EventPayload.Type)? = nil,
-        reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true }, apply: @escaping EventApply,
+        reactsTo: @escaping @Sendable (AnyEvent) -> Bool = { _ in true },
+        lockKeys: @escaping @Sendable (AnyEvent) -> [String] = ServiceContext.orderLock, apply: @escaping EventApply,
         applyDelivery: @escaping @Sendable (Delivery<AnyEvent>, StoreSession) throws -> HandlerOutcome
     ) -> EventConsumer<AnyEvent> {
         let inboxKey = consumerName(of: stream)
         let context = self.context
         handlers[stream.name] = { deliveries in
-            await context.applyBatch(deliveries.map(\.event), consumer: inboxKey, reactsTo: reactsTo, apply)
+            await context.applyBatch(
+                deliveries.map(\.event), consumer: inboxKey, reactsTo: reactsTo, lockKeys: lockKeys, apply)
         }
         let decoder = EventDecoder()
         var consumer = ConsumerConfiguration(durable: inboxKey, ackWait: configuration.ackWait, maxAckPending: 20_000)
@@ -62,7 +65,8 @@ extension ServiceRuntime {
             prerequisiteTimeout: configuration.prerequisiteTimeout, logger: logger,
             decode: { decoder.decodeMessage($0) },
             handleBatch: { deliveries in
-                await context.applyDeliveries(deliveries, consumer: inboxKey, reactsTo: reactsTo, applyDelivery)
+                await context.applyDeliveries(
+                    deliveries, consumer: inboxKey, reactsTo: reactsTo, lockKeys: lockKeys, applyDelivery)
             })
     }
 
@@ -105,6 +109,15 @@ public protocol EventReactor: Sendable {
     func decide(_ event: AnyEvent, _ state: State) -> Reaction<State>
     /// Writes the decided state.
     func save(_ state: State, for event: AnyEvent, in db: StoreSession) throws
+    /// The locks a batch takes up front for `event` (`ServiceContext.applyBatch`): its order, and
+    /// what else the event names that the decision touches (an account, products). Locks `load`
+    /// takes later, for what only the store says, are the ones that can still meet another
+    /// instance's in the other order.
+    func lockKeys(for event: AnyEvent) -> [String]
+}
+
+extension EventReactor {
+    public func lockKeys(for event: AnyEvent) -> [String] { ServiceContext.orderLock(event) }
 }
 
 /// A decision about one event.
@@ -155,7 +168,9 @@ extension ServiceRuntime {
     public func consumer<Reactor: EventReactor>(
         of stream: StreamDefinition, only: (any EventPayload.Type)? = nil, reactor: Reactor
     ) -> EventConsumer<AnyEvent> {
-        consumer(of: stream, only: only, reactsTo: { reactor.reacts(to: $0) }) { event, db in
+        consumer(
+            of: stream, only: only, reactsTo: { reactor.reacts(to: $0) }, lockKeys: { reactor.lockKeys(for: $0) }
+        ) { event, db in
             try reactor.apply(event, in: db)
         }
     }

@@ -95,9 +95,11 @@ public struct StoreSession {
     /// the same order, account or product waits, then reads what the first committed. Nothing to
     /// do in SQLite, whose one writer serialises everything.
     ///
-    /// Locks of one batch add up until its commit; two instances taking the same keys in another
-    /// order across their batches can deadlock, which PostgreSQL ends after a second by failing one
-    /// event (`deadlock`, transient): its savepoint is undone and it comes back with back-off.
+    /// Locks of one batch add up until its commit (a batch takes the keys it knows of up front, in
+    /// order: `ServiceContext.applyBatch`); two instances taking further keys in another order can
+    /// still deadlock, which PostgreSQL ends after `deadlock_timeout` by failing one event
+    /// (`deadlock`, transient): its savepoint is undone, its locks with it, and it comes back with
+    /// back-off.
     public func lock(_ keys: [String]) throws {
         guard case .postgres(let session) = engine else { return }
         for key in Set(keys).sorted() where session.locked.insert(key).inserted {
