@@ -192,6 +192,53 @@ struct DeploymentFilesTests {
         }
     }
 
+    /// `compose.scaled.yaml` over `compose.yaml`: PostgreSQL with a database per service, every
+    /// service's store in its database, and a second instance of each on the same database, on the
+    /// port + 1000, waiting for NATS and PostgreSQL.
+    @Test func theScaledComposeFileAddsPostgreSQLAndASecondInstanceOfEveryService() throws {
+        let scaled = try #require(try Yams.load(yaml: try Self.text("deploy/compose.scaled.yaml")) as? [String: Any])
+        let services = try #require(scaled["services"] as? [String: Any])
+        let base = try #require(try Self.compose()["services"] as? [String: Any])
+        let image = try Self.containerfile().environment
+        let postgres = try #require(services["postgres"] as? [String: Any])
+        #expect((postgres["healthcheck"] as? [String: Any]) != nil)
+        let initSQL = try Self.text("deploy/postgres-init.sql")
+        #expect(
+            (postgres["volumes"] as? [String])?.contains(
+                "./postgres-init.sql:/docker-entrypoint-initdb.d/troupe.sql:ro") == true)
+        // `${VAR}` inside a value: the operator's choice, any valid text.
+        func resolved(_ value: Any?) -> String {
+            "\(value ?? "")".replacingOccurrences(of: "${TROUPE_POSTGRES_PASSWORD}", with: "chosen-password")
+        }
+        for descriptor in Self.descriptors {
+            let name = descriptor.name
+            #expect(initSQL.contains("CREATE DATABASE troupe_\(name);"), "\(name)")
+            // The first instance: compose.yaml's service, with its database added.
+            let first = try #require(services[name] as? [String: Any], "\(name)")
+            let url = resolved((first["environment"] as? [String: Any])?["TROUPE_DATABASE_URL"])
+            #expect(url == "postgres://troupe:chosen-password@postgres:5432/troupe_\(name)", "\(name)")
+            let firstDependsOn = try #require(first["depends_on"] as? [String: Any])
+            #expect((firstDependsOn["postgres"] as? [String: String])?["condition"] == "service_healthy")
+            var environment = image.merging(
+                ((base[name] as? [String: Any])?["environment"] as? [String: Any] ?? [:]).mapValues {
+                    Self.interpolated("\($0)")
+                }
+            ) { _, new in new }
+            environment["TROUPE_DATABASE_URL"] = url
+            #expect(
+                Self.problems(descriptor, environment).isEmpty, "\(name): \(Self.problems(descriptor, environment))")
+            // The second: the same service, the same database, on the port + 1000, a volume of its own.
+            let second = try #require(services["\(name)-2"] as? [String: Any], "\(name)-2")
+            #expect((second["extends"] as? [String: String]) == ["file": "compose.yaml", "service": name])
+            #expect(resolved((second["environment"] as? [String: Any])?["TROUPE_DATABASE_URL"]) == url)
+            #expect(second["ports"] as? [String] == ["127.0.0.1:\(descriptor.defaultPort + 1000):8080"], "\(name)")
+            #expect(second["volumes"] as? [String] == ["\(name)-2-data:/var/lib/troupe/data"], "\(name)")
+            #expect((scaled["volumes"] as? [String: Any])?.keys.contains("\(name)-2-data") == true)
+            let dependsOn = try #require(second["depends_on"] as? [String: Any])
+            #expect(Set(dependsOn.keys) == ["nats", "postgres"], "\(name)")
+        }
+    }
+
     @Test func aVariableThatIsNoSettingIsCaught() {
         // The check the files rely on: it must refuse what the service would refuse.
         #expect(!Self.problems(PaymentApp.descriptor, ["TROUPE_PAYMENT_LIMIT": "1"]).isEmpty)

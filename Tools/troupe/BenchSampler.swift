@@ -26,7 +26,12 @@ final class Sampler: Sendable {
     init(pids: [String: Int32]) { self.pids = pids }
 
     private func read() -> [String: ProcessStats] {
-        pids.compactMapValues { ProcessStats.read(pid: $0) }
+        // The database server (`make cluster-up`) with its backends, one per connection.
+        var stats: [String: ProcessStats] = [:]
+        for (name, pid) in pids {
+            stats[name] = ProcessStats.read(pid: pid, children: name == "postgres")
+        }
+        return stats
     }
 
     private static func ownCPU() -> Double { ProcessStats.read(pid: getpid())?.cpuSeconds ?? 0 }

@@ -9,8 +9,11 @@ struct ProcessStats: Codable, Sendable {
     /// The highest resident memory since the process started (`VmHWM`), bytes.
     var peakResidentBytes: UInt64
 
-    /// Reads `pid`'s counters; nil when there is no such process (or no `/proc`).
-    static func read(pid: Int32) -> ProcessStats? {
+    /// Reads `pid`'s counters; nil when there is no such process (or no `/proc`). With `children`,
+    /// the CPU time includes the process's children, living (summed from their own counters) and
+    /// ended (what the process waited for): PostgreSQL works in a backend process per connection,
+    /// forked by the server whose pid the pid file holds. Memory stays the parent's own.
+    static func read(pid: Int32, children: Bool = false) -> ProcessStats? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
             let close = stat.lastIndex(of: ")")
@@ -23,9 +26,27 @@ struct ProcessStats: Codable, Sendable {
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return 0 }
             return UInt64(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
         }
+        var cpu = (utime + stime) / ticks
+        if children {
+            // Fields 16 and 17: the CPU of the children it waited for.
+            cpu += ((Double(fields[13]) ?? 0) + (Double(fields[14]) ?? 0)) / ticks
+            cpu += Self.children(of: pid).compactMap { read(pid: $0)?.cpuSeconds }.reduce(0, +)
+        }
         return ProcessStats(
-            cpuSeconds: (utime + stime) / ticks, residentBytes: kilobytes("VmRSS") * 1024,
-            peakResidentBytes: kilobytes("VmHWM") * 1024)
+            cpuSeconds: cpu, residentBytes: kilobytes("VmRSS") * 1024, peakResidentBytes: kilobytes("VmHWM") * 1024)
+    }
+
+    /// The living processes whose parent is `pid`.
+    static func children(of pid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry in
+            guard let child = Int32(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == pid ? child : nil
+        }
     }
 
     /// The processes named by `<name>.pid` files in `directory` (what `make up` writes).
