@@ -101,7 +101,7 @@ struct DeploymentTests {
             !ldd.standardOutput.contains("libswift") && !ldd.standardOutput.contains("libFoundation"),
             "\(ldd.standardOutput)")
         #expect(!ldd.standardOutput.contains("not found"))
-        for package in ["libnats3.4", "libsqlite3-0"] {
+        for package in ["libnats3.4", "libsqlite3-0", "libpq5"] {
             #expect(
                 installed.manifest.contains("install: ") && installed.manifest.contains(" \(package)"), "\(package)")
         }
