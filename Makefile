@@ -10,6 +10,8 @@ APT_PACKAGES := nats-server libnats-dev pkg-config valgrind openssl libcurl4-ope
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # make up TLS=1: NATS with TLS only, from a local CA under .troupe/secrets/tls/
 TLS ?= 0
+# make up POSTGRES=1: each service's store in PostgreSQL (as make cluster-up's) instead of SQLite
+POSTGRES ?= 0
 # Release builds link the Swift runtime statically: what `make dist` ships is what `make up` runs
 # (and it is faster: no calls into the runtime through the PLT, docs/deployment.md).
 RELEASE := -c release --static-swift-stdlib
@@ -45,9 +47,9 @@ format: ## Reformat the sources in place
 
 SERVICES := order inventory payment shipping notification
 
-up: deps ## Build (release) and start NATS and the five services in the background, seed demo data (TLS=1: NATS over TLS)
+up: deps ## Build (release) and start NATS and the five services in the background, seed demo data (TLS=1: NATS over TLS; POSTGRES=1: stores in PostgreSQL)
 	@for p in $(SERVICES:%=%-service) troupe; do $(SWIFT) build $(RELEASE) --product $$p || exit 1; done
-	TROUPE_TLS=$(TLS) deploy/local/troupe.sh up
+	TROUPE_TLS=$(TLS) TROUPE_POSTGRES=$(POSTGRES) deploy/local/troupe.sh up
 
 cluster-up: deps ## The same suite scaled: three NATS servers (replicas 3), PostgreSQL, two instances of every service
 	@for p in $(SERVICES:%=%-service) troupe; do $(SWIFT) build $(RELEASE) --product $$p || exit 1; done

@@ -20,7 +20,7 @@ struct LocalDeploymentTests {
 
         /// `cluster`: ports for `cluster-up`'s three servers (three in a row each for clients,
         /// monitoring and routes), and no TLS.
-        init(cluster: Bool = false) throws {
+        init(cluster: Bool = false, postgres: Bool = false) throws {
             state = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "troupe-up-\(UUID().uuidString.prefix(8))")
             natsPort = cluster ? try FreePort.findRun(3) : try FreePort.find()
@@ -34,10 +34,9 @@ struct LocalDeploymentTests {
                 "TROUPE_TLS": cluster ? "0" : "1", "TROUPE_ADMIN_TOKEN": Cluster.adminToken,
                 "TROUPE_LOG_LEVEL": "warning", "TROUPE_SHIPPING_DISPATCH_DELAY": "300ms",
             ]
-            if cluster {
-                environment["TROUPE_NATS_ROUTE_PORT"] = "\(try FreePort.findRun(3))"
-                environment["TROUPE_POSTGRES_PORT"] = "\(try FreePort.find())"
-            }
+            if cluster { environment["TROUPE_NATS_ROUTE_PORT"] = "\(try FreePort.findRun(3))" }
+            if cluster || postgres { environment["TROUPE_POSTGRES_PORT"] = "\(try FreePort.find())" }
+            if postgres { environment["TROUPE_POSTGRES"] = "1" }
             for (service, port) in ports { environment["TROUPE_\(service.uppercased())_PORT"] = "\(port)" }
             self.environment = environment
         }
@@ -101,6 +100,53 @@ struct LocalDeploymentTests {
         let deployment = try Deployment(cluster: true)
         do {
             try await exerciseCluster(deployment)
+        } catch {
+            await deployment.tearDown()
+            throw error
+        }
+        await deployment.tearDown()
+    }
+
+    /// `make up POSTGRES=1`: one NATS server, one instance of each service, every store in its own
+    /// database on PostgreSQL; an order ships, `up` again starts nothing, `down` stops everything.
+    @Test func upWithPostgresKeepsEveryStoreInItsDatabase() async throws {
+        let deployment = try Deployment(postgres: true)
+        do {
+            let up = try await deployment.run("up")
+            #expect(up.status == 0, "\(up.standardOutput)\n\(up.standardError)\n\(deployment.logTails())")
+            let first = deployment.pids()
+            #expect(Set(first.keys) == Set(Cluster.services + ["nats-server", "postgres"]), "\(first)")
+            let port = deployment.environment["TROUPE_POSTGRES_PORT"]!
+            for service in Cluster.services {
+                let environment = try String(contentsOfFile: "/proc/\(first[service] ?? 0)/environ", encoding: .utf8)
+                    .split(separator: "\0")
+                let database = environment.first { $0.hasPrefix("TROUPE_DATABASE_URL=") } ?? ""
+                #expect(database.hasSuffix("@127.0.0.1:\(port)/troupe_\(service)"), "\(service): \(database)")
+            }
+            let (status, placed) = try await HTTP.request(
+                "POST", URL(string: "http://127.0.0.1:\(deployment.ports["order"]!)/orders")!,
+                json: [
+                    "customerId": "cus_42", "lines": [["sku": "SKU-RED-MUG", "quantity": 1]],
+                    "shippingAddress": [
+                        "name": "Ada", "line1": "1 Sq", "city": "London", "postalCode": "SW1", "country": "GB",
+                    ],
+                ])
+            #expect(status == 202, "\(placed)")
+            let id = try #require(placed["orderId"] as? String)
+            var final = ""
+            for _ in 0..<100 where final != "SHIPPED" {
+                try await Task.sleep(for: .milliseconds(100))
+                final =
+                    (try? await HTTP.request(
+                        "GET", URL(string: "http://127.0.0.1:\(deployment.ports["order"]!)/orders/\(id)")!))?
+                    .1["status"] as? String ?? ""
+            }
+            #expect(final == "SHIPPED")
+            let again = try await deployment.run("up")
+            #expect(again.status == 0 && deployment.pids() == first, "\(again.standardError)")
+            let down = try await deployment.run("down")
+            #expect(down.status == 0)
+            for (name, pid) in first { #expect(kill(pid, 0) != 0, "\(name) still runs") }
         } catch {
             await deployment.tearDown()
             throw error

@@ -107,6 +107,7 @@ struct PostgresSagaTests {
             ) { cluster in
                 for service in Cluster.services { try cluster.start("\(service)-2") }
                 for service in Cluster.services { try await cluster.waitUntilReady("\(service)-2") }
+                // (As many orders as the cluster's seeded stock lets ship as planned.)
                 async let placed = cluster.placeLoad(count: 100, interval: .milliseconds(70))
                 // One node for two seconds.
                 try await Task.sleep(for: .seconds(1))

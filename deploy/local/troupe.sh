@@ -29,6 +29,9 @@ declare -A PORTS=([order]="${TROUPE_ORDER_PORT:-8081}" [inventory]="${TROUPE_INV
     [payment]="${TROUPE_PAYMENT_PORT:-8083}" [shipping]="${TROUPE_SHIPPING_PORT:-8084}"
     [notification]="${TROUPE_NOTIFICATION_PORT:-8085}")
 TLS="${TROUPE_TLS:-0}"
+# TROUPE_POSTGRES=1 (`make up POSTGRES=1`): one instance of each service, each store in PostgreSQL as
+# `cluster-up` runs it; the state folder remembers it (`run/postgres.on`).
+POSTGRES="${TROUPE_POSTGRES:-0}"
 TLS_DIR="$SECRETS/tls"
 # What each service publishes, which streams it ensures and owns, its durable consumers and its
 # inbox come from the service itself (`<service>-service --describe`, ServiceDescriptor.topology):
@@ -311,8 +314,9 @@ service_env() { # instance name
         "TROUPE_ADMIN_TOKEN=$(admin_token)" \
         "TROUPE_NOTIFY_FILE=${TROUPE_NOTIFY_FILE:-$STATE/notifications.jsonl}"
     if [ -f "$RUN/nats.tls" ]; then printf '%s\n' "TROUPE_NATS_TLS_CA=$(cat "$RUN/nats.tls")"; fi
-    if [ "$(mode)" = cluster ]; then
-        printf '%s\n' "TROUPE_STREAM_REPLICAS=3" \
+    if [ "$(mode)" = cluster ]; then printf '%s\n' "TROUPE_STREAM_REPLICAS=3"; fi
+    if [ "$(mode)" = cluster ] || [ -f "$RUN/postgres.on" ]; then
+        printf '%s\n' \
             "TROUPE_DATABASE_URL=postgres://troupe:$(secret postgres.password)@127.0.0.1:$POSTGRES_PORT/troupe_$service"
     fi
 }
@@ -438,10 +442,19 @@ up() {
     claim_mode single
     say "Starting Troupe (state in $STATE/):"
     start_nats
+    if [ "$POSTGRES" = 1 ] && [ ! -f "$RUN/postgres.on" ]; then
+        # The SQLite stores of an earlier `make up` would be left behind: refuse to switch silently.
+        [ -z "$(ls -A "$STATE/data" 2>/dev/null)" ] || die "$STATE holds SQLite stores: make clean first to keep the stores in PostgreSQL"
+        touch "$RUN/postgres.on"
+    fi
+    if [ -f "$RUN/postgres.on" ]; then start_postgres; fi
     for name in $(instances); do start_service "$name"; done
     wait_ready
     seed
     summary
+    if [ -f "$RUN/postgres.on" ]; then
+        say "PostgreSQL:   127.0.0.1:$POSTGRES_PORT, one database per service (troupe_order, …; password in $SECRETS/postgres.password)."
+    fi
 }
 
 cluster_up() {
@@ -521,6 +534,13 @@ status() {
     else
         say "nats-server       stopped"
     fi
+    if [ "$(mode)" != cluster ] && [ -f "$RUN/postgres.on" ]; then
+        if running "$RUN/postgres.pid"; then
+            say "postgres          running (pid $(cat "$RUN/postgres.pid")), 127.0.0.1:$POSTGRES_PORT"
+        else
+            say "postgres          stopped"
+        fi
+    fi
     for name in $(instances); do
         if running "$RUN/$name.pid"; then
             if ready "$name"; then state="ready"; else state="not ready"; fi
@@ -538,7 +558,11 @@ logs() {
 
 run_one() { # name: in the foreground, against the local NATS
     local name="$1"
-    if [ "$(mode)" = cluster ]; then start_nats_cluster; start_postgres; else claim_mode single; start_nats; fi
+    if [ "$(mode)" = cluster ]; then start_nats_cluster; start_postgres; else
+        claim_mode single
+        start_nats
+        if [ -f "$RUN/postgres.on" ]; then start_postgres; fi
+    fi
     while IFS= read -r assignment; do export "${assignment?}"; done < <(service_env "$name")
     exec "$BIN/$name-service"
 }
