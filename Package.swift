@@ -178,7 +178,7 @@ let package = Package(
         .executableTarget(
             name: "TroupeCLI",
             dependencies: [
-                "Contracts", "Messaging", "SagaCheck",
+                "Contracts", "Messaging", "SagaCheck", "LocalProcesses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),

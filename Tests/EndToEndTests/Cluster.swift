@@ -123,12 +123,7 @@ final class Cluster: @unchecked Sendable {
     }
 
     static func terminate(_ process: Process, signal: Int32) {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, signal)
-        let deadline = Date().addingTimeInterval(15)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        ProcessTable.end(process, signal: signal, grace: 15)
     }
 
     /// Stops every service (SIGTERM, side by side) and the server, off Swift concurrency's threads.

@@ -123,25 +123,7 @@ struct LocalDeploymentTests {
                 let database = environment.first { $0.hasPrefix("TROUPE_DATABASE_URL=") } ?? ""
                 #expect(database.hasSuffix("@127.0.0.1:\(port)/troupe_\(service)"), "\(service): \(database)")
             }
-            let (status, placed) = try await HTTP.request(
-                "POST", URL(string: "http://127.0.0.1:\(deployment.ports["order"]!)/orders")!,
-                json: [
-                    "customerId": "cus_42", "lines": [["sku": "SKU-RED-MUG", "quantity": 1]],
-                    "shippingAddress": [
-                        "name": "Ada", "line1": "1 Sq", "city": "London", "postalCode": "SW1", "country": "GB",
-                    ],
-                ])
-            #expect(status == 202, "\(placed)")
-            let id = try #require(placed["orderId"] as? String)
-            var final = ""
-            for _ in 0..<100 where final != "SHIPPED" {
-                try await Task.sleep(for: .milliseconds(100))
-                final =
-                    (try? await HTTP.request(
-                        "GET", URL(string: "http://127.0.0.1:\(deployment.ports["order"]!)/orders/\(id)")!))?
-                    .1["status"] as? String ?? ""
-            }
-            #expect(final == "SHIPPED")
+            try await Self.orderShips(placedAt: deployment.ports["order"]!, readFrom: deployment.ports["order"]!)
             let again = try await deployment.run("up")
             #expect(again.status == 0 && deployment.pids() == first, "\(again.standardError)")
             let down = try await deployment.run("down")
@@ -152,6 +134,29 @@ struct LocalDeploymentTests {
             throw error
         }
         await deployment.tearDown()
+    }
+
+    /// Places an order at the order service on `placedAt` and waits (10 s at most) until the one on
+    /// `readFrom` says it shipped.
+    static func orderShips(placedAt: Int, readFrom: Int) async throws {
+        let (status, placed) = try await HTTP.request(
+            "POST", URL(string: "http://127.0.0.1:\(placedAt)/orders")!,
+            json: [
+                "customerId": "cus_42", "lines": [["sku": "SKU-RED-MUG", "quantity": 1]],
+                "shippingAddress": [
+                    "name": "Ada", "line1": "1 Sq", "city": "London", "postalCode": "SW1", "country": "GB",
+                ],
+            ])
+        #expect(status == 202, "\(placed)")
+        let id = try #require(placed["orderId"] as? String)
+        var final = ""
+        for _ in 0..<100 where final != "SHIPPED" {
+            try await Task.sleep(for: .milliseconds(100))
+            final =
+                (try? await HTTP.request("GET", URL(string: "http://127.0.0.1:\(readFrom)/orders/\(id)")!))?
+                .1["status"] as? String ?? ""
+        }
+        #expect(final == "SHIPPED")
     }
 
     func exerciseCluster(_ deployment: Deployment) async throws {
@@ -191,25 +196,7 @@ struct LocalDeploymentTests {
         await asAdmin.close()
         // An order placed at the second order instance ships across the cluster; the first reads it
         // from the shared database.
-        let (status, placed) = try await HTTP.request(
-            "POST", URL(string: "http://127.0.0.1:\(deployment.ports["order"]! + 1000)/orders")!,
-            json: [
-                "customerId": "cus_42", "lines": [["sku": "SKU-RED-MUG", "quantity": 1]],
-                "shippingAddress": [
-                    "name": "Ada", "line1": "1 Sq", "city": "London", "postalCode": "SW1", "country": "GB",
-                ],
-            ])
-        #expect(status == 202, "\(placed)")
-        let id = try #require(placed["orderId"] as? String)
-        var final = ""
-        for _ in 0..<100 where final != "SHIPPED" {
-            try await Task.sleep(for: .milliseconds(100))
-            final =
-                (try? await HTTP.request(
-                    "GET", URL(string: "http://127.0.0.1:\(deployment.ports["order"]!)/orders/\(id)")!))?
-                .1["status"] as? String ?? ""
-        }
-        #expect(final == "SHIPPED")
+        try await Self.orderShips(placedAt: deployment.ports["order"]! + 1000, readFrom: deployment.ports["order"]!)
         // Again on the same state: the cluster's, nothing new started; a single server is refused.
         let again = try await deployment.run("up")
         #expect(again.status == 0, "\(again.standardError)")

@@ -88,16 +88,8 @@ public final class NATSServer: @unchecked Sendable {
     }
 
     private func terminate(signal: Int32) {
-        guard let process, process.isRunning else {
-            self.process = nil
-            return
-        }
-        Foundation.kill(process.processIdentifier, signal)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        self.process = nil
+        if let process { ProcessTable.end(process, signal: signal, grace: 5) }
+        process = nil
     }
 
     deinit { stop() }

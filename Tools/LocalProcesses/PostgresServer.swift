@@ -171,7 +171,7 @@ public final class PostgresServer: @unchecked Sendable {
     /// back, recovering from its write-ahead log.
     public func kill() {
         guard let pid = process?.processIdentifier else { return }
-        let children = Self.children(of: pid)
+        let children = ProcessTable.children(of: pid)
         terminate(signal: SIGKILL)
         for child in children { Foundation.kill(child, SIGKILL) }
         let deadline = Date().addingTimeInterval(5)
@@ -191,30 +191,8 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     private func terminate(signal: Int32) {
-        guard let process, process.isRunning else {
-            self.process = nil
-            return
-        }
-        Foundation.kill(process.processIdentifier, signal)
-        let deadline = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        self.process = nil
-    }
-
-    /// The processes whose parent is `pid` (the server's backends and workers).
-    static func children(of pid: Int32) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { entry -> Int32? in
-            guard let child = Int32(entry),
-                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { return nil }
-            // After the command in parentheses: state, then the parent's PID.
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 1 && Int32(fields[1]) == pid ? child : nil
-        }
+        if let process { ProcessTable.end(process, signal: signal, grace: 10) }
+        process = nil
     }
 
     deinit { stop() }

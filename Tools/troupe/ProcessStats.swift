@@ -1,4 +1,5 @@
 import Foundation
+import LocalProcesses
 
 /// CPU time and memory of a running process, from Linux's `/proc/<pid>`.
 struct ProcessStats: Codable, Sendable {
@@ -30,23 +31,10 @@ struct ProcessStats: Codable, Sendable {
         if children {
             // Fields 16 and 17: the CPU of the children it waited for.
             cpu += ((Double(fields[13]) ?? 0) + (Double(fields[14]) ?? 0)) / ticks
-            cpu += Self.children(of: pid).compactMap { read(pid: $0)?.cpuSeconds }.reduce(0, +)
+            cpu += ProcessTable.children(of: pid).compactMap { read(pid: $0)?.cpuSeconds }.reduce(0, +)
         }
         return ProcessStats(
             cpuSeconds: cpu, residentBytes: kilobytes("VmRSS") * 1024, peakResidentBytes: kilobytes("VmHWM") * 1024)
-    }
-
-    /// The living processes whose parent is `pid`.
-    static func children(of pid: Int32) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { entry in
-            guard let child = Int32(entry),
-                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { return nil }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 1 && Int32(fields[1]) == pid ? child : nil
-        }
     }
 
     /// The processes named by `<name>.pid` files in `directory` (what `make up` writes).

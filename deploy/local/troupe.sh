@@ -371,14 +371,8 @@ psql_troupe() { # sql -> runs it as troupe on the cluster's server (the password
         -h 127.0.0.1 -p "$POSTGRES_PORT" -U troupe -d postgres -c "$1"
 }
 
-stop_postgres() { # fast shutdown: sessions end, what was committed stays
-    local pidfile="$RUN/postgres.pid" pid
-    running "$pidfile" || { rm -f "$pidfile"; return; }
-    pid="$(cat "$pidfile")"
-    kill -INT "$pid"
-    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; say "  postgres killed after 30 s"; else say "  postgres stopped"; fi
-    rm -f "$pidfile"
+stop_postgres() { # fast shutdown (SIGINT): sessions end, what was committed stays
+    stop_pid "$RUN/postgres.pid" postgres INT 30
 }
 
 start_service() { # instance name
@@ -493,13 +487,13 @@ Operate: .build/release/troupe trace <orderId> | streams | check | dlq list
 SUMMARY
 }
 
-stop_pid() { # pidfile label
-    local pidfile="$1" pid
+stop_pid() { # pidfile label [signal, TERM] [seconds before SIGKILL, 15]
+    local pidfile="$1" pid signal="${3:-TERM}" grace="${4:-15}"
     running "$pidfile" || { rm -f "$pidfile"; return; }
     pid="$(cat "$pidfile")"
-    kill -TERM "$pid"
-    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; say "  $2 killed after 15 s"; else say "  $2 stopped"; fi
+    kill -"$signal" "$pid"
+    for _ in $(seq 1 $((grace * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; say "  $2 killed after $grace s"; else say "  $2 stopped"; fi
     rm -f "$pidfile"
 }
 
