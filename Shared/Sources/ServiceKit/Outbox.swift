@@ -105,11 +105,15 @@ public enum Outbox {
 
     /// Deletes the rows the broker has stored.
     static func remove(_ seqs: [Int64], in db: StoreSession) throws {
-        // In slices: SQLite takes at most 32,766 parameters in a statement.
-        for start in stride(from: 0, to: seqs.count, by: 1000) {
-            let slice = Array(seqs[start..<min(start + 1000, seqs.count)])
-            let marks = Array(repeating: "?", count: slice.count).joined(separator: ", ")
-            try db.execute("DELETE FROM outbox WHERE seq IN (\(marks))", slice)
+        guard !seqs.isEmpty else { return }
+        // One statement, prepared once, whatever the number of rows: the list goes in as one
+        // parameter (a statement per list length would fill the statement caches).
+        let list = seqs.map(String.init).joined(separator: ",")
+        switch db.dialect {
+        case .sqlite:
+            try db.execute("DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))", ["[\(list)]"])
+        case .postgres:
+            try db.execute("DELETE FROM outbox WHERE seq = ANY (?::bigint[])", ["{\(list)}"])
         }
     }
 }
