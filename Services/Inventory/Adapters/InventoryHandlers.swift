@@ -29,7 +29,7 @@ struct InventoryHandlers: EventReactor {
     /// The order, and the products an order placed names (in one order across instances).
     func lockKeys(for event: AnyEvent) -> [String] {
         guard case .orderPlaced(let placed) = event else { return ServiceContext.orderLock(event) }
-        return ServiceContext.orderLock(event) + placed.data.lines.map { "sku:\($0.sku)" }
+        return ServiceContext.orderLock(event) + placed.data.lines.map { LockKey.product($0.sku) }
     }
 
     func decide(_ event: AnyEvent, _ state: InventoryState) -> Reaction<InventoryState> {

@@ -62,7 +62,7 @@ struct InventoryRoutes: Sendable {
             }
             let product = try await service.write { db -> Product? in
                 // Another instance may be reserving this product right now.
-                try db.lock(["sku:\(sku)"])
+                try db.lock([LockKey.product(sku)])
                 let existing = try InventoryStore.product(sku, in: db)
                 let reserved = existing?.reserved ?? 0
                 guard body.onHand >= reserved else { return nil }

@@ -46,7 +46,7 @@ struct InventoryStore: Sendable {
     /// products named by `skus` (plus those of the reservation).
     static func state(orderId: String, skus: [String], in db: StoreSession) throws -> InventoryState {
         // One decision at a time per order and per product, whichever instance makes it.
-        try db.lock(["order:\(orderId)"])
+        try db.lock([LockKey.order(orderId)])
         var reservation: Reservation?
         if let row = try db.row("SELECT orderId, lines, status FROM reservation WHERE orderId = ?", [orderId]) {
             // Columns named and read by position: a lookup by name compares names case-insensitively.
@@ -59,7 +59,7 @@ struct InventoryStore: Sendable {
             try Tombstones.isCancelled(orderId, in: db)
         var products: [String: Product] = [:]
         let named = Set(skus + (reservation?.lines.map(\.sku) ?? []))
-        try db.lock(named.map { "sku:\($0)" })
+        try db.lock(named.map(LockKey.product))
         for sku in named {
             if let product = try product(sku, in: db) { products[sku] = product }
         }

@@ -15,7 +15,7 @@ enum OrderCommands {
     ) throws -> (state: OrderState, replayed: Bool) {
         if let key {
             // Two requests with one key, at two instances at once: the second waits, then finds it.
-            try db.lock(["idempotency-key:\(key)"])
+            try db.lock([LockKey.idempotencyKey(key)])
             if let earlier = try IdempotencyKeys.find(key, in: db) {
                 guard earlier.requestHash == canonical else {
                     throw APIError(.idempotencyKeyReused, "Idempotency-Key was used with a different request")
@@ -38,7 +38,7 @@ enum OrderCommands {
     /// `POST /orders/<id>/cancel`: the cancellation requested once (asking again changes nothing);
     /// refused for an order that is already final.
     static func requestCancellation(_ orderId: String, traceparent: String, in db: StoreSession) throws -> OrderState {
-        try db.lock(["order:\(orderId)"])
+        try db.lock([LockKey.order(orderId)])
         guard let state = try OrderStore.view(orderId, in: db) else {
             throw APIError(.notFound, "no order \(orderId)")
         }

@@ -26,7 +26,7 @@ struct OrderHandlers: Sendable {
     static func apply(_ event: AnyEvent, document: Data? = nil, in db: StoreSession) throws -> HandlerOutcome {
         if event.type.hasPrefix("troupe.order.") { return .done }  // Its own events: nothing to apply.
         // One decision at a time per order, whichever instance makes it.
-        try db.lock(["order:\(event.orderId)"])
+        try db.lock([LockKey.order(event.orderId)])
         let state = try OrderStore.view(event.orderId, in: db)
         switch OrderDecisions.decide(state, event) {
         case .notYet(let reason):

@@ -38,8 +38,9 @@ struct PaymentHandlers: EventReactor {
     /// across instances).
     func lockKeys(for event: AnyEvent) -> [String] {
         switch event {
-        case .inventoryReserved(let reserved): ["order:\(event.orderId)", "account:\(reserved.data.customerId)"]
-        case .orderCancelled(let cancelled): ["order:\(event.orderId)", "account:\(cancelled.data.customerId)"]
+        case .inventoryReserved(let reserved):
+            [LockKey.order(event.orderId), LockKey.account(reserved.data.customerId)]
+        case .orderCancelled(let cancelled): [LockKey.order(event.orderId), LockKey.account(cancelled.data.customerId)]
         default: ServiceContext.orderLock(event)
         }
     }

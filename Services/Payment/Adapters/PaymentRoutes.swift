@@ -66,7 +66,7 @@ struct PaymentRoutes: Sendable {
             }
             let account = try await service.write { db -> Account in
                 // Another instance may be authorising against this account right now.
-                try db.lock(["account:\(customerId)"])
+                try db.lock([LockKey.account(customerId)])
                 var account =
                     try PaymentStore.account(customerId, in: db)
                     ?? Account(

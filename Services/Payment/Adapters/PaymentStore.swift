@@ -46,10 +46,10 @@ enum PaymentStore {
 
     static func state(orderId: String, customerId: String?, in db: StoreSession) throws -> PaymentState {
         // One decision at a time per order and per account, whichever instance makes it.
-        try db.lock(["order:\(orderId)"])
+        try db.lock([LockKey.order(orderId)])
         let payment = try self.payment(orderId, in: db)
         let customer = customerId ?? payment?.customerId
-        if let customer { try db.lock(["account:\(customer)"]) }
+        if let customer { try db.lock([LockKey.account(customer)]) }
         let account = try customer.flatMap { try self.account($0, in: db) }
         let cancelled =
             try Tombstones.isCancelled(orderId, in: db)

@@ -41,7 +41,7 @@ enum ShippingStore {
 
     static func state(orderId: String, in db: StoreSession) throws -> ShippingState {
         // One decision at a time per order, whichever instance makes it (the dispatch timer's too).
-        try db.lock(["order:\(orderId)"])
+        try db.lock([LockKey.order(orderId)])
         let address = try db.value(String.self, "SELECT address FROM address WHERE orderId = ?", [orderId])
             .map { try storeDecoder.decode(ShippingAddress.self, from: Data($0.utf8)) }
         let cancelled =

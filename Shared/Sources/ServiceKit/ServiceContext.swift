@@ -174,7 +174,7 @@ extension ServiceContext {
     }
 
     /// The lock of the order an event is about: what every service decides per order.
-    public static let orderLock: @Sendable (AnyEvent) -> [String] = { ["order:\($0.orderId)"] }
+    public static let orderLock: @Sendable (AnyEvent) -> [String] = { [LockKey.order($0.orderId)] }
 
     /// Applies one event at most once for `consumer` (a batch of one).
     public func applyOnce(_ event: AnyEvent, consumer: String, _ apply: @escaping EventApply) async throws

@@ -72,10 +72,10 @@ public struct StorePruner: Service {
             }
             guard hasTombstones == 1 else { return (inbox, 0) }
         }
+        let address = postgres ? "ctid" : "rowid"
         let tombstones = try await deleteInBatches(
-            postgres
-                ? "DELETE FROM cancelledOrder WHERE ctid IN (SELECT ctid FROM cancelledOrder WHERE cancelledAt < ? LIMIT ?)"
-                : "DELETE FROM cancelledOrder WHERE rowid IN (SELECT rowid FROM cancelledOrder WHERE cancelledAt < ? LIMIT ?)",
+            "DELETE FROM cancelledOrder WHERE \(address) IN "
+                + "(SELECT \(address) FROM cancelledOrder WHERE cancelledAt < ? LIMIT ?)",
             [limit, batch], batch: batch)
         return (inbox, tombstones)
     }

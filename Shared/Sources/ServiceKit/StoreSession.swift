@@ -100,9 +100,11 @@ public struct StoreSession {
     /// still deadlock, which PostgreSQL ends after `deadlock_timeout` by failing one event
     /// (`deadlock`, transient): its savepoint is undone, its locks with it, and it comes back with
     /// back-off.
-    public func lock(_ keys: [String]) throws {
+    ///
+    /// `keys` is only evaluated for PostgreSQL: in SQLite a batch builds no key strings.
+    public func lock(_ keys: @autoclosure () -> [String]) throws {
         guard case .postgres(let session) = engine else { return }
-        for key in Set(keys).sorted() where session.locked.insert(key).inserted {
+        for key in Set(keys()).sorted() where session.locked.insert(key).inserted {
             try session.connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [key])
         }
     }
@@ -186,6 +188,15 @@ public struct StoreSession {
     private static func arguments(_ values: [any StoreValue]) -> StatementArguments {
         StatementArguments(values.map { $0 as (any DatabaseValueConvertible)? })
     }
+}
+
+/// The names of the decision locks (`StoreSession.lock`), spelled once: the lock a batch takes up
+/// front and the one `load` takes for the same thing must be the same key.
+public enum LockKey {
+    public static func order(_ orderId: String) -> String { "order:\(orderId)" }
+    public static func account(_ customerId: String) -> String { "account:\(customerId)" }
+    public static func product(_ sku: String) -> String { "sku:\(sku)" }
+    public static func idempotencyKey(_ key: String) -> String { "idempotency-key:\(key)" }
 }
 
 /// The engine that keeps a store.
