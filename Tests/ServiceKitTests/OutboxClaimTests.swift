@@ -29,8 +29,13 @@ struct OutboxClaimTests {
             // The rows keep their places in the one outbox.
             #expect(try await b.read { db in try Outbox.backlog(in: db).count } == 4)
 
-            // Instance A dies; its claims run out: B's relay takes A's rows, in order, after its own.
+            // While A's claims last, nothing is orphaned.
+            #expect(try await b.read { db in try Outbox.hasOrphans(in: db) } == false)
+            // Instance A dies; its claims run out: B sees orphans (A would not: they are its own),
+            // and B's relay takes A's rows, in order, after its own.
             try server.psql(database: "claims", "UPDATE outbox SET claimedUntil = 0 WHERE eventId LIKE 'a%'")
+            #expect(try await b.read { db in try Outbox.hasOrphans(in: db) })
+            #expect(try await a.read { db in try Outbox.hasOrphans(in: db) } == false)
             #expect(
                 try await b.write { db in try Outbox.pending(limit: 10, in: db).map(\.eventId) } == [
                     "a1", "a2", "a3", "b1",

@@ -103,6 +103,16 @@ public enum Outbox {
         return (row[0], oldest.map(Date.init(timeIntervalSince1970:)))
     }
 
+    /// Whether rows wait that no living relay will publish: in PostgreSQL, rows of another instance
+    /// whose claim ran out (it died, or restarted under a new identity). Never in SQLite, whose one
+    /// instance reads its whole outbox when it starts.
+    static func hasOrphans(in db: StoreSession) throws -> Bool {
+        guard let instance = db.instance else { return false }
+        return try db.row(
+            "SELECT 1 FROM outbox WHERE claimedBy <> ? AND claimedUntil < ? LIMIT 1",
+            [instance, Date().timeIntervalSince1970]) != nil
+    }
+
     /// Deletes the rows the broker has stored.
     static func remove(_ seqs: [Int64], in db: StoreSession) throws {
         guard !seqs.isEmpty else { return }

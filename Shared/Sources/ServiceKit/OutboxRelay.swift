@@ -92,6 +92,12 @@ public struct OutboxRelay: Service {
                         if try await reportBacklog() > Self.staleAfter {
                             logger.info("outbox relay: rows waiting too long; reading the store")
                             mustRead = true
+                        } else if store.dialect == .postgres,
+                            try await store.read({ db in try Outbox.hasOrphans(in: db) })
+                        {
+                            // Rows of an instance that died before the broker had them.
+                            logger.info("outbox relay: rows of another instance left unpublished; reading the store")
+                            mustRead = true
                         }
                     }
                     await signal.wait(upTo: Self.deleteInterval)

@@ -23,8 +23,11 @@ final class PostgresStore: @unchecked Sendable {
     /// commits until their claim runs out (`Outbox.pending`).
     let instance = UUID().uuidString.lowercased()
     /// How long the rows an instance commits are its own to publish; after that (the instance
-    /// died before its broker confirmed them) any instance's relay takes them.
-    static let claim: TimeInterval = 10
+    /// died before its broker confirmed them, or restarted under a new `instance`) any instance's
+    /// relay takes them (`Outbox.hasOrphans`). Short: a copy published by a second relay while the
+    /// first still waits for its answer is dropped by the broker (`Nats-Msg-Id`), while a long claim
+    /// holds a dead instance's events back for as long.
+    static let claim: TimeInterval = 3
 
     /// Connects and migrates (the kit's tables, then the service's): one clear error if it cannot.
     init(url: PGURL, name: String, migrations: (inout PGMigrator) -> Void) throws {
