@@ -186,6 +186,8 @@ struct TroupeToolTests {
                 "--order-url", cluster.url("order", "").absoluteString,
                 "--inventory-url", cluster.url("inventory", "").absoluteString,
                 "--payment-url", cluster.url("payment", "").absoluteString,
+                "--shipping-url", cluster.url("shipping", "").absoluteString,
+                "--notification-url", cluster.url("notification", "").absoluteString,
                 "--ceiling-binary", ceiling.path, "--ceiling-sagas", "200", "--ceiling-in-flight", "50",
             ]
 
@@ -211,6 +213,10 @@ struct TroupeToolTests {
             // from the measured period on (the 60 measured orders, and warm-up ones that ended late).
             #expect(report["refused"] as? Int == 0)
             #expect(report["measuredRefused"] as? Int == 0)
+            // Redeliveries read from all five services' metrics (absent when one could not be read).
+            let redeliveries = try #require(report["redeliveries"] as? [String: Int], "\(report)")
+            #expect(redeliveries["total"] != nil && redeliveries["handedBack"] != nil, "\(redeliveries)")
+            #expect(bench.standardOutput.contains("redeliveries to the services: "), "\(bench.standardOutput)")
             let bySecond = try #require(report["completedBySecond"] as? [Int])
             #expect(bySecond.reduce(0, +) >= 60 && bySecond.reduce(0, +) <= 80, "\(bySecond)")
             let byKind = try #require(report["latencyByKind"] as? [String: [String: Any]])

@@ -346,6 +346,9 @@ struct Bench: AsyncParsableCommand {
 
         // Each request is handed to the client with a completion: no task per request. Whatever is
         // due goes at once; the loop sleeps only until the next one is.
+        // Redeliveries counted from the start of the measured period to the end of the drain.
+        let serviceURLs = services.all
+        let redeliveriesAtStart = Mutex<Task<Redeliveries?, Never>?>(nil)
         try await client.run {
             var cpuAtStart = false
             var index = 0
@@ -359,6 +362,7 @@ struct Bench: AsyncParsableCommand {
                 if !cpuAtStart && scheduled >= measuredFrom {
                     sampler.markStart()
                     cpuAtStart = true
+                    redeliveriesAtStart.withLock { $0 = Task { await Redeliveries.read(serviceURLs) } }
                 }
                 sampler.sample()
                 let kind = kinds[index % kinds.count]
@@ -366,7 +370,10 @@ struct Bench: AsyncParsableCommand {
                 Self.place(kind, scheduled: scheduled, measured: measured, client: client, tracker: tracker)
                 index += 1
             }
-            if !cpuAtStart { sampler.markStart() }
+            if !cpuAtStart {
+                sampler.markStart()
+                redeliveriesAtStart.withLock { $0 = Task { await Redeliveries.read(serviceURLs) } }
+            }
         }
         await client.shutdown()
         let sentAll = Date()
@@ -381,6 +388,11 @@ struct Bench: AsyncParsableCommand {
             rate: rate, warmup: warmup, duration: duration, mix: mix, measuredFrom: measuredFrom,
             measuredUntil: measuredUntil, sampler: sampler)
         report.generatorNice = prioritised ? nice : 0
+        if let before = await redeliveriesAtStart.withLock({ $0 })?.value,
+            let after = await Redeliveries.read(serviceURLs)
+        {
+            report.redeliveries = after - before
+        }
         return report
     }
 

@@ -164,7 +164,8 @@ struct FindMaxReport: Codable {
                     "overload ×\(overload.formatted1) (\(rate.formatted1)/s): completed \(r.completedPerSecond.formatted1)/s, "
                     + "retained \(String(format: "%.0f%%", 100 * retained)) of the highest completed rate; "
                     + "\(r.measuredRefused) refused (503, Retry-After), \(r.measuredErrors) failed, "
-                    + "\(r.unfinished) accepted orders unfinished; refusals answered in p99 "
+                    + "\(r.unfinished) accepted orders unfinished, \(r.redeliveries.map { "\($0.afterAckWait)" } ?? "-") redeliveries after an ack wait; "
+                    + "refusals answered in p99 "
                     + "\(r.refusalLatency?.p99Ms ?? 0) ms; p99 to confirmation \(r.latencyToConfirmation.p99Ms) ms"
             }
             return
@@ -231,7 +232,7 @@ struct FindMaxReport: Codable {
             contentsOf: table(
                 header: [
                     "OFFERED/s", "DONE/s", "ORDERS", "UNFINISHED", "CONF p50", "CONF p99", "FINAL p99", "CPU s/SAGA",
-                    "CORES", "OF CEILING", "VERDICT",
+                    "CORES", "AFTER ACK WAIT", "OF CEILING", "VERDICT",
                 ],
                 rows: steps.map { step in
                     let r = step.report
@@ -239,7 +240,7 @@ struct FindMaxReport: Codable {
                         step.rate.formatted1 + (step.refinement ? "*" : ""), r.completedPerSecond.formatted1,
                         "\(r.measuredOrders)", "\(r.unfinished)", "\(r.latencyToConfirmation.p50Ms)",
                         "\(r.latencyToConfirmation.p99Ms)", "\(r.latency.p99Ms)",
-                        r.cpuPerSagaText, r.coresText,
+                        r.cpuPerSagaText, r.coresText, r.redeliveries.map { "\($0.afterAckWait)" } ?? "-",
                         r.fractionOfCeiling.map { String(format: "%.1f%%", 100 * $0) } ?? "-",
                         step.sustained ? "sustained" : "NOT: " + step.failures.joined(separator: "; "),
                     ]

@@ -97,6 +97,10 @@ struct BenchReport: Codable {
     var ceiling: Ceiling?
     var fractionOfCeiling: Double?
     var check: Check?
+    /// Deliveries the five services got again, from the start of the measured period to the end
+    /// of the drain, and how many of them the services had handed back themselves; nil when their
+    /// metrics could not be read.
+    var redeliveries: Redeliveries? = nil
 
     var cpuPerSagaText: String { cpuSecondsPerSaga.map { String(format: "%.4f", $0) } ?? "-" }
     var coresText: String { coresUsed?.formatted2 ?? "-" }
@@ -136,6 +140,7 @@ struct BenchReport: Codable {
         if let refusalLatency {
             lines.append("refusals answered in (ms): " + refusalLatency.percentiles)
         }
+        lines.append("redeliveries to the services: " + (redeliveries?.text ?? "- (metrics not read)"))
         lines.append("latency POST → confirmation or cancellation (ms): " + latencyToConfirmation.percentiles)
         lines.append("latency POST → final event (ms): " + latency.percentiles)
         for (kind, value) in latencyByKind.sorted(by: { $0.key < $1.key }) {

@@ -71,6 +71,12 @@ struct ServiceURLs: ParsableArguments {
     var inventoryURL = "http://127.0.0.1:8082"
     @Option(help: "The payment service's base URL.")
     var paymentURL = "http://127.0.0.1:8083"
+    @Option(help: "The shipping service's base URL (its metrics, for the bench).")
+    var shippingURL = "http://127.0.0.1:8084"
+    @Option(help: "The notification service's base URL (its metrics, for the bench).")
+    var notificationURL = "http://127.0.0.1:8085"
+
+    var all: [String] { [orderURL, inventoryURL, paymentURL, shippingURL, notificationURL] }
 }
 
 /// What `troupe check` does, for `troupe bench` too: wait for quiescence, then SagaCheck over

@@ -53,7 +53,7 @@ public struct ConsumerService: Service {
         self.connection = connection
         self.stream = stream
         self.configuration = consumer
-        self.pullOptions = pull
+        self.pullOptions = Self.withProgress(pull, consumer)
         self.logger = logger
         self.handling = .each(handler, concurrency: max(1, concurrency))
         self.boundBox = ReadyFlag()
@@ -67,10 +67,18 @@ public struct ConsumerService: Service {
         self.connection = connection
         self.stream = stream
         self.configuration = consumer
-        self.pullOptions = pull
+        self.pullOptions = Self.withProgress(pull, consumer)
         self.logger = logger
         self.handling = .batch(batchHandler, maxBatch: max(1, maxBatch))
         self.boundBox = ReadyFlag()
+    }
+
+    /// Progress reported every third of the ack wait, unless the caller chose: a message that
+    /// waits in this instance behind a slow batch is not delivered again elsewhere meanwhile.
+    private static func withProgress(_ pull: PullOptions, _ consumer: ConsumerConfiguration) -> PullOptions {
+        var pull = pull
+        if pull.progressEvery == nil { pull.progressEvery = consumer.effectiveAckWait / 3 }
+        return pull
     }
 
     /// True once the consumer exists on the server and this instance is pulling from it.

@@ -74,8 +74,12 @@ public final class JetStreamMessage: Sendable {
     /// Terminates: never deliver it again (it was dead-lettered, or can never be processed).
     public func term() throws(NATSError) { try settle(StaticString("+TERM")) }
 
-    /// Tells the server that work is still going on, restarting its ack wait. May be repeated.
-    public func inProgress() throws(NATSError) { try send(StaticString("+WPI")) }
+    /// Tells the server that work is still going on, restarting its ack wait. May be repeated;
+    /// nothing is sent once the message is settled.
+    public func inProgress() throws(NATSError) {
+        guard !isSettled else { return }
+        try send(StaticString("+WPI"))
+    }
 
     /// Whether `ack`, `nak` or `term` has been sent.
     public var isSettled: Bool { settled.load(ordering: .acquiring) }

@@ -15,15 +15,26 @@ public struct PullOptions: Sendable, Hashable {
     /// How long the consumer may make no progress — a batch in its handler, deliveries buffered and
     /// not taken, or no pull request going out — before `maintain` logs a warning saying which.
     public var stallWarning: Duration
+    /// How often `maintain` tells the server that what this instance holds — the batch in the
+    /// handler and what is buffered behind it — is still being worked on (`+WPI`, which restarts
+    /// each message's ack wait), so that a message that waits here is not delivered again
+    /// elsewhere meanwhile. Nil: never (`ConsumerService` sets a third of the ack wait).
+    public var progressEvery: Duration?
+    /// How long a handler may hold one batch with progress still reported: past it, the batch and
+    /// what waits behind it are left to the ack wait, so that a handler stuck for good does not
+    /// keep its messages from another instance for ever.
+    public var progressLimit: Duration
 
     public init(
         batch: Int = 256, bufferCapacity: Int? = nil, expires: Duration = .seconds(5),
-        stallWarning: Duration = .seconds(10)
+        stallWarning: Duration = .seconds(10), progressEvery: Duration? = nil, progressLimit: Duration = .seconds(120)
     ) {
         self.batch = max(1, batch)
         self.bufferCapacity = max(self.batch, bufferCapacity ?? 2 * self.batch)
         self.expires = expires
         self.stallWarning = stallWarning
+        self.progressEvery = progressEvery
+        self.progressLimit = progressLimit
     }
 }
 
@@ -65,6 +76,10 @@ public final class PullConsumer: Sendable {
         /// Since when the reader holds a batch it took and has not come back for the next: its
         /// handler is running (for the stall warning of `maintain`).
         var takenSince: ContinuousClock.Instant?
+        /// The batch the reader took last (until it comes back for the next), for progress reports.
+        var held: [JetStreamMessage] = []
+        /// When `maintain` last reported progress (or, before the first, when the consumer was bound).
+        var lastProgress = ContinuousClock.now
         /// When the last pull request went out, and when the last delivery arrived.
         var lastRequest = ContinuousClock.now
         var lastDelivery: ContinuousClock.Instant?
@@ -117,7 +132,10 @@ public final class PullConsumer: Sendable {
     /// Up to `max` buffered messages, at least one; suspends while none is buffered. Empty once
     /// `stop()` was called or the calling task is cancelled.
     public func nextBatch(max: Int) async -> [JetStreamMessage] {
-        state.withLock { $0.takenSince = nil }
+        state.withLock { state in
+            state.takenSince = nil
+            state.held = []
+        }
         while true {
             if let batch = takeBuffered(max: max) {
                 pullIfRoom()
@@ -152,6 +170,7 @@ public final class PullConsumer: Sendable {
             let batch = Array(state.buffer.prefix(count))
             state.buffer.removeFirst(count)
             state.takenSince = ContinuousClock.now
+            if options.progressEvery != nil { state.held = batch }
             return batch
         }
     }
@@ -164,16 +183,21 @@ public final class PullConsumer: Sendable {
     public func maintain() async {
         while !Task.isCancelled {
             let now = ContinuousClock.now
-            let (stopped, stall, unanswered) = state.withLock { state -> (Bool, String?, Bool) in
+            let (stopped, stall, unanswered, waiting) = state.withLock {
+                state -> (Bool, String?, Bool, [JetStreamMessage]) in
                 var unanswered = false
                 if state.requestOpen, now > state.requestDeadline {
                     state.requestOpen = false
                     state.outstanding = 0
                     unanswered = true
                 }
-                return (state.stopped, Self.stall(in: &state, at: now, options: options), unanswered)
+                return (
+                    state.stopped, Self.stall(in: &state, at: now, options: options), unanswered,
+                    Self.progressDue(in: &state, at: now, options: options)
+                )
             }
             if stopped { return }
+            for message in waiting { try? message.inProgress() }
             // A request that the server let expire without a word (not even `408`): it reached no
             // consumer. The server answers `409 Consumer Deleted` only to requests open when the
             // consumer goes; one sent a moment later, or after, is dropped in silence — the stream
@@ -190,6 +214,18 @@ public final class PullConsumer: Sendable {
             pullIfRoom()
             try? await Task.sleep(for: .milliseconds(250))
         }
+    }
+
+    /// The messages to report progress for now: every `progressEvery`, all that this instance
+    /// holds (the handler's batch and the buffer), unless the handler has held its batch past
+    /// `progressLimit`. A message settled meanwhile is skipped by `inProgress`.
+    private static func progressDue(
+        in state: inout State, at now: ContinuousClock.Instant, options: PullOptions
+    ) -> [JetStreamMessage] {
+        guard let every = options.progressEvery, now - state.lastProgress >= every else { return [] }
+        state.lastProgress = now
+        if let since = state.takenSince, now - since > options.progressLimit { return [] }
+        return state.held + state.buffer
     }
 
     /// What has made no progress for longer than `stallWarning`, when it is time to say so.
@@ -225,6 +261,7 @@ public final class PullConsumer: Sendable {
             let result = (Array(state.buffer), state.waiter, state.stopped)
             state.stopped = true
             state.buffer.removeAll()
+            state.held = []
             state.waiter = nil
             return result
         }
