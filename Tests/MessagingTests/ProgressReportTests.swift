@@ -9,7 +9,8 @@ import Testing
 /// Work that waits in a service — a slow batch in the handler, and the deliveries buffered behind
 /// it — is reported in progress (`+WPI`), so that the server does not deliver it again while it
 /// waits (under overload that turned a backlog into redeliveries and the redeliveries into more
-/// backlog). Against a real nats-server: a 1 s ack wait, batches of three that take 1.5 s each.
+/// backlog). Against a real nats-server: a 2 s ack wait, batches of three that take 3 s each (the
+/// margins are wide so that a loaded test machine cannot fail it).
 @Suite("Progress reported for work that waits", .serialized, .timeLimit(.minutes(2)))
 struct ProgressReportTests {
     enum Setting: String, CaseIterable, CustomTestStringConvertible {
@@ -34,19 +35,19 @@ struct ProgressReportTests {
     @Test(arguments: Setting.allCases)
     func slowBatchesAndWhatWaitsBehindThemAreNotDeliveredAgain(_ setting: Setting) async throws {
         try await withNATSServer { (server) async throws in
-            let total = 12
+            let total = 9
             try await server.withConnection { (nats) async throws in
                 try await nats.ensureStream(testStream())
                 _ = await nats.publish((1...total).map { message("test.placed.o\($0)", "\($0)", id: "e\($0)") })
             }
             let handled = Handled()
-            let config = ConsumerConfiguration(durable: "slow", ackWait: .seconds(1))
+            let config = ConsumerConfiguration(durable: "slow", ackWait: .seconds(2))
             try await server.withConnection(name: "slow") { (nats) async throws in
                 let service = ConsumerService(
                     connection: nats, stream: "TEST", consumer: config, pull: setting.options, maxBatch: 3,
                     logger: quietLogger()
                 ) { batch in
-                    try? await Task.sleep(for: .milliseconds(1500))
+                    try? await Task.sleep(for: .seconds(3))
                     for message in batch { handled.record(message) }
                     return batch.map { _ in .ack }
                 }
