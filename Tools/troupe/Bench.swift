@@ -344,11 +344,11 @@ struct Bench: AsyncParsableCommand {
         }
         defer { progress.cancel() }
 
-        // Each request is handed to the client with a completion: no task per request. Whatever is
-        // due goes at once; the loop sleeps only until the next one is.
         // Redeliveries counted from the start of the measured period to the end of the drain.
         let serviceURLs = services.all
         let redeliveriesAtStart = Mutex<Task<Redeliveries?, Never>?>(nil)
+        // Each request is handed to the client with a completion: no task per request. Whatever is
+        // due goes at once; the loop sleeps only until the next one is.
         try await client.run {
             var cpuAtStart = false
             var index = 0

@@ -8,7 +8,8 @@ import Foundation
 /// "Observability"). A service hands an event back on purpose when it waits for an earlier one
 /// (`outcome="nak"`: the saga's streams are not ordered with each other) or after a transient
 /// failure (`outcome="retry"`); every other redelivery is an event whose ack wait ran out while it
-/// waited — under overload, the sign of a collapse (work done twice while new work waits).
+/// waited — under overload, the sign of a collapse (work done twice while new work waits) — or,
+/// rarely, one a stopping instance handed back unhandled.
 struct Redeliveries: Codable, Sendable, Equatable {
     /// Every delivery after an event's first (`troupe_redeliveries_total`).
     var total: Int
