@@ -222,9 +222,14 @@ final class Cluster: @unchecked Sendable {
     /// messages, and each service's outbox backlog.
     func whereThingsWait() async -> String {
         var lines: [String] = []
+        // Services whose consumer has deliveries the server sent again and that nobody acknowledged.
+        var stuck: Set<String> = []
         if let connection = try? await nats.connect(name: "e2e-diagnostics") {
             for stream in StreamDefinition.all {
                 for consumer in (try? await connection.consumers(of: stream.name)) ?? [] {
+                    if consumer.state.ackPending > 0 && consumer.state.redelivered > 0 {
+                        stuck.insert(String(consumer.name.prefix { $0 != "-" }))
+                    }
                     lines.append(
                         "\(consumer.name): pending \(consumer.state.pending), unacknowledged \(consumer.state.ackPending)"
                             + (consumer.state.ackPending > 0
@@ -255,8 +260,59 @@ final class Cluster: @unchecked Sendable {
                 $0.contains("consumer stalled") || $0.contains("consumer stopped")
             }
             lines.append(contentsOf: stalls.suffix(4).map { "  \(service) log: \($0.prefix(600))" })
+            // Anything else it warned of about its consumers (a delivery refused or dropped).
+            let warnings = log(service).split(separator: "\n").filter {
+                ($0.contains("\"warning\"") || $0.contains("\"error\"") || $0.contains(" warning ")
+                    || $0.contains(" error ")) && !$0.contains("consumer stalled") && $0.contains("nats.")
+            }
+            lines.append(contentsOf: warnings.suffix(4).map { "  \(service) warned: \($0.prefix(400))" })
+        }
+        // Where each service's threads that deliver or pull stand (a consumer whose deliveries the
+        // server counts but the process never handles: docs/pipeline.md, "Open").
+        if let gdb = Self.gdb {
+            for service in Self.services where stuck.contains(service) {
+                guard let process = processes[service], process.isRunning else { continue }
+                lines.append("  \(service) threads: " + Self.threadStacks(pid: process.processIdentifier, gdb: gdb))
+            }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The debugger that can show a process's threads, when the machine has one.
+    static let gdb: URL? = ["/usr/bin/gdb", "/usr/local/bin/gdb"].map(URL.init(fileURLWithPath:))
+        .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+
+    /// The frames of `pid`'s threads that are in nats.c or the pull layer, a few each, on one line
+    /// per thread (gdb attaches for a moment).
+    static func threadStacks(pid: Int32, gdb: URL) -> String {
+        let process = Process()
+        process.executableURL = gdb
+        process.arguments = ["-p", "\(pid)", "-batch", "-nx", "-ex", "thread apply all bt 14"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return "gdb did not start" }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        var threads: [String] = []
+        var current: [String] = []
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            if line.hasPrefix("Thread ") {
+                if !current.isEmpty { threads.append(current.joined(separator: " < ")) }
+                current = [String(line.prefix(70))]
+            } else if line.hasPrefix("#") {
+                // "#5  0x… in natsCondition_Wait () from …" or "#0  __futex_wait… (…) at …"
+                let words = line.split(separator: " ")
+                let name =
+                    words.firstIndex(of: "in").map { words.index(after: $0) }.flatMap {
+                        $0 < words.endIndex ? words[$0] : nil
+                    } ?? (words.count > 1 ? words[1] : "?")
+                // libc's own frames under a wait say nothing more than the wait itself.
+                if !name.hasPrefix("__") { current.append(String(name.prefix(60))) }
+            }
+        }
+        if !current.isEmpty { threads.append(current.joined(separator: " < ")) }
+        return threads.filter { $0.contains("nats") || $0.contains("Pull") }.joined(separator: "\n    ")
     }
 
     /// Waits until nothing more happens: every stream's message count stays put for `quiet`.
