@@ -255,15 +255,16 @@ final class Cluster: @unchecked Sendable {
             if let (status, body) = try? await HTTP.request("GET", url(service, "/health/ready")), status != 200 {
                 lines.append("  \(service) not ready: \(body["notReady"] ?? body)")
             }
-            // What the service itself said about a consumer that made no progress.
-            let stalls = log(service).split(separator: "\n").filter {
-                $0.contains("consumer stalled") || $0.contains("consumer stopped")
+            // What the service itself said about a consumer that made no progress, and anything
+            // else it warned of about NATS (a delivery refused or dropped).
+            let logLines = log(service).split(separator: "\n")
+            let isStall = { (line: Substring) in line.contains("consumer stalled") || line.contains("consumer stopped")
             }
+            let stalls = logLines.filter(isStall)
             lines.append(contentsOf: stalls.suffix(4).map { "  \(service) log: \($0.prefix(600))" })
-            // Anything else it warned of about its consumers (a delivery refused or dropped).
-            let warnings = log(service).split(separator: "\n").filter {
+            let warnings = logLines.filter {
                 ($0.contains("\"warning\"") || $0.contains("\"error\"") || $0.contains(" warning ")
-                    || $0.contains(" error ")) && !$0.contains("consumer stalled") && $0.contains("nats.")
+                    || $0.contains(" error ")) && $0.contains("nats.") && !isStall($0)
             }
             lines.append(contentsOf: warnings.suffix(4).map { "  \(service) warned: \($0.prefix(400))" })
         }
