@@ -175,10 +175,18 @@ struct Settler: Sendable {
         return await deadLetters.deadLetter(message, reason: reason, metadata: metadata)
     }
 
+    /// `metadata` (the event's fields for the log) is only built for what is logged: an
+    /// acknowledged event, nearly all of them, costs none.
     func disposition(
         _ type: String, _ message: JetStreamMessage, _ result: Result<HandlerOutcome, any Error>,
-        metadata: Logger.Metadata = [:]
+        metadata eventMetadata: @autoclosure () -> Logger.Metadata = [:]
     ) async -> MessageDisposition {
+        if case .success(.done) = result {
+            if message.metadata.deliveryCount > 1 { ServiceMetrics.redelivered(stream: stream) }
+            ServiceMetrics.consumed(type: type, outcome: "ack")
+            return .ack
+        }
+        let metadata = eventMetadata()
         let deliveries = message.metadata.deliveryCount
         if deliveries > 1 { ServiceMetrics.redelivered(stream: stream) }
         switch result {

@@ -5,10 +5,11 @@ import Synchronization
 /// Publishes the outbox rows that a transaction commits right after the commit, without reading
 /// them back from the store and without waking another task.
 ///
-/// `Outbox.append` stages each row it inserts; GRDB tells this observer which outbox inserts
-/// survive (it drops those of rolled-back savepoints) and when the transaction commits. Then, still
-/// on the committing thread and in commit order (which is `seq` order: SQLite has one writer),
-/// each row is handed to JetStream's asynchronous publisher (`publishNow`). The broker's answers
+/// `Outbox.append` stages each row it inserts in the transaction's `TransactionScratch` (an undone
+/// event savepoint forgets its rows); GRDB tells this observer when the transaction commits. Then,
+/// still on the committing thread and in commit order (which is `seq` order: SQLite has one
+/// writer), each row is handed to JetStream's asynchronous publisher (`publishNow`), and the
+/// transaction's after-commit actions run. The broker's answers
 /// arrive on a nats.c thread and are only recorded: the `OutboxRelay` deletes the published rows
 /// in one transaction every few tens of milliseconds.
 ///
@@ -18,10 +19,10 @@ import Synchronization
 /// them in order and switches publishing at commit back on once it has caught up. So rows go out
 /// in commit order whichever way they take.
 public final class OutboxHandoff: TransactionObserver, @unchecked Sendable {
-    // @unchecked: `staged` and `kept` are touched only on the store's writer queue (GRDB runs every
-    // write and every observer call there, one at a time); everything else is behind `state`'s lock.
-    private var staged: [Int64: OutboxEntry] = [:]
-    private var kept: [Int64] = []
+    // @unchecked: `scratch` is touched only on the store's writer queue (GRDB runs every write and
+    // every observer call there, one at a time); everything else is behind `state`'s lock.
+    /// What the current SQLite transaction collected for its end.
+    let scratch = TransactionScratch()
 
     /// Publishes one row now; false when it cannot (the relay must then take it).
     public typealias Publisher =
@@ -103,16 +104,8 @@ public final class OutboxHandoff: TransactionObserver, @unchecked Sendable {
 
     var isPublishingAtCommit: Bool { state.withLock { $0.atCommit } }
 
-    /// Forgets what an earlier transaction staged (see `ServiceStore.write`). Writer queue only.
-    func beginTransaction() {
-        staged.removeAll(keepingCapacity: true)
-        kept.removeAll(keepingCapacity: true)
-    }
-
-    func stage(_ entry: OutboxEntry) {
-        guard let seq = entry.seq else { return }
-        staged[seq] = entry
-    }
+    /// Forgets what an earlier transaction collected (see `ServiceStore.write`). Writer queue only.
+    func beginTransaction() { scratch.clear() }
 
     private func stored(_ seq: Int64) {
         let many = state.withLock { state -> Bool in
@@ -132,22 +125,17 @@ public final class OutboxHandoff: TransactionObserver, @unchecked Sendable {
 
     // MARK: TransactionObserver
 
-    public func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool {
-        if case .insert(let table) = eventKind { return table == OutboxEntry.databaseTableName }
-        return false
-    }
+    /// No statement's changes: the scratch has what the transaction wrote to the outbox, and an
+    /// observer of changes would make GRDB track every statement and savepoint for it.
+    public func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { false }
 
-    public func databaseDidChange(with event: DatabaseEvent) {
-        if event.kind == .insert { kept.append(event.rowID) }
-    }
+    public func databaseDidChange(with event: DatabaseEvent) {}
 
     public func databaseDidCommit(_ db: Database) {
-        defer {
-            staged.removeAll(keepingCapacity: true)
-            kept.removeAll(keepingCapacity: true)
-        }
-        guard !kept.isEmpty else { return }
-        committed(kept.compactMap { staged[$0] })
+        let (outbox, afterCommit, afterEnd) = scratch.take()
+        if !outbox.isEmpty { committed(outbox) }
+        for action in afterCommit { action() }
+        for action in afterEnd { action(true) }
     }
 
     /// Publishes (or queues for the relay) the outbox rows a transaction committed, in commit
@@ -183,8 +171,7 @@ public final class OutboxHandoff: TransactionObserver, @unchecked Sendable {
     }
 
     public func databaseDidRollback(_ db: Database) {
-        staged.removeAll(keepingCapacity: true)
-        kept.removeAll(keepingCapacity: true)
+        for action in scratch.take().afterEnd { action(false) }
     }
 
     // MARK: Which handoff a connection stages into

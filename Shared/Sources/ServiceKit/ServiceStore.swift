@@ -149,8 +149,7 @@ extension ServiceStore {
         case .sqlite(let writer):
             return try await writer.write { db in
                 outbox.beginTransaction()
-                CommitActions.take(in: db)
-                return try body(StoreSession(db))
+                return try body(StoreSession(db, scratch: outbox.scratch))
             }
         case .postgres(let store):
             return try await store.write(outbox: outbox, body)
@@ -160,7 +159,7 @@ extension ServiceStore {
     /// Reads a consistent snapshot of the store, off the writer.
     public func read<T: Sendable>(_ body: @escaping @Sendable (StoreSession) throws -> T) async throws -> T {
         switch engine {
-        case .sqlite(let writer): try await writer.read { db in try body(StoreSession(db)) }
+        case .sqlite(let writer): try await writer.read { db in try body(StoreSession(db, scratch: nil)) }
         case .postgres(let store): try await store.read(body)
         }
     }

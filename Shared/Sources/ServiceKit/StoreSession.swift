@@ -19,9 +19,23 @@ public struct StoreSession {
     }
 
     let engine: Engine
+    /// What a SQLite write transaction collects for its end (nil when reading, or for a connection
+    /// that is not a store's writer).
+    let scratch: TransactionScratch?
 
-    public init(_ db: Database) { engine = .sqlite(db) }
-    init(_ session: PostgresSession) { engine = .postgres(session) }
+    /// A session on `db`; for a store's writer connection, its outbox rows and after-commit actions
+    /// go to the store's hand-off.
+    public init(_ db: Database) { self.init(db, scratch: OutboxHandoff.staging(for: db)?.scratch) }
+
+    init(_ db: Database, scratch: TransactionScratch?) {
+        engine = .sqlite(db)
+        self.scratch = scratch
+    }
+
+    init(_ session: PostgresSession) {
+        engine = .postgres(session)
+        scratch = nil
+    }
 
     /// Which engine keeps the store, for the few statements that differ (`StorePruner`).
     public var dialect: StoreDialect {
@@ -42,7 +56,7 @@ public struct StoreSession {
     public func execute(_ sql: String, _ arguments: [any StoreValue] = []) throws -> Int {
         switch engine {
         case .sqlite(let db):
-            try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
+            try SQLiteStatements.execute(db.cachedStatement(sql: sql), arguments, in: db)
             return db.changesCount
         case .postgres(let session):
             return try session.connection.execute(sql, values: arguments.map(\.pgValue)).affectedRows
@@ -61,8 +75,7 @@ public struct StoreSession {
     public func rows(_ sql: String, _ arguments: [any StoreValue] = []) throws -> [StoreRow] {
         switch engine {
         case .sqlite(let db):
-            return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments))
-                .map(StoreRow.sqlite)
+            return try SQLiteStatements.rows(db.cachedStatement(sql: sql), arguments, in: db).map(StoreRow.sqlite)
         case .postgres(let session):
             return try session.connection.execute(sql, values: arguments.map(\.pgValue)).rows.map(StoreRow.postgres)
         }
@@ -72,7 +85,7 @@ public struct StoreSession {
     public func row(_ sql: String, _ arguments: [any StoreValue] = []) throws -> StoreRow? {
         switch engine {
         case .sqlite(let db):
-            return try Row.fetchOne(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments))
+            return try SQLiteStatements.rows(db.cachedStatement(sql: sql), arguments, limit: 1, in: db).first
                 .map(StoreRow.sqlite)
         case .postgres(let session):
             return try session.connection.execute(sql, values: arguments.map(\.pgValue)).first.map(StoreRow.postgres)
@@ -123,7 +136,8 @@ public struct StoreSession {
     /// only what was stored, such as a metric of what was decided.
     public func afterCommit(_ action: @escaping @Sendable () -> Void) {
         switch engine {
-        case .sqlite(let db): db.afterCommit(action)
+        case .sqlite(let db):
+            if let scratch { scratch.add(afterCommit: action) } else { db.afterCommit(action) }
         case .postgres(let session): session.commitActions.append(action)
         }
     }
@@ -132,7 +146,11 @@ public struct StoreSession {
     func afterTransaction(_ action: @escaping @Sendable (_ committed: Bool) -> Void) {
         switch engine {
         case .sqlite(let db):
-            db.afterNextTransaction(onCommit: { _ in action(true) }, onRollback: { _ in action(false) })
+            if let scratch {
+                scratch.add(afterEnd: action)
+            } else {
+                db.afterNextTransaction(onCommit: { _ in action(true) }, onRollback: { _ in action(false) })
+            }
         case .postgres(let session): session.endActions.append(action)
         }
     }
@@ -148,7 +166,7 @@ public struct StoreSession {
     /// answers `.rollback` or throws (the error is thrown on).
     func inEventSavepoint(_ body: () throws -> Database.TransactionCompletion) throws {
         switch engine {
-        case .sqlite(let db): try db.inEventSavepoint(body)
+        case .sqlite(let db): try db.inEventSavepoint(scratch: scratch, body)
         case .postgres(let session): try session.inSavepoint(body)
         }
     }
@@ -168,7 +186,7 @@ public struct StoreSession {
                     + "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", arguments)
             guard inserted == 1 else { return nil }
             stored.seq = db.lastInsertedRowID
-            OutboxHandoff.staging(for: db)?.stage(stored)
+            scratch?.stage(stored)
         case .postgres(let session):
             // The row is this instance's to publish at commit; no other instance's relay takes it
             // before its claim runs out.
@@ -183,10 +201,6 @@ public struct StoreSession {
             session.staged.append(stored)
         }
         return stored
-    }
-
-    private static func arguments(_ values: [any StoreValue]) -> StatementArguments {
-        StatementArguments(values.map { $0 as (any DatabaseValueConvertible)? })
     }
 }
 
@@ -207,7 +221,8 @@ public enum StoreDialect: Sendable {
 
 /// One row of a query, read by position: `let name: String = row[1]`.
 public enum StoreRow {
-    case sqlite(Row)
+    /// A SQLite row's columns, copied (`SQLiteStatements.rows`).
+    case sqlite([DatabaseValue])
     case postgres(PGRow)
 
     /// The value of the `index`-th column (`String?` and the like for a column that may be NULL); a
@@ -215,7 +230,11 @@ public enum StoreRow {
     /// broken store would (the store's own schema says what each column holds).
     public subscript<T: StoreValue>(_ index: Int) -> T {
         switch self {
-        case .sqlite(let row): return row[index]
+        case .sqlite(let row):
+            guard let decoded = T.fromDatabaseValue(row[index]) else {
+                preconditionFailure("column \(index) holds \(row[index]), not a \(T.self)")
+            }
+            return decoded
         case .postgres(let row):
             let value = row[index]
             guard let decoded = T.fromPostgres(value) else {
