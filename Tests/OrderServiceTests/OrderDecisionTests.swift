@@ -126,5 +126,20 @@ struct OrderDecisionTests {
         #expect(request { $0.customerId = "bad id" }.violation()?.field == "customerId")
         #expect(request { $0.lines = [] }.violation()?.field == "lines")
         #expect(request { $0.shippingAddress.city = "   " }.violation()?.field == "shippingAddress.city")
+        // The character sets and lengths of ids, byte by byte: every allowed character, the limits,
+        // and characters outside the sets that look alike (a letter with an accent, combined or
+        // not, a lower-case SKU, a space, a non-ASCII digit).
+        let letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+        #expect(request { $0.customerId = String(letters.prefix(64)) }.violation() == nil)
+        #expect(request { $0.customerId = String(repeating: "a", count: 65) }.violation()?.field == "customerId")
+        #expect(request { $0.customerId = "" }.violation()?.field == "customerId")
+        for bad in ["cus_\u{E9}", "cus_e\u{301}", "cus 1", "cus_\u{0663}", "cus\n"] {
+            #expect(request { $0.customerId = bad }.violation()?.field == "customerId", "\(bad.debugDescription)")
+        }
+        #expect(request { $0.lines[0].sku = "ABCXYZ_09-" }.violation() == nil)
+        #expect(request { $0.lines[0].sku = String(repeating: "A", count: 64) }.violation() == nil)
+        for bad in ["sku-a", "SKU\u{C9}", "SKU A", "", String(repeating: "A", count: 65)] {
+            #expect(request { $0.lines[0].sku = bad }.violation()?.field == "lines[0].sku", "\(bad.debugDescription)")
+        }
     }
 }
