@@ -181,12 +181,6 @@ struct Settler: Sendable {
         _ type: String, _ message: JetStreamMessage, _ result: Result<HandlerOutcome, any Error>,
         metadata eventMetadata: @autoclosure () -> Logger.Metadata = [:]
     ) async -> MessageDisposition {
-        if case .success(.done) = result {
-            if message.metadata.deliveryCount > 1 { ServiceMetrics.redelivered(stream: stream) }
-            ServiceMetrics.consumed(type: type, outcome: "ack")
-            return .ack
-        }
-        let metadata = eventMetadata()
         let deliveries = message.metadata.deliveryCount
         if deliveries > 1 { ServiceMetrics.redelivered(stream: stream) }
         switch result {
@@ -196,14 +190,15 @@ struct Settler: Sendable {
         case .success(.reject(let reason)):
             ServiceMetrics.consumed(type: type, outcome: "dead_letter")
             ServiceMetrics.deadLettered(stream: stream)
-            return await deadLetters.deadLetter(message, reason: reason, metadata: metadata)
+            return await deadLetters.deadLetter(message, reason: reason, metadata: eventMetadata())
         case .success(.notYet(let reason)):
             let age = Self.age(of: message)
             if Self.hasWaitedLongEnough(age: age, deliveries: deliveries, timeout: prerequisiteTimeout) {
                 ServiceMetrics.consumed(type: type, outcome: "dead_letter")
                 ServiceMetrics.deadLettered(stream: stream)
                 return await deadLetters.deadLetter(
-                    message, reason: "prerequisite never arrived after \(age.seconds)s: \(reason)", metadata: metadata)
+                    message, reason: "prerequisite never arrived after \(age.seconds)s: \(reason)",
+                    metadata: eventMetadata())
             }
             ServiceMetrics.consumed(type: type, outcome: "nak")
             return .nak(delay: Self.retryDelay(deliveries: deliveries))
@@ -211,7 +206,7 @@ struct Settler: Sendable {
             ServiceMetrics.consumed(type: type, outcome: "retry")
             logger.warning(
                 "handler failed; retrying",
-                metadata: metadata.merging(
+                metadata: eventMetadata().merging(
                     [LogKey.natsSubject: "\(message.subject)", LogKey.error: "\(StorageFault.describe(error))"]
                 ) { _, new in new })
             return .nak(delay: Self.retryDelay(deliveries: deliveries))

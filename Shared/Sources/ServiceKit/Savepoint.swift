@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 
 extension Database {
     /// Runs `body` in a savepoint of the current transaction: its writes stay when it answers
@@ -31,25 +31,6 @@ extension Database {
         case .rollback:
             if let mark { scratch?.undo(to: mark) }
             try undoEventSavepoint()
-        }
-    }
-
-    /// `inEventSavepoint` with the scratch of the store whose writer this connection is.
-    func inEventSavepoint(_ body: () throws -> TransactionCompletion) throws {
-        try inEventSavepoint(scratch: OutboxHandoff.staging(for: self)?.scratch, body)
-    }
-
-    /// Runs `action` once the current transaction has committed — never if it rolls back, nor if
-    /// the event savepoint (`inEventSavepoint`) it was added in is undone. For effects outside the
-    /// store that must follow only what was stored, such as a metric of what was decided.
-    ///
-    /// On a connection that is not a store's writer (no outbox hand-off collects for it), GRDB runs
-    /// the action after the transaction's commit, and an undone savepoint does not withdraw it.
-    public func afterCommit(_ action: @escaping @Sendable () -> Void) {
-        if let scratch = OutboxHandoff.staging(for: self)?.scratch {
-            scratch.add(afterCommit: action)
-        } else {
-            afterNextTransaction(onCommit: { _ in action() })
         }
     }
 

@@ -137,7 +137,13 @@ public struct StoreSession {
     public func afterCommit(_ action: @escaping @Sendable () -> Void) {
         switch engine {
         case .sqlite(let db):
-            if let scratch { scratch.add(afterCommit: action) } else { db.afterCommit(action) }
+            // On a connection that is not a store's writer, GRDB runs it after the commit (an
+            // undone savepoint does not withdraw it there).
+            if let scratch {
+                scratch.add(afterCommit: action)
+            } else {
+                db.afterNextTransaction(onCommit: { _ in action() })
+            }
         case .postgres(let session): session.commitActions.append(action)
         }
     }
