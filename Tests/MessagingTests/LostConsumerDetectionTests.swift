@@ -1,8 +1,9 @@
 import Foundation
 import Logging
-import Messaging
 import TestSupport
 import Testing
+
+@testable import Messaging
 
 /// The pull layer notices a consumer that is gone, whether the server says so or not: a request
 /// open when the consumer goes is answered `409 Consumer Deleted`, but one sent a moment later
@@ -48,6 +49,45 @@ struct LostConsumerDetectionTests {
                 _ = await nats.publish([message("test.placed.o1", "one", id: "e1")])
                 let received = await receive(1, from: consumer)
                 #expect(received.count == 1)
+            }
+        }
+    }
+
+    /// The state of the consumer stall seen under heavy load (docs/pipeline.md): the server counts
+    /// deliveries to this instance's inbox, and neither they nor the answers to its pull requests
+    /// arrive. Here the subscription is removed behind the consumer's back while another
+    /// connection listens on the same inbox, so the server still sees interest and delivers there.
+    @Test func aConsumerWhoseDeliveriesGoAstrayBindsAFreshSubscription() async throws {
+        try await withNATSServer { (server) async throws in
+            try await server.withConnection { (nats) async throws in
+                try await server.withConnection(name: "elsewhere") { (elsewhere) async throws in
+                    try await nats.ensureStream(testStream())
+                    try await nats.ensureConsumer(
+                        stream: "TEST", ConsumerConfiguration(durable: "astray", ackWait: .seconds(2)))
+                    let lines = RecordedLines()
+                    let deaf = try PullConsumer.bind(
+                        connection: nats, stream: "TEST", durable: "astray", options: options, logger: lines.logger())
+                    defer { deaf.stop() }
+                    let listener = try elsewhere.subscribeCore(subject: deaf.inbox)
+                    try await elsewhere.flush()
+                    deaf.unsubscribeBehindItsBack()
+                    try await nats.flush()
+                    let maintainer = Task { await deaf.maintain() }
+                    defer { maintainer.cancel() }
+                    _ = await nats.publish([message("test.placed.o3", "three", id: "e3")])
+                    // The server delivered it, to the inbox this consumer no longer hears.
+                    #expect(await eventually(timeout: .seconds(8)) { listener.received >= 1 })
+                    #expect(await eventually(timeout: .seconds(10)) { deaf.isLost })
+                    #expect(lines.contains("binding the consumer anew"))
+                    #expect(lines.contains("its deliveries do not reach this subscription"))
+                    // Bound anew (as `ConsumerService` does), the message comes back after its ack wait.
+                    let fresh = try PullConsumer.bind(
+                        connection: nats, stream: "TEST", durable: "astray", options: options, logger: quietLogger())
+                    defer { fresh.stop() }
+                    #expect(fresh.inbox != deaf.inbox)
+                    let received = await receive(1, from: fresh)
+                    #expect(received.map { String(decoding: $0.payload, as: UTF8.self) } == ["three"])
+                }
             }
         }
     }

@@ -183,16 +183,20 @@ public final class PullConsumer: Sendable {
     public func maintain() async {
         while !Task.isCancelled {
             let now = ContinuousClock.now
-            let (stopped, stall, unanswered, waiting) = state.withLock {
-                state -> (Bool, String?, Bool, [JetStreamMessage]) in
+            let (stopped, stall, unanswered, silent, waiting) = state.withLock {
+                state -> (Bool, String?, Bool, Bool, [JetStreamMessage]) in
                 var unanswered = false
+                var silent = false
                 if state.requestOpen, now > state.requestDeadline {
                     state.requestOpen = false
                     state.outstanding = 0
                     unanswered = true
+                    // Not even one delivery since it went out (a request answered in part, its
+                    // `408` late behind a busy reader, is not silence).
+                    silent = state.lastDelivery.map { $0 < state.lastRequest } ?? true
                 }
                 return (
-                    state.stopped, Self.stall(in: &state, at: now, options: options), unanswered,
+                    state.stopped, Self.stall(in: &state, at: now, options: options), unanswered, silent,
                     Self.progressDue(in: &state, at: now, options: options)
                 )
             }
@@ -204,6 +208,18 @@ public final class PullConsumer: Sendable {
             // may even exist again — and asking again would go unanswered for ever.
             if unanswered, await consumerIsGone() {
                 markLost(code: 404, text: "a pull request went unanswered and the consumer does not exist")
+                return
+            }
+            // Unanswered and nothing delivered, although the consumer exists and the connection is
+            // up: the server answers every request that reaches the consumer (deliveries, or `408`
+            // when it expires), so what it sends does not reach this subscription. Seen under heavy load: the server
+            // counting deliveries to this instance's inbox while none arrived here, for minutes.
+            // A fresh subscription on a new inbox is the remedy; the server delivers what went
+            // astray again after the ack wait.
+            if silent, connection.isConnected {
+                rebind(
+                    because: "a pull request went unanswered although the consumer exists; "
+                        + "its deliveries do not reach this subscription")
                 return
             }
             if let stall {
@@ -273,14 +289,23 @@ public final class PullConsumer: Sendable {
     /// Messages buffered right now.
     public var bufferedCount: Int { state.withLock { $0.buffer.count } }
 
-    /// True once the server has said that the durable consumer no longer exists (a pull request
-    /// answered `409 Consumer Deleted`, or `503`: nobody answers its pull requests — the consumer or
-    /// its stream was deleted). The consumer then stops as by `stop()`, and its owner binds anew
-    /// (re-creating the consumer) instead of asking a deleted one for ever.
+    /// True once this binding cannot go on: the server has said that the durable consumer no longer
+    /// exists (a pull request answered `409 Consumer Deleted`, or `503`: nobody answers its pull
+    /// requests — the consumer or its stream was deleted), or a pull request went unanswered
+    /// although the consumer exists (its deliveries do not reach this subscription). The consumer
+    /// then stops as by `stop()`, and its owner binds anew (re-creating the consumer, on a fresh
+    /// subscription) instead of asking for ever where nothing comes back.
     public var isLost: Bool { state.withLock { $0.lost } }
 
     deinit {
         if let subscription { natsSubscription_Destroy(subscription) }
+    }
+
+    /// For tests: removes the subscription at the server while this consumer goes on as if it still
+    /// had it — the state in which its deliveries and the answers to its pull requests reach nobody
+    /// here.
+    func unsubscribeBehindItsBack() {
+        if let subscription { natsSubscription_Unsubscribe(subscription) }
     }
 
     // MARK: - Pull requests
@@ -427,6 +452,19 @@ extension PullConsumer {
                 LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(durable)", LogKey.natsStatus: "\(code)",
                 "nats.description": "\(text)",
             ])
+        endBinding()
+    }
+
+    /// Gives up this binding although the consumer exists (`isLost` set, so that the owner binds
+    /// anew, on a fresh subscription), saying why.
+    fileprivate func rebind(because reason: String) {
+        logger.warning(
+            "binding the consumer anew: \(reason)",
+            metadata: [LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(durable)", "nats.inbox": "\(inbox)"])
+        endBinding()
+    }
+
+    private func endBinding() {
         state.withLock { $0.lost = true }
         // What is buffered goes back at once (to this consumer if it still exists after all).
         for message in stop() { try? message.nak() }
