@@ -1,11 +1,12 @@
 import Foundation
 import Logging
 import Messaging
-import ServiceKit
 import ServiceLifecycle
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import ServiceKit
 
 private func quiet() -> Logger {
     var logger = Logger(label: "test")
@@ -25,6 +26,70 @@ private struct Transient: Error {}
 
 @Suite("Event consumer: dead letters, out-of-order waits, transient retries", .serialized, .timeLimit(.minutes(1)))
 struct EventConsumerTests {
+    /// An event delivered before its prerequisite (on another stream, read by another consumer of
+    /// the same service) waits in the process and is applied as soon as the prerequisite commits:
+    /// no negative acknowledgement, no second delivery, long before its hold would end.
+    @Test func anEarlyEventIsAppliedWhenItsPrerequisiteCommitsWithoutGoingBackToTheBroker() async throws {
+        try await withNATSServer { (server) async throws in
+            let nats = try await server.connect(name: "svc")
+            try await nats.ensureStream(StreamConfiguration(name: "FIRST", subjects: ["first.>"]))
+            try await nats.ensureStream(StreamConfiguration(name: "SECOND", subjects: ["second.>"]))
+            try await nats.ensureStream(StreamConfiguration(name: "DEADLETTER", subjects: ["deadletter.>"]))
+            let room = WaitingRoom()
+            let applied = Mutex<Set<Int>>([])
+            let second = Mutex<[(value: Int, deliveries: Int, at: ContinuousClock.Instant)]>([])
+            let deadLetters = DeadLetters(connection: nats, service: "svc", logger: quiet())
+            let key: @Sendable (Int) -> String? = { "order-\($0)" }
+            let firsts = EventConsumer<Int>(
+                connection: nats, stream: "FIRST", consumer: ConsumerConfiguration(durable: "svc-first"),
+                deadLetters: deadLetters, maxBatch: 16, waitingRoom: room, waitKey: key, holdFor: .seconds(20),
+                logger: quiet(), decode: decode
+            ) { deliveries in
+                applied.withLock { for delivery in deliveries { $0.insert(delivery.event) } }
+                room.arrived(deliveries.map { "order-\($0.event)" })  // what a commit announces
+                return deliveries.map { _ in .success(.done) }
+            }
+            let seconds = EventConsumer<Int>(
+                connection: nats, stream: "SECOND", consumer: ConsumerConfiguration(durable: "svc-second"),
+                deadLetters: deadLetters, maxBatch: 16, waitingRoom: room, waitKey: key, holdFor: .seconds(20),
+                logger: quiet(), decode: decode
+            ) { deliveries in
+                deliveries.map { delivery in
+                    guard applied.withLock({ $0.contains(delivery.event) }) else {
+                        return .success(.notYet("its first event has not been applied"))
+                    }
+                    second.withLock {
+                        $0.append((delivery.event, delivery.message.metadata.deliveryCount, ContinuousClock.now))
+                    }
+                    return .success(.done)
+                }
+            }
+            let group = ServiceGroup(services: [firsts, seconds], gracefulShutdownSignals: [], logger: quiet())
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                try await nats.publish(
+                    OutgoingMessage(subject: "second.e.o42", payload: Array("42".utf8), messageId: "s42"))
+                #expect(try await eventuallyAsync(timeout: .seconds(10)) { room.waiting == 1 })
+                let released = ContinuousClock.now
+                try await nats.publish(
+                    OutgoingMessage(subject: "first.e.o42", payload: Array("42".utf8), messageId: "f42"))
+                #expect(try await eventuallyAsync(timeout: .seconds(10)) { second.withLock { $0.count } == 1 })
+                let handled = try #require(second.withLock { $0.first })
+                #expect(handled.value == 42)
+                #expect(handled.deliveries == 1)  // never went back to the broker
+                #expect(handled.at - released < .seconds(5))  // not at the end of its 20 s hold
+                // And settled: the consumer has nothing pending or unacknowledged.
+                #expect(
+                    try await eventuallyAsync {
+                        let state = try await nats.consumerState(stream: "SECOND", durable: "svc-second")
+                        return state.ackPending == 0 && state.pending == 0
+                    })
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+    }
+
     @Test func deadLettersWhatCannotBeHandledAndEverythingElseFlowsOn() async throws {
         try await withNATSServer { (server) async throws in
             let nats = try await server.connect(name: "svc")

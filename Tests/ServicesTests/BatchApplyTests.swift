@@ -105,6 +105,35 @@ struct BatchApplyTests {
         #expect(service.store.outbox.take(limit: 100).entries.isEmpty)
     }
 
+    /// A committed batch tells the service's waiting room the orders of the events it applied, so
+    /// that their early events (waiting in another consumer) are applied at once; an event not yet
+    /// applicable, one already in the inbox, and a batch whose commit failed tell it nothing.
+    @Test func aCommitReleasesTheOrdersOfTheEventsItApplied() async throws {
+        let bench = try await HandlerBench(Self.descriptor, migrations: Self.migrations)
+        defer { Task { await bench.close() } }
+        let service = bench.context
+        let room = service.waitingRoom
+        let events = (0..<5).map(Self.event)
+        _ = await service.applyBatch([events[3]], consumer: "batchtest-orders") { _, _ in .done }
+        let mark = room.mark()
+        _ = await service.applyBatch([events[0], events[1], events[3]], consumer: "batchtest-orders") { event, _ in
+            event.id == events[1].id ? .notYet("waits") : .done
+        }
+        // Event 2 is applied, then the transaction fails (as a full disk can end it) at event 4.
+        let failed = await service.applyBatch([events[2], events[4]], consumer: "batchtest-orders") { event, db in
+            if event.id == events[4].id { try db.run("ROLLBACK") }
+            return .done
+        }
+        #expect(throws: (any Error).self) { try failed[0].get() }
+        func released(_ event: AnyEvent) async -> Bool {
+            await room.wait(for: event.orderId, after: mark, timeout: .milliseconds(50))
+        }
+        #expect(await released(events[0]))
+        #expect(await released(events[1]) == false)  // not yet applied
+        #expect(await released(events[2]) == false)  // its transaction did not commit
+        #expect(await released(events[3]) == false)  // in the inbox already: applied before the mark
+    }
+
     @Test func concurrentRequestWritesAreCommittedTogetherAndFailAlone() async throws {
         let bench = try await HandlerBench(Self.descriptor, migrations: Self.migrations)
         defer { Task { await bench.close() } }

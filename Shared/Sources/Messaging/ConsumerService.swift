@@ -12,6 +12,28 @@ public enum MessageDisposition: Sendable, Hashable {
     case nak(delay: Duration?)
     /// Never deliver it again: it was dead-lettered, or can never be processed.
     case term
+    /// Not now: the handler keeps the message and settles it itself later (an event that waits in
+    /// the process for its prerequisite).
+    case keep
+}
+
+extension MessageDisposition {
+    /// Settles `message` as this disposition says (nothing for `keep`). A failure is logged: the
+    /// server delivers the message again after the ack wait, so nothing is lost.
+    public func settle(_ message: JetStreamMessage, logger: Logger) {
+        do {
+            switch self {
+            case .ack: try message.ack()
+            case .nak(let delay): try message.nak(delay: delay)
+            case .term: try message.term()
+            case .keep: return
+            }
+        } catch {
+            logger.warning(
+                "could not settle a message",
+                metadata: [LogKey.natsSubject: "\(message.subject)", LogKey.error: "\(error)"])
+        }
+    }
 }
 
 /// A durable consumer run as a `Service`: makes sure the consumer exists, pulls, runs the handler,
@@ -186,16 +208,5 @@ public struct ConsumerService: Service {
 }
 
 private func settle(_ message: JetStreamMessage, _ disposition: MessageDisposition, _ logger: Logger) {
-    do {
-        switch disposition {
-        case .ack: try message.ack()
-        case .nak(let delay): try message.nak(delay: delay)
-        case .term: try message.term()
-        }
-    } catch {
-        // The server delivers it again after the ack wait: nothing is lost.
-        logger.warning(
-            "could not settle a message",
-            metadata: [LogKey.natsSubject: "\(message.subject)", LogKey.error: "\(error)"])
-    }
+    disposition.settle(message, logger: logger)
 }

@@ -55,6 +55,17 @@ public struct EventConsumer<Event: Sendable>: Service {
 
     let service: ConsumerService
     public var isBound: Bool { service.isBound }
+    /// Events that wait in the process for their prerequisite (`WaitingRoom`), and what finishes
+    /// each; nil without a waiting room.
+    private let held: (stream: AsyncStream<Held>, continuation: AsyncStream<Held>.Continuation)?
+    private let finishHeld: (@Sendable (Held) async -> Void)?
+
+    /// An event kept back after its first delivery said `notYet`, until its order's next commit.
+    struct Held: Sendable {
+        let delivery: Delivery<Event>
+        let key: String
+        let mark: UInt64
+    }
 
     /// One event at a time, up to `concurrency` at once.
     public init(
@@ -64,6 +75,8 @@ public struct EventConsumer<Event: Sendable>: Service {
     ) {
         let settle = Settler(
             stream: stream, deadLetters: deadLetters, prerequisiteTimeout: prerequisiteTimeout, logger: logger)
+        held = nil
+        finishHeld = nil
         service = ConsumerService(
             connection: connection, stream: stream, consumer: consumer, pull: pull, concurrency: concurrency,
             logger: logger
@@ -84,17 +97,51 @@ public struct EventConsumer<Event: Sendable>: Service {
     }
 
     /// Batches of up to `maxBatch` events, handed to `handleBatch` together.
+    ///
+    /// With a `waitingRoom`, an event whose first delivery says `notYet` is kept in the process
+    /// (unacknowledged) for up to `holdFor` (the first retry's delay, 20 ms, by default) and
+    /// applied again as soon as a commit of the service applies an event of the same `waitKey`
+    /// (its order); if none does meanwhile, it goes back to the broker at once (`nak`), as it
+    /// would have. Later deliveries are settled as usual.
     public init(
         connection: NATSConnection, stream: String, consumer: ConsumerConfiguration, deadLetters: DeadLetters,
         pull: PullOptions = PullOptions(), maxBatch: Int, prerequisiteTimeout: Duration = .seconds(60),
-        logger: Logger, decode: @escaping Decode, handleBatch: @escaping HandleBatch
+        waitingRoom: WaitingRoom? = nil, waitKey: @escaping @Sendable (Event) -> String? = EventConsumer.orderKey,
+        holdFor: Duration? = nil, logger: Logger, decode: @escaping Decode, handleBatch: @escaping HandleBatch
     ) {
         let settle = Settler(
             stream: stream, deadLetters: deadLetters, prerequisiteTimeout: prerequisiteTimeout, logger: logger)
+        let held = waitingRoom.map { _ in AsyncStream<Held>.makeStream() }
+        self.held = held
+        if let room = waitingRoom {
+            let hold = holdFor ?? Settler.retryDelay(deliveries: 1)
+            let finish: @Sendable (Held) async -> Void = { item in
+                let message = item.delivery.message
+                let type = Self.typeName(item.delivery.event)
+                let arrived = await room.wait(for: item.key, after: item.mark, timeout: hold)
+                ServiceMetrics.held(arrived ? "released" : "timed_out")
+                guard arrived else {
+                    // Nothing of its order was applied here meanwhile: back to the broker, at once
+                    // (it has waited the first retry's delay already).
+                    ServiceMetrics.consumed(type: type, outcome: "nak")
+                    MessageDisposition.nak(delay: nil).settle(message, logger: logger)
+                    return
+                }
+                let results = await handleBatch([item.delivery])
+                let result = results.first ?? .failure(BatchAnswerMissing())
+                let disposition = await settle.disposition(
+                    type, message, result, metadata: Self.logMetadata(item.delivery.event))
+                disposition.settle(message, logger: logger)
+            }
+            finishHeld = finish
+        } else {
+            finishHeld = nil
+        }
         service = ConsumerService(
             connection: connection, stream: stream, consumer: consumer, pull: pull, maxBatch: maxBatch, logger: logger
         ) { messages in
             let start = ContinuousClock.now
+            let mark = waitingRoom?.mark()
             var dispositions = [MessageDisposition?](repeating: nil, count: messages.count)
             var deliveries: [Delivery<Event>] = []
             var positions: [Int] = []
@@ -118,6 +165,15 @@ public struct EventConsumer<Event: Sendable>: Service {
                 }
                 // (The store's transaction passes the `after-commit` crash point once it commits.)
                 for ((delivery, position), result) in zip(zip(deliveries, positions), results) {
+                    if let held, let mark, case .success(.notYet) = result,
+                        delivery.message.metadata.deliveryCount == 1,
+                        let key = waitKey(delivery.event), !Task.isShuttingDownGracefully
+                    {
+                        ServiceMetrics.consumed(type: Self.typeName(delivery.event), outcome: "held")
+                        held.continuation.yield(Held(delivery: delivery, key: key, mark: mark))
+                        dispositions[position] = .keep
+                        continue
+                    }
                     dispositions[position] = await settle.disposition(
                         Self.typeName(delivery.event), delivery.message, result,
                         metadata: Self.logMetadata(delivery.event))
@@ -130,7 +186,25 @@ public struct EventConsumer<Event: Sendable>: Service {
         }
     }
 
-    public func run() async throws { try await service.run() }
+    /// Runs the consumer, and finishes the events it keeps waiting before it returns.
+    public func run() async throws {
+        guard let held, let finishHeld else {
+            try await service.run()
+            return
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                defer { held.continuation.finish() }
+                try await service.run()
+            }
+            for await item in held.stream {
+                group.addTask { await finishHeld(item) }
+            }
+        }
+    }
+
+    /// What an event of the catalogue waits for in the `WaitingRoom`: its order.
+    public static func orderKey(_ event: Event) -> String? { (event as? AnyEvent)?.orderId }
 
     /// The event's type for metrics: a bounded set (the catalogue's types, or `event`).
     static func typeName(_ event: Event) -> String {

@@ -16,6 +16,8 @@ public final class ServiceContext: Sendable {
     public let store: ServiceStore
     /// Commits concurrent request writes together (`commitTogether`).
     let groupCommit: GroupCommit
+    /// Where events that came before their prerequisite wait for the commit that applies it.
+    public let waitingRoom = WaitingRoom()
 
     /// Reads the settings (throwing every problem at once) and opens the store in the configured
     /// data directory.
@@ -89,10 +91,12 @@ extension ServiceContext {
         _ apply: @escaping EventApply
     ) async -> [Result<HandlerOutcome, any Error>] {
         guard events.contains(where: reactsTo) else { return events.map { _ in .success(.done) } }
+        let room = waitingRoom
         do {
             return try await store.write { db in
                 try db.lock(events.filter(reactsTo).flatMap(lockKeys))
-                return try Self.applyEach(events, consumer: consumer, reactsTo: reactsTo, apply, in: db)
+                return try Self.applyEach(
+                    events, consumer: consumer, reactsTo: reactsTo, apply, in: db, room: room)
             }
         } catch {
             return events.map { _ in .failure(error) }
@@ -105,11 +109,13 @@ extension ServiceContext {
         _ apply: @escaping @Sendable (Delivery<AnyEvent>, StoreSession) throws -> HandlerOutcome
     ) async -> [Result<HandlerOutcome, any Error>] {
         guard deliveries.contains(where: { reactsTo($0.event) }) else { return deliveries.map { _ in .success(.done) } }
+        let room = waitingRoom
         do {
             return try await store.write { db in
                 try db.lock(deliveries.map(\.event).filter(reactsTo).flatMap(lockKeys))
                 return try Self.applyEach(
-                    deliveries, event: \.event, consumer: consumer, reactsTo: reactsTo, apply, in: db)
+                    deliveries, event: \.event, consumer: consumer, reactsTo: reactsTo, apply, in: db,
+                    room: room)
             }
         } catch {
             return deliveries.map { _ in .failure(error) }
@@ -118,24 +124,29 @@ extension ServiceContext {
 
     /// The body of a batch transaction: each event on its own, in a savepoint.
     private static func applyEach(
-        _ events: [AnyEvent], consumer: String, reactsTo: (AnyEvent) -> Bool, _ apply: EventApply, in db: StoreSession
+        _ events: [AnyEvent], consumer: String, reactsTo: (AnyEvent) -> Bool, _ apply: EventApply, in db: StoreSession,
+        room: WaitingRoom
     ) throws -> [Result<HandlerOutcome, any Error>] {
         try applyEach(
-            events, event: { $0 }, consumer: consumer, reactsTo: reactsTo, { event, db in try apply(event, db) }, in: db
-        )
+            events, event: { $0 }, consumer: consumer, reactsTo: reactsTo, { event, db in try apply(event, db) },
+            in: db,
+            room: room)
     }
 
     private static func applyEach<Item>(
         _ items: [Item], event: (Item) -> AnyEvent, consumer: String, reactsTo: (AnyEvent) -> Bool,
-        _ apply: (Item, StoreSession) throws -> HandlerOutcome, in db: StoreSession
+        _ apply: (Item, StoreSession) throws -> HandlerOutcome, in db: StoreSession, room: WaitingRoom
     ) throws -> [Result<HandlerOutcome, any Error>] {
         // The test-only crash point `after-commit` fires once this transaction has committed an
-        // effect, before any of the batch is acknowledged.
-        var applied = 0
+        // effect, before any of the batch is acknowledged. Once committed, the orders of the
+        // applied events release the events of theirs that wait in the process (`WaitingRoom`).
+        var applied: [String] = []
         defer {
-            if applied > 0 {
+            if !applied.isEmpty {
                 db.afterTransaction { [applied] committed in
-                    if committed { FaultSwitch.shared.pass(.afterCommit, count: applied) }
+                    guard committed else { return }
+                    room.arrived(applied)
+                    FaultSwitch.shared.pass(.afterCommit, count: applied.count)
                 }
             }
         }
@@ -161,7 +172,7 @@ extension ServiceContext {
                     outcome = try apply(item, db)
                     return outcome == .done ? .commit : .rollback
                 }
-                if outcome == .done, !seenBefore { applied += 1 }
+                if outcome == .done, !seenBefore { applied.append(event.orderId) }
                 results.append(.success(outcome))
             } catch {
                 // The savepoint undid this event's writes; an error that ended the whole

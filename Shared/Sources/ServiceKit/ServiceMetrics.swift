@@ -30,6 +30,12 @@ public enum ServiceMetrics {
         counters.counter("troupe_consumer_batch_events_total", ("stream", stream)).increment(by: events)
     }
 
+    /// An event kept waiting in the process for its prerequisite (`WaitingRoom`), and how the
+    /// wait ended: `released` (its order's next event was applied) or `timed_out`.
+    static func held(_ outcome: String) {
+        counters.counter("troupe_events_held_total", ("outcome", outcome)).increment()
+    }
+
     static func redelivered(stream: String) {
         counters.counter("troupe_redeliveries_total", ("stream", stream)).increment()
     }

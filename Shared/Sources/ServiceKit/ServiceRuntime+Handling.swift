@@ -62,7 +62,7 @@ extension ServiceRuntime {
         return EventConsumer(
             connection: connection, stream: stream.name, consumer: consumer,
             deadLetters: deadLetters, pull: PullOptions(batch: Self.pullBatch), maxBatch: Self.batchSize,
-            prerequisiteTimeout: configuration.prerequisiteTimeout, logger: logger,
+            prerequisiteTimeout: configuration.prerequisiteTimeout, waitingRoom: context.waitingRoom, logger: logger,
             decode: { decoder.decodeMessage($0) },
             handleBatch: { deliveries in
                 await context.applyDeliveries(
@@ -82,7 +82,7 @@ extension ServiceRuntime {
             consumer: ConsumerConfiguration(
                 durable: consumerName(of: stream), ackWait: configuration.ackWait, maxAckPending: 20_000),
             deadLetters: deadLetters, pull: PullOptions(batch: Self.pullBatch), maxBatch: Self.batchSize,
-            prerequisiteTimeout: configuration.prerequisiteTimeout, logger: logger,
+            prerequisiteTimeout: configuration.prerequisiteTimeout, waitingRoom: context.waitingRoom, logger: logger,
             decode: { decoder.decodeMessage($0) }, handleBatch: handleBatch)
     }
 
