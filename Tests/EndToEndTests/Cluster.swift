@@ -268,6 +268,12 @@ final class Cluster: @unchecked Sendable {
             }
             lines.append(contentsOf: warnings.suffix(4).map { "  \(service) warned: \($0.prefix(400))" })
         }
+        // The server's side of a stuck service's connection: its subscriptions (the consumers'
+        // inboxes among them, with the messages the server sent to each) and what it still holds
+        // for the process — whether the deliveries left the server, and for which subscription.
+        for service in Self.services where stuck.contains(service) {
+            lines.append("  \(service) at the server: " + (await serverView(of: "\(service)-service")))
+        }
         // Where each service's threads that deliver or pull stand (a consumer whose deliveries the
         // server counts but the process never handles: docs/pipeline.md, "Open").
         if let gdb = Self.gdb {
@@ -277,6 +283,26 @@ final class Cluster: @unchecked Sendable {
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The connection named `name` as the server's monitoring sees it (`/connz?subs=detail`): its
+    /// pending bytes and messages out, and each subscription with the messages sent to it.
+    func serverView(of name: String) async -> String {
+        guard let monitor = nats.monitorURL,
+            let url = URL(string: "\(monitor)/connz?subs=detail&limit=1024"),
+            let (data, _) = try? await URLSession.shared.data(from: url),
+            let body = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let connections = body["connections"] as? [[String: Any]]
+        else { return "monitoring not reachable" }
+        let mine = connections.filter { ($0["name"] as? String) == name }
+        guard !mine.isEmpty else { return "no connection named \(name)" }
+        return mine.map { connection in
+            let subscriptions = (connection["subscriptions_list_detail"] as? [[String: Any]] ?? []).map {
+                "\($0["subject"] ?? "?") sid \($0["sid"] ?? "?") msgs \($0["msgs"] ?? "?")"
+            }
+            return "cid \(connection["cid"] ?? "?"), pending bytes \(connection["pending_bytes"] ?? "?"), "
+                + "out msgs \(connection["out_msgs"] ?? "?"), subscriptions: \(subscriptions.joined(separator: "; "))"
+        }.joined(separator: " | ")
     }
 
     /// The debugger that can show a process's threads, when the machine has one.

@@ -40,4 +40,16 @@ struct WaitingRoomTests {
         #expect(ContinuousClock.now - start >= .milliseconds(100))
         #expect(room.waiting == 0)
     }
+
+    /// The memory of arrivals is bounded (a service commits millions of events) and keeps the newest.
+    @Test func itRemembersTheNewestArrivalsAndForgetsTheOldest() async {
+        let room = WaitingRoom()
+        let mark = room.mark()
+        room.arrived(["old"])
+        let many = 3 * WaitingRoom.remembered
+        room.arrived((0..<many).map { "k\($0)" })
+        #expect(room.rememberedCount <= 2 * WaitingRoom.remembered)
+        #expect(await room.wait(for: "k\(many - 1)", after: mark, timeout: .zero))
+        #expect(await room.wait(for: "old", after: mark, timeout: .milliseconds(10)) == false)
+    }
 }

@@ -38,7 +38,8 @@ public final class NATSServer: @unchecked Sendable {
         process.arguments =
             [
                 "-js", "-a", "127.0.0.1", "-p", "\(port)", "-sd", directory.appendingPathComponent("store").path,
-                "-l", logFile.path, "--http_port", "0",
+                // Monitoring on a port of the server's choosing, on loopback (for diagnostics).
+                "-l", logFile.path, "--http_port", "-1",
             ] + extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -57,6 +58,16 @@ public final class NATSServer: @unchecked Sendable {
             usleep(20_000)
         }
         throw LocalProcessError("nats-server did not listen on \(port) within 10 s; log: \(log())")
+    }
+
+    /// The server's monitoring endpoint (`--http_port -1`: the port it chose, read from its log),
+    /// for diagnostics.
+    public var monitorURL: String? {
+        guard let line = log().split(separator: "\n").first(where: { $0.contains("Starting http monitor on") }),
+            let address = line.split(separator: " ").last
+        else { return nil }
+        let port = address.split(separator: ":").last.map(String.init) ?? ""
+        return "http://127.0.0.1:\(port)"
     }
 
     /// The server's log, for failure messages.

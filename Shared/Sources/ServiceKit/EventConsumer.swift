@@ -165,12 +165,13 @@ public struct EventConsumer<Event: Sendable>: Service {
                 }
                 // (The store's transaction passes the `after-commit` crash point once it commits.)
                 for ((delivery, position), result) in zip(zip(deliveries, positions), results) {
+                    // Kept, unless the consumer is stopping (`run` no longer takes what waits).
                     if let held, let mark, case .success(.notYet) = result,
                         delivery.message.metadata.deliveryCount == 1,
-                        let key = waitKey(delivery.event), !Task.isShuttingDownGracefully
+                        let key = waitKey(delivery.event), !Task.isShuttingDownGracefully,
+                        case .enqueued = held.continuation.yield(Held(delivery: delivery, key: key, mark: mark))
                     {
                         ServiceMetrics.consumed(type: Self.typeName(delivery.event), outcome: "held")
-                        held.continuation.yield(Held(delivery: delivery, key: key, mark: mark))
                         dispositions[position] = .keep
                         continue
                     }

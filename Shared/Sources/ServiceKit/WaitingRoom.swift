@@ -8,9 +8,9 @@ import Synchronization
 /// its own consumer and the two batches race for the store. The event's handler says `notYet`;
 /// without this room the message goes back to the broker (`nak` with 20 ms) and comes again a
 /// broker round trip later. At 500 orders/s that was about 1% of the sagas, each 20–60 ms later
-/// to its confirmation — most of the suite's p99. With it, the consumer keeps the message for at
+/// to its confirmation. With it, the consumer keeps the message for at
 /// most the first retry's delay and applies it again as soon as a commit in this service applies
-/// any event of the same order (`arrived`), without the broker (docs/pipeline.md, "Early events
+/// any event of the same order (`arrived`), without the broker (docs/pipeline.md, "Done: early events
 /// wait in the process").
 ///
 /// Keys are order ids: every prerequisite in the saga is an earlier event of the same order.
@@ -19,7 +19,7 @@ import Synchronization
 public final class WaitingRoom: Sendable {
     private struct State {
         var sequence: UInt64 = 0
-        /// The arrival number of the last commit that applied an event of each key (recent ones).
+        /// The arrival number of each key's last arrival (the newest `remembered` keys at least).
         var arrivals: [String: UInt64] = [:]
         var waiters: [String: [Waiter]] = [:]
     }
@@ -47,9 +47,9 @@ public final class WaitingRoom: Sendable {
     /// A commit applied events of `keys`: wakes the waiters for them.
     public func arrived(_ keys: some Sequence<String>) {
         let woken = state.withLock { state -> [Waiter] in
-            state.sequence &+= 1
             var woken: [Waiter] = []
             for key in keys {
+                state.sequence &+= 1  // one number per key: the newest `remembered` are kept
                 state.arrivals[key] = state.sequence
                 if let waiting = state.waiters.removeValue(forKey: key) { woken += waiting }
             }
@@ -96,6 +96,9 @@ public final class WaitingRoom: Sendable {
         }
         waiter?.continuation.resume(returning: false)
     }
+
+    /// Arrivals remembered now (for tests).
+    var rememberedCount: Int { state.withLock { $0.arrivals.count } }
 
     /// Waiters registered now (for tests).
     var waiting: Int { state.withLock { $0.waiters.values.reduce(0) { $0 + $1.count } } }
