@@ -219,6 +219,10 @@ struct TroupeToolTests {
             #expect(bench.standardOutput.contains("redeliveries to the services: "), "\(bench.standardOutput)")
             let bySecond = try #require(report["completedBySecond"] as? [Int])
             #expect(bySecond.reduce(0, +) >= 60 && bySecond.reduce(0, +) <= 80, "\(bySecond)")
+            // The p99 of each measured second (3 s: 20 orders each), and its line in the summary.
+            let p99BySecond = try #require(report["confirmationP99BySecond"] as? [Double], "\(report)")
+            #expect(p99BySecond.count == 3 && p99BySecond.allSatisfy { $0 > 0 }, "\(p99BySecond)")
+            #expect(bench.standardOutput.contains("its p99 second by second: median "), "\(bench.standardOutput)")
             let byKind = try #require(report["latencyByKind"] as? [String: [String: Any]])
             #expect(Set(byKind.keys) == ["shipped", "out_of_stock", "declined", "undeliverable"])
             let percentiles = ["p50Ms", "p90Ms", "p99Ms", "p999Ms", "maxMs"]

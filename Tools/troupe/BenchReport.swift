@@ -65,6 +65,10 @@ struct BenchReport: Codable {
     var completedPerSecond: Double
     /// Final events in each second from the start of the measured period to the last one seen.
     var completedBySecond: [Int]
+    /// For each second of the measured period, the p99 to confirmation or cancellation (ms) of the
+    /// orders scheduled in it: a pause of the suite shows as one slow second, where the period's
+    /// p99 only says that some orders were slow. Absent in reports made before it.
+    var confirmationP99BySecond: [Double]? = nil
     /// How long the order service took to refuse an order, from the request's sending to its
     /// answer (the client's own wait for a free connection not included); absent with no refusal.
     var refusalLatency: Latency?
@@ -142,6 +146,14 @@ struct BenchReport: Codable {
         }
         lines.append("redeliveries to the services: " + (redeliveries?.text ?? "- (metrics not read)"))
         lines.append("latency POST → confirmation or cancellation (ms): " + latencyToConfirmation.percentiles)
+        if let bySecond = confirmationP99BySecond,
+            let slowest = bySecond.indices.max(by: { bySecond[$0] < bySecond[$1] })
+        {
+            let median = bySecond.sorted()[bySecond.count / 2]
+            lines.append(
+                "  its p99 second by second: median \(median.formatted1) ms, slowest \(bySecond[slowest].formatted1) ms "
+                    + "(orders scheduled in second \(slowest + 1) of \(bySecond.count))")
+        }
         lines.append("latency POST → final event (ms): " + latency.percentiles)
         for (kind, value) in latencyByKind.sorted(by: { $0.key < $1.key }) {
             lines.append("  \(kind): \(value.count) orders, p50 \(value.p50Ms)  p99 \(value.p99Ms)  max \(value.maxMs)")
