@@ -121,14 +121,14 @@ final class Tracker: Sendable {
             var finished = 0
             let completedInWindow = state.finals.values.filter { $0.time >= measuredFrom && $0.time < measuredUntil }
                 .count
-            var decisionsBySecond: [[UInt64]] = Array(repeating: [], count: max(duration, 1))
+            var decisionsBySecond = (0..<max(duration, 1)).map { _ in histogram() }
             for (id, order) in state.orders where order.measured {
                 measured += 1
                 if let decided = state.decisions[id] {
                     let latency = micros(order.scheduled, decided)
                     toDecision.record(latency)
                     let second = Int(order.scheduled.timeIntervalSince(measuredFrom))
-                    if decisionsBySecond.indices.contains(second) { decisionsBySecond[second].append(latency) }
+                    if decisionsBySecond.indices.contains(second) { decisionsBySecond[second].record(latency) }
                 }
                 guard let final = state.finals[id] else { continue }
                 finished += 1
@@ -162,12 +162,7 @@ final class Tracker: Sendable {
                 measuredErrors: state.measuredErrors, measuredRefused: state.measuredRefused, finished: finished,
                 unfinished: measured - finished, completedPerSecond: Double(completedInWindow) / Double(duration),
                 completedBySecond: bySecond,
-                confirmationP99BySecond: decisionsBySecond.map { latencies in
-                    guard !latencies.isEmpty else { return 0 }
-                    let sorted = latencies.sorted()
-                    let index = min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)
-                    return (Double(sorted[max(0, index)]) / 1000).rounded(toPlaces: 1)
-                },
+                confirmationP99BySecond: decisionsBySecond.map { BenchReport.Latency($0).p99Ms },
                 refusalLatency: state.refusalMicros.isEmpty
                     ? nil
                     : .init(state.refusalMicros.reduce(into: histogram()) { $0.record($1) }),

@@ -157,7 +157,7 @@ public struct ConsumerService: Service {
                 }
                 group.addTask {
                     let disposition = await handler(message)
-                    settle(message, disposition, logger)
+                    disposition.settle(message, logger: logger)
                     slots.release()
                 }
             }
@@ -172,7 +172,7 @@ public struct ConsumerService: Service {
                 let batch = await consumer.nextBatch(max: maxBatch)
                 if batch.isEmpty { break }
                 let dispositions = await handler(batch)
-                for (message, disposition) in zip(batch, dispositions) { settle(message, disposition, logger) }
+                for (message, disposition) in zip(batch, dispositions) { disposition.settle(message, logger: logger) }
                 // A handler that answered too few leaves the rest to come back after the ack wait.
                 if dispositions.count < batch.count {
                     logger.error(
@@ -205,8 +205,4 @@ public struct ConsumerService: Service {
         }
         return nil
     }
-}
-
-private func settle(_ message: JetStreamMessage, _ disposition: MessageDisposition, _ logger: Logger) {
-    disposition.settle(message, logger: logger)
 }

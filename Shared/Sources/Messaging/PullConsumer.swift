@@ -212,10 +212,10 @@ public final class PullConsumer: Sendable {
             }
             // Unanswered and nothing delivered, although the consumer exists and the connection is
             // up: the server answers every request that reaches the consumer (deliveries, or `408`
-            // when it expires), so what it sends does not reach this subscription. Seen under heavy load: the server
-            // counting deliveries to this instance's inbox while none arrived here, for minutes.
-            // A fresh subscription on a new inbox is the remedy; the server delivers what went
-            // astray again after the ack wait.
+            // when it expires). Seen under heavy load: the server counting deliveries to this
+            // instance's inbox while none arrived here, for minutes. Binding anew, on a fresh
+            // inbox, rules out a subscription lost in the client; in the one occurrence since, the
+            // fresh inboxes went unanswered too (docs/pipeline.md, "Open: a consumer on ORDERS…").
             if silent, connection.isConnected {
                 rebind(
                     because: "a pull request went unanswered although the consumer exists; "
