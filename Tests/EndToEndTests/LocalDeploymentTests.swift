@@ -207,7 +207,9 @@ struct LocalDeploymentTests {
         let lines = status2.standardOutput.split(separator: "\n")
         for instance in instances {
             let line = lines.first { $0.hasPrefix("\(instance)-service ") } ?? ""
-            #expect(line.contains("running") && line.contains(", ready,"), "\(status2.standardOutput)")
+            #expect(
+                line.contains("running") && line.contains(", ready,"),
+                "\(status2.standardOutput)\n\(deployment.logTails())")
         }
         let down = try await deployment.run("down")
         #expect(down.status == 0)

@@ -77,7 +77,10 @@ struct LostConsumerDetectionTests {
                     _ = await nats.publish([message("test.placed.o3", "three", id: "e3")])
                     // The server delivered it, to the inbox this consumer no longer hears.
                     #expect(await eventually(timeout: .seconds(8)) { listener.received >= 1 })
-                    #expect(await eventually(timeout: .seconds(10)) { deaf.isLost })
+                    // Asked again twice first (each unanswered request waits its expiry and 2 s more).
+                    #expect(await eventually(timeout: .seconds(20)) { deaf.isLost })
+                    #expect(lines.contains("a pull request went unanswered; asking again"))
+                    #expect(lines.contains("3 pull requests in a row went unanswered"))
                     #expect(lines.contains("binding the consumer anew"))
                     #expect(lines.contains("its deliveries do not reach this subscription"))
                     // Bound anew (as `ConsumerService` does), the message comes back after its ack wait.
@@ -88,6 +91,33 @@ struct LostConsumerDetectionTests {
                     let received = await receive(1, from: fresh)
                     #expect(received.map { String(decoding: $0.payload, as: UTF8.self) } == ["three"])
                 }
+            }
+        }
+    }
+
+    /// A clustered server drops the requests waiting on a consumer whose leader changes, without a
+    /// word (seen on every service while the replicated consumers of a fresh cluster settle): one
+    /// unanswered request is asked again, on the same subscription, and the consumer stays bound.
+    @Test func oneRequestDroppedInSilenceIsAskedAgainWithoutBindingAnew() async throws {
+        try await withNATSServer { (server) async throws in
+            try await server.withConnection { (nats) async throws in
+                try await nats.ensureStream(testStream())
+                try await nats.ensureConsumer(stream: "TEST", ConsumerConfiguration(durable: "dropped"))
+                let lines = RecordedLines()
+                let consumer = try PullConsumer.bind(
+                    connection: nats, stream: "TEST", durable: "dropped", options: options, logger: lines.logger())
+                defer { consumer.stop() }
+                // The request after the first one's `408` is dropped.
+                consumer.dropNextRequestBehindItsBack()
+                let maintainer = Task { await consumer.maintain() }
+                defer { maintainer.cancel() }
+                #expect(await eventually(timeout: .seconds(8)) { lines.contains("asking again") })
+                _ = await nats.publish([message("test.placed.o4", "four", id: "e4")])
+                let received = await receive(1, from: consumer)
+                #expect(received.map { String(decoding: $0.payload, as: UTF8.self) } == ["four"])
+                #expect(!consumer.isLost)
+                #expect(!lines.contains("binding the consumer anew"))
+                #expect(received.first?.metadata.deliveryCount == 1)
             }
         }
     }

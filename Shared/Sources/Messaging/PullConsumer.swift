@@ -24,10 +24,16 @@ public struct PullOptions: Sendable, Hashable {
     /// what waits behind it are left to the ack wait, so that a handler stuck for good does not
     /// keep its messages from another instance for ever.
     public var progressLimit: Duration
+    /// Pull requests in a row that may go unanswered — no delivery and not even the server's `408`
+    /// at expiry — before `maintain` binds anew on a fresh subscription. One alone is asked again:
+    /// a clustered server drops the requests waiting on a consumer whose leader changes (as it
+    /// does while a new replicated consumer settles), and says nothing.
+    public var silentRequestsBeforeRebind: Int
 
     public init(
         batch: Int = 256, bufferCapacity: Int? = nil, expires: Duration = .seconds(5),
-        stallWarning: Duration = .seconds(10), progressEvery: Duration? = nil, progressLimit: Duration = .seconds(120)
+        stallWarning: Duration = .seconds(10), progressEvery: Duration? = nil, progressLimit: Duration = .seconds(120),
+        silentRequestsBeforeRebind: Int = 3
     ) {
         self.batch = max(1, batch)
         self.bufferCapacity = max(self.batch, bufferCapacity ?? 2 * self.batch)
@@ -35,6 +41,7 @@ public struct PullOptions: Sendable, Hashable {
         self.stallWarning = stallWarning
         self.progressEvery = progressEvery
         self.progressLimit = progressLimit
+        self.silentRequestsBeforeRebind = max(1, silentRequestsBeforeRebind)
     }
 }
 
@@ -83,6 +90,10 @@ public final class PullConsumer: Sendable {
         /// When the last pull request went out, and when the last delivery arrived.
         var lastRequest = ContinuousClock.now
         var lastDelivery: ContinuousClock.Instant?
+        /// Pull requests in a row that went unanswered (reset by any delivery or `404`/`408`).
+        var silentRequests = 0
+        /// For tests: the next pull request is not sent, as if the server had dropped it.
+        var dropNextRequest = false
         /// When `maintain` last warned of a stall (once per `stallWarning` at most).
         var lastStallWarning: ContinuousClock.Instant?
     }
@@ -184,16 +195,19 @@ public final class PullConsumer: Sendable {
         while !Task.isCancelled {
             let now = ContinuousClock.now
             let (stopped, stall, unanswered, silent, waiting) = state.withLock {
-                state -> (Bool, String?, Bool, Bool, [JetStreamMessage]) in
+                state -> (Bool, String?, Bool, Int, [JetStreamMessage]) in
                 var unanswered = false
-                var silent = false
+                var silent = 0
                 if state.requestOpen, now > state.requestDeadline {
                     state.requestOpen = false
                     state.outstanding = 0
                     unanswered = true
                     // Not even one delivery since it went out (a request answered in part, its
                     // `408` late behind a busy reader, is not silence).
-                    silent = state.lastDelivery.map { $0 < state.lastRequest } ?? true
+                    if state.lastDelivery.map({ $0 < state.lastRequest }) ?? true {
+                        state.silentRequests += 1
+                        silent = state.silentRequests
+                    }
                 }
                 return (
                     state.stopped, Self.stall(in: &state, at: now, options: options), unanswered, silent,
@@ -211,16 +225,25 @@ public final class PullConsumer: Sendable {
                 return
             }
             // Unanswered and nothing delivered, although the consumer exists and the connection is
-            // up: the server answers every request that reaches the consumer (deliveries, or `408`
-            // when it expires). Seen under heavy load: the server counting deliveries to this
+            // up. Once is asked again: a clustered server drops in silence the requests waiting on
+            // a consumer whose leader changes. Several times in a row, the server is answering
+            // somewhere else: seen under heavy load, the server counting deliveries to this
             // instance's inbox while none arrived here, for minutes. Binding anew, on a fresh
             // inbox, rules out a subscription lost in the client; in the one occurrence since, the
             // fresh inboxes went unanswered too (docs/pipeline.md, "Open: a consumer on ORDERS…").
-            if silent, connection.isConnected {
+            if silent >= options.silentRequestsBeforeRebind, connection.isConnected {
                 rebind(
-                    because: "a pull request went unanswered although the consumer exists; "
+                    because: "\(silent) pull requests in a row went unanswered although the consumer exists; "
                         + "its deliveries do not reach this subscription")
                 return
+            }
+            if silent > 0 {
+                logger.info(
+                    "a pull request went unanswered; asking again",
+                    metadata: [
+                        LogKey.natsStream: "\(stream)", LogKey.natsConsumer: "\(durable)",
+                        "nats.unanswered_in_a_row": "\(silent)",
+                    ])
             }
             if let stall {
                 logger.warning(
@@ -308,6 +331,12 @@ public final class PullConsumer: Sendable {
         if let subscription { natsSubscription_Unsubscribe(subscription) }
     }
 
+    /// For tests: the next pull request is not sent, as a clustered server drops the requests
+    /// waiting on a consumer whose leader changes.
+    func dropNextRequestBehindItsBack() {
+        state.withLock { $0.dropNextRequest = true }
+    }
+
     // MARK: - Pull requests
 
     /// Sends a pull request for the room left in the buffer when none is open.
@@ -323,6 +352,10 @@ public final class PullConsumer: Sendable {
             state.outstanding = want
             state.requestDeadline = now + options.expires + .seconds(2)
             state.lastRequest = now
+            if state.dropNextRequest {
+                state.dropNextRequest = false
+                return 0
+            }
             return want
         }
         guard want > 0 else { return }
@@ -378,6 +411,7 @@ public final class PullConsumer: Sendable {
             guard !state.stopped else { return (nil, false, true) }
             state.buffer.append(message)
             state.lastDelivery = ContinuousClock.now
+            state.silentRequests = 0
             var done = false
             if state.requestOpen {
                 state.outstanding -= 1
@@ -406,6 +440,7 @@ public final class PullConsumer: Sendable {
         case 100:
             return  // idle heartbeat
         case 404, 408:
+            state.withLock { $0.silentRequests = 0 }
             requestLost()  // no messages / request expired: ask again
         default:
             handleRefusal(code, msg)

@@ -2,6 +2,7 @@ public import Foundation
 public import GRDB
 public import Hummingbird
 import Logging
+import Messaging
 import Metrics
 public import Postgres
 import Prometheus
@@ -63,8 +64,12 @@ public enum ServiceMain {
             exit(2)
         } catch {
             FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+            await NATSLibrary.closeAndWait()
             exit(1)
         }
+        // The runtime and its connection are released by now: nats.c goes before the exit's
+        // clean-up does (a connection over TLS still closing could crash it).
+        await NATSLibrary.closeAndWait()
     }
 
     /// An environment file (systemd's `EnvironmentFile=`, compose's `env_file:`) naming every setting
