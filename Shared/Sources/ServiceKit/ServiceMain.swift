@@ -69,7 +69,12 @@ public enum ServiceMain {
         }
         // The runtime and its connection are released by now: nats.c goes before the exit's
         // clean-up does (a connection over TLS still closing could crash it).
-        await NATSLibrary.closeAndWait()
+        let start = ContinuousClock.now
+        let released = await NATSLibrary.closeAndWait()
+        Logger(label: program).log(
+            level: released ? .debug : .warning,
+            released ? "nats.c released" : "nats.c still in use at exit",
+            metadata: ["duration": "\(ContinuousClock.now - start)"])
     }
 
     /// An environment file (systemd's `EnvironmentFile=`, compose's `env_file:`) naming every setting
